@@ -1,0 +1,52 @@
+"""The console destination: prints alerts to a text stream (stdout by default).
+
+It is the adapter ``make run`` uses when no chat tokens are set, and the one tests
+read.  Matched words are shown in **bold** markdown-style (ANSI bold on a terminal).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from bot.model import OutgoingMessage, SendResult, SendStatus
+from bot.render import plain, render
+
+
+class ConsoleAdapter:
+    kind = "console"
+
+    def __init__(self, stream: TextIO | None = None, *, color: bool | None = None):
+        self.stream = stream or sys.stdout
+        self.color = (
+            color
+            if color is not None
+            else bool(getattr(self.stream, "isatty", None) and self.stream.isatty())
+        )
+
+    def format(self, message: OutgoingMessage) -> str:
+        shown = render(message.alert)
+        left, right = ("\033[1m", "\033[0m") if self.color else ("**", "**")
+        rules = "; ".join(f"{rule} ({', '.join(terms)})" for rule, terms in shown.rules)
+        lines = [
+            f"── Dozor alert #{message.alert_id} → {message.destination} ──",
+            f"Rule:    {rules}",
+            f"Source:  {shown.source}",
+            f"Title:   {plain(shown.title, left, right)}",
+        ]
+        if shown.published:
+            lines.append(f"When:    {shown.published}")
+        text = plain(shown.snippet, left, right).replace("\n", " ")
+        if text:
+            lines.append(f"Snippet: {text}")
+        if shown.link:
+            lines.append(f"Link:    {shown.link}")
+        return "\n".join(lines) + "\n"
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        try:
+            self.stream.write(self.format(message) + "\n")
+            self.stream.flush()
+        except OSError as exc:
+            return SendResult(SendStatus.RETRY, f"cannot write to the console: {exc}")
+        return SendResult(SendStatus.SENT)

@@ -1,0 +1,126 @@
+"""Wiring: settings + rules -> store, watchers, pipeline, outbox and adapters on one loop.
+
+``App`` owns the long-lived parts (the SQLite store, the shared HTTP client, the
+process pool that parses feeds off the event loop, the adapters) and offers the two
+ways to run: ``run_once`` (poll everything, deliver, return) and ``run_forever``
+(APScheduler polls due sources, the outbox delivers, until ``stop`` is set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.adapters.console import ConsoleAdapter
+from bot.config import Settings
+from bot.model import Rule
+from bot.outbox import Adapter, Outbox
+from bot.pipeline import Pipeline
+from bot.scheduler import Poller, PollReport, start_scheduler
+from bot.store import Store
+from watchers.http import HttpClient
+
+log = logging.getLogger("dozor")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    polls: tuple[PollReport, ...]
+    sent: int
+
+    @property
+    def failed(self) -> tuple[PollReport, ...]:
+        return tuple(p for p in self.polls if p.error)
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        rules: Sequence[Rule],
+        *,
+        stream: TextIO | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        pool: Executor | None = None,
+    ):
+        self.settings = settings
+        self.rules = list(rules)
+        self.stream = stream
+        self.clock = clock
+        self._own_pool = pool is None
+        self.pool = pool
+        self.started_at = clock()
+
+    async def __aenter__(self) -> App:
+        s = self.settings
+        self.store = Store.open(s.storage.path)
+        self.store.sync_sources(s.sources)
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(
+                max_workers=max(1, min(os.cpu_count() or 1, 4)),
+                mp_context=multiprocessing.get_context("spawn"),
+            )
+        self.http = HttpClient(
+            connect_timeout=min(10.0, s.polling.timeout.total_seconds()),
+            read_timeout=s.polling.timeout.total_seconds(),
+            max_bytes=s.polling.max_bytes,
+            per_host=s.polling.per_host,
+        )
+        await self.http.__aenter__()
+        self.adapters: dict[str, Adapter] = {}
+        for destination in s.destinations:
+            if destination.kind == "console":
+                self.adapters[destination.name] = ConsoleAdapter(self.stream)
+        self.pipeline = Pipeline(
+            self.store, self.rules, s.routes.default, s.routes.rules, self.clock
+        )
+        self.outbox = Outbox(self.store, self.adapters, self.clock)
+        self.poller = Poller(
+            s.sources,
+            s.polling,
+            self.store,
+            self.pipeline,
+            self.http,
+            self.pool,
+            self.clock,
+            on_alerts=self.outbox.wake,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.__aexit__(None, None, None)
+        if self._own_pool and self.pool is not None:
+            await asyncio.to_thread(self.pool.shutdown, True, cancel_futures=True)
+        self.store.close()
+
+    async def run_once(self) -> RunSummary:
+        polls = await self.poller.poll_all()
+        sent = await self.outbox.deliver_due()
+        return RunSummary(tuple(polls), sent)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        log.info(
+            "Dozor is watching %d sources with %d rules; alerts go to %s",
+            len([s for s in self.settings.sources if s.enabled]),
+            len(self.rules),
+            ", ".join(self.adapters) or "nowhere (no destinations)",
+        )
+        scheduler = start_scheduler(self.poller, self.settings.polling.tick)
+        delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
+        try:
+            await stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            await self.poller.wait_idle()
+            await delivery

@@ -1,0 +1,187 @@
+"""The ``dozor`` command: a thin edge that reads the config and starts the right part.
+
+    dozor run    --config FILE [--once]   poll, match and deliver (until stopped, or once)
+    dozor check  --config FILE            validate the config and rule files, list every problem
+    dozor status --config FILE            each source's health and the outbox, from the store
+
+Exit codes: 0 success; 1 invalid config or rules; 2 wrong usage.  Messages go to stderr,
+alerts for the console destination to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot import __version__
+from bot.app import App
+from bot.config import ConfigError, Settings, format_duration, load_config
+from bot.matching import load_rule_files
+from bot.model import Rule
+from bot.store import Store
+
+log = logging.getLogger("dozor")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dozor", description="Dozor: watch feeds and channels, alert on matching posts."
+    )
+    parser.add_argument("--version", action="version", version=f"dozor {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="poll sources, match rules, deliver alerts")
+    run.add_argument("--config", required=True, type=Path)
+    run.add_argument("--once", action="store_true", help="poll every source once, deliver, exit")
+    check = sub.add_parser("check", help="validate the config and rule files")
+    check.add_argument("--config", required=True, type=Path)
+    status = sub.add_parser("status", help="show sources' health and the outbox")
+    status.add_argument("--config", required=True, type=Path)
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_config(args.config)
+    except ConfigError as exc:
+        _problems(f"{exc.path}: the config has {_count(exc.problems, 'problem')}:", exc.problems)
+        return 1
+    logging.basicConfig(
+        level=settings.log.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    rules, problems = load_rules(settings)
+    if args.command == "check":
+        return check_command(settings, rules, problems)
+    if args.command == "status":
+        return status_command(settings, sys.stdout)
+    for problem in problems:
+        log.error("rules: %s", problem)
+    if problems:
+        log.error("running with the %d rules that loaded; fix the problems above", len(rules))
+    if not rules:
+        log.warning(
+            "no rules are loaded: nothing will alert (rules.paths = %s)", settings.rules.paths
+        )
+    return asyncio.run(_run(settings, rules, once=args.once))
+
+
+def load_rules(settings: Settings) -> tuple[list[Rule], list[str]]:
+    """Rules from the files the config names, plus checks against the config itself."""
+    loaded = load_rule_files(settings.rules.paths, settings.base_dir)
+    problems = list(loaded.errors)
+    known = settings.destination_names()
+    names = {rule.name for rule in loaded.rules}
+    for rule in loaded.rules:
+        for destination in rule.destinations:
+            if destination not in known:
+                problems.append(
+                    f'{rule.origin}: rule "{rule.name}": no destination named "{destination}" '
+                    f"in {settings.config_path.name} (known: {', '.join(sorted(known)) or 'none'})"
+                )
+    for rule_name in settings.routes.rules:
+        if rule_name not in names:
+            problems.append(
+                f'{settings.config_path.name}: routes.rules."{rule_name}": no rule of that name '
+                "is loaded"
+            )
+    return list(loaded.rules), problems
+
+
+def check_command(settings: Settings, rules: list[Rule], problems: list[str]) -> int:
+    if problems:
+        _problems(f"{settings.config_path}: {_count(problems, 'problem')}:", problems)
+        return 1
+    print(
+        f"{settings.config_path}: OK: {_count(settings.sources, 'source')}, "
+        f"{_count(rules, 'rule')}, {_count(settings.destinations, 'destination')}"
+    )
+    return 0
+
+
+async def _run(settings: Settings, rules: list[Rule], *, once: bool) -> int:
+    async with App(settings, rules) as app:
+        if once:
+            summary = await app.run_once()
+            for poll in summary.failed:
+                print(f"source {poll.source}: {poll.error}", file=sys.stderr)
+            print(
+                f"polled {len(summary.polls)} sources ({len(summary.failed)} failed), "
+                f"sent {summary.sent} alerts",
+                file=sys.stderr,
+            )
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, stop.set)
+        await app.run_forever(stop)
+        log.info("stopped")
+        return 0
+
+
+def status_command(settings: Settings, out: TextIO) -> int:
+    if not settings.storage.path.exists():
+        print(f"no store yet at {settings.storage.path}: run `dozor run` first", file=out)
+        return 0
+    store = Store.open(settings.storage.path)
+    try:
+        now = datetime.now(UTC)
+        configured = {s.name for s in settings.sources}
+        health = [h for h in store.source_health() if h.name in configured]
+        print(f"Sources ({len(health)}):", file=out)
+        for h in health:
+            if h.disabled_reason:
+                state = f"DISABLED: {h.disabled_reason}"
+            elif h.failing_since:
+                state = (
+                    f"FAILING since {_ago(now, h.failing_since)} "
+                    f"({_count(range(h.error_count), 'failed poll')} in a row): "
+                    f"{h.last_error}"
+                )
+            elif h.last_success_at:
+                state = f"ok, last success {_ago(now, h.last_success_at)}"
+            else:
+                state = "not polled yet"
+            nxt = f"; next check in {_until(now, h.next_check_at)}" if h.next_check_at else ""
+            print(f"  {h.name}: {state}; {h.items_seen} items seen{nxt}", file=out)
+        counts = store.outbox_counts()
+        broken = store.broken_destinations()
+        print("Outbox:", file=out)
+        for destination in sorted({*counts, *(d.name for d in settings.destinations)}):
+            by_state = counts.get(destination, {})
+            line = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items())) or "empty"
+            flag = f"  BROKEN: {broken[destination]}" if destination in broken else ""
+            print(f"  {destination}: {line}{flag}", file=out)
+    finally:
+        store.close()
+    return 0
+
+
+def _ago(now: datetime, then: datetime) -> str:
+    return f"{format_duration(max(now - then, now - now))} ago"
+
+
+def _until(now: datetime, then: datetime) -> str:
+    return format_duration(max(then - now, now - now))
+
+
+def _count(things: Sequence[object], noun: str) -> str:
+    return f"{len(things)} {noun}{'' if len(things) == 1 else 's'}"
+
+
+def _problems(header: str, problems: Sequence[str]) -> None:
+    print(header, file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,455 @@
+"""config.toml -> validated, typed, frozen settings: the first thing the bot reads.
+
+Every problem is reported with its key path (``sources[3].interval: expected a
+duration like "5m", got "fast"``) and all problems are collected, so ``dozor check``
+can list them at once.  Secrets never live here: tokens come from the environment.
+Relative paths (storage, rule globs, ``file:`` sample URLs) are resolved against the
+config file's folder, so the bot runs the same from any working directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.model import Destination, Source
+
+SOURCE_KINDS = ("rss",)
+DESTINATION_KINDS = ("console",)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; ``problems`` lists every reason, one per line."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    path: Path
+
+
+@dataclass(frozen=True)
+class PollingSettings:
+    interval: timedelta = timedelta(minutes=5)
+    min_interval: timedelta = timedelta(minutes=1)
+    max_interval: timedelta = timedelta(hours=6)
+    jitter: float = 0.1
+    tick: timedelta = timedelta(seconds=5)
+    concurrency: int = 16
+    per_host: int = 4
+    timeout: timedelta = timedelta(seconds=30)
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RulesSettings:
+    paths: tuple[str, ...] = ("rules/*.toml",)
+
+
+@dataclass(frozen=True)
+class RoutesSettings:
+    default: tuple[str, ...] = ()
+    rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    base_dir: Path
+    storage: StorageSettings
+    polling: PollingSettings
+    sources: tuple[Source, ...]
+    rules: RulesSettings
+    destinations: tuple[Destination, ...]
+    routes: RoutesSettings
+    log: LogSettings
+
+    def destination_names(self) -> set[str]:
+        return {d.name for d in self.destinations}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"1h30m"`` -> timedelta; ValueError otherwise."""
+    m = _DURATION.match(text) if isinstance(text, str) else None
+    if not m or not any(m.groups()):
+        raise ValueError(text)
+    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+class _Reader:
+    """Walks the parsed TOML, converting values and collecting problems by key path."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def table(self, data: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.error(path, f"expected a table, got {_show(data)}")
+            return {}
+        for key in data:
+            if key not in allowed:
+                hint = _close(key, allowed)
+                self.error(
+                    f"{path}.{key}" if path else key,
+                    f"unknown key{hint} (allowed: {', '.join(allowed)})",
+                )
+        return data
+
+    def get(
+        self,
+        data: dict[str, Any],
+        path: str,
+        key: str,
+        convert: Callable[[Any], Any],
+        default: Any,
+        expected: str,
+        *,
+        required: bool = False,
+    ) -> Any:
+        where = f"{path}.{key}" if path else key
+        if key not in data:
+            if required:
+                self.error(where, f"missing (expected {expected})")
+            return default
+        try:
+            return convert(data[key])
+        except (TypeError, ValueError):
+            self.error(where, f"expected {expected}, got {_show(data[key])}")
+            return default
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _close(key: str, allowed: tuple[str, ...]) -> str:
+    near = difflib.get_close_matches(key, allowed, n=1)
+    return f' "{key}" (did you mean "{near[0]}"?)' if near else f' "{key}"'
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError
+    return value.strip()
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError
+    return value
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError
+    return tuple(v.strip() for v in value)
+
+
+def _duration(value: Any) -> timedelta:
+    result = parse_duration(value)
+    if result <= timedelta(0):
+        raise ValueError
+    return result
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError
+    return value
+
+
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError
+    return value
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 0.5:
+        raise ValueError
+    return float(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def _level(value: Any) -> str:
+    if value not in ("debug", "info", "warning", "error"):
+        raise ValueError
+    return str(value)
+
+
+def _source_url(base_dir: Path) -> Callable[[Any], str]:
+    """http(s) URLs as they are; ``file:relative/path`` resolved against the config folder."""
+
+    def convert(value: Any) -> str:
+        text = _string(value)
+        parts = urlsplit(text)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return text
+        if parts.scheme == "file":
+            raw = text[len("file://") :] if text.startswith("file://") else text[len("file:") :]
+            path = Path(raw)
+            return (path if path.is_absolute() else base_dir / path).resolve().as_uri()
+        raise ValueError
+
+    return convert
+
+
+SOURCE_KEYS = ("name", "kind", "url", "interval", "tags", "backfill", "enabled")
+DESTINATION_KEYS = ("name", "kind")
+TOP_KEYS = ("storage", "polling", "sources", "rules", "destinations", "routes", "log")
+POLLING_KEYS = (
+    "interval",
+    "min_interval",
+    "max_interval",
+    "jitter",
+    "tick",
+    "concurrency",
+    "per_host",
+    "timeout",
+    "max_bytes",
+)
+STORAGE_KEYS = ("path",)
+RULES_KEYS = ("paths",)
+ROUTES_KEYS = ("default", "rules")
+LOG_KEYS = ("level",)
+# Every key of every section: the README's config reference must document each one.
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "storage": STORAGE_KEYS,
+    "polling": POLLING_KEYS,
+    "sources": SOURCE_KEYS,
+    "rules": RULES_KEYS,
+    "destinations": DESTINATION_KEYS,
+    "routes": ROUTES_KEYS,
+    "log": LOG_KEYS,
+}
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and validate a config file; raise ConfigError listing every problem."""
+    config_path = Path(path)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(config_path, [f"cannot read the file: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(config_path, ["the file is not UTF-8 text"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(config_path, [f"TOML syntax error: {exc}"]) from None
+    return parse_config(data, config_path)
+
+
+def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
+    base_dir = config_path.resolve().parent
+    r = _Reader()
+    r.table(data, "", TOP_KEYS)
+
+    storage_t = r.table(data.get("storage", {}), "storage", STORAGE_KEYS)
+    storage_path = Path(r.get(storage_t, "storage", "path", _string, "dozor.db", "a file path"))
+    storage = StorageSettings(
+        storage_path if storage_path.is_absolute() else base_dir / storage_path
+    )
+
+    defaults = PollingSettings()
+    pt = r.table(data.get("polling", {}), "polling", POLLING_KEYS)
+    duration = 'a duration like "5m"'
+    polling = PollingSettings(
+        interval=r.get(pt, "polling", "interval", _duration, defaults.interval, duration),
+        min_interval=r.get(
+            pt, "polling", "min_interval", _duration, defaults.min_interval, duration
+        ),
+        max_interval=r.get(
+            pt, "polling", "max_interval", _duration, defaults.max_interval, duration
+        ),
+        jitter=r.get(
+            pt, "polling", "jitter", _fraction, defaults.jitter, "a fraction from 0 to 0.5"
+        ),
+        tick=r.get(pt, "polling", "tick", _duration, defaults.tick, duration),
+        concurrency=r.get(
+            pt, "polling", "concurrency", _positive_int, defaults.concurrency, "a positive integer"
+        ),
+        per_host=r.get(
+            pt, "polling", "per_host", _positive_int, defaults.per_host, "a positive integer"
+        ),
+        timeout=r.get(pt, "polling", "timeout", _duration, defaults.timeout, duration),
+        max_bytes=r.get(
+            pt, "polling", "max_bytes", _positive_int, defaults.max_bytes, "a size in bytes"
+        ),
+    )
+    if polling.min_interval > polling.max_interval:
+        r.error("polling.min_interval", "is longer than polling.max_interval")
+
+    sources: list[Source] = []
+    raw_sources = data.get("sources", [])
+    if not isinstance(raw_sources, list):
+        r.error("sources", "expected [[sources]] tables")
+        raw_sources = []
+    seen: dict[str, str] = {}
+    for i, raw in enumerate(raw_sources):
+        where = f"sources[{i}]"
+        t = r.table(raw, where, SOURCE_KEYS)
+        if not t:
+            continue
+        name = r.get(
+            t, where, "name", _name, None, "a name of letters, digits, - _ .", required=True
+        )
+        kind = r.get(
+            t, where, "kind", _choice(SOURCE_KINDS), "rss", f"one of {', '.join(SOURCE_KINDS)}"
+        )
+        url = r.get(
+            t,
+            where,
+            "url",
+            _source_url(base_dir),
+            None,
+            'an http(s) URL or "file:path"',
+            required=True,
+        )
+        interval = r.get(t, where, "interval", _duration, polling.interval, duration)
+        tags = r.get(t, where, "tags", _strings, (), "a list of strings")
+        backfill = r.get(t, where, "backfill", _non_negative_int, 0, "a whole number of items")
+        enabled = r.get(t, where, "enabled", _boolean, True, "true or false")
+        if name is not None:
+            if name in seen:
+                r.error(f"{where}.name", f'"{name}" is already the name of {seen[name]}')
+            seen[name] = where
+        if name is not None and url is not None:
+            sources.append(Source(name, kind, url, interval, tuple(tags), backfill, enabled))
+
+    rt = r.table(data.get("rules", {}), "rules", RULES_KEYS)
+    rules = RulesSettings(
+        paths=r.get(
+            rt, "rules", "paths", _strings, RulesSettings().paths, "a list of glob patterns"
+        )
+    )
+
+    destinations: list[Destination] = []
+    raw_dest = data.get("destinations", [])
+    if not isinstance(raw_dest, list):
+        r.error("destinations", "expected [[destinations]] tables")
+        raw_dest = []
+    names: set[str] = set()
+    for i, raw in enumerate(raw_dest):
+        where = f"destinations[{i}]"
+        t = r.table(raw, where, DESTINATION_KEYS)
+        if not t:
+            continue
+        name = r.get(
+            t, where, "name", _name, None, "a name of letters, digits, - _ .", required=True
+        )
+        kind = r.get(
+            t,
+            where,
+            "kind",
+            _choice(DESTINATION_KINDS),
+            None,
+            f"one of {', '.join(DESTINATION_KINDS)}",
+            required=True,
+        )
+        if name in names:
+            r.error(f"{where}.name", f'"{name}" is already the name of another destination')
+        if name is not None and kind is not None:
+            names.add(name)
+            destinations.append(Destination(name, kind))
+
+    route_t = r.table(data.get("routes", {}), "routes", ROUTES_KEYS)
+    default = r.get(route_t, "routes", "default", _strings, None, "a list of destination names")
+    if default is None:
+        default = tuple(d.name for d in destinations)
+    per_rule: dict[str, tuple[str, ...]] = {}
+    rules_t = route_t.get("rules", {})
+    if not isinstance(rules_t, dict):
+        r.error("routes.rules", 'expected a table like { "rule name" = ["destination"] }')
+        rules_t = {}
+    for rule_name in rules_t:
+        got = r.get(
+            rules_t, "routes.rules", rule_name, _strings, None, "a list of destination names"
+        )
+        if got is not None:
+            per_rule[rule_name] = got
+    for where, targets in [("routes.default", default)] + [
+        (f'routes.rules."{k}"', v) for k, v in per_rule.items()
+    ]:
+        for target in targets:
+            if target not in names:
+                r.error(where, f'no destination named "{target}"{_known(target, names)}')
+    routes = RoutesSettings(default=tuple(default), rules=per_rule)
+
+    lt = r.table(data.get("log", {}), "log", LOG_KEYS)
+    log = LogSettings(
+        r.get(lt, "log", "level", _level, "info", "one of debug, info, warning, error")
+    )
+
+    if r.problems:
+        raise ConfigError(config_path, r.problems)
+    return Settings(
+        config_path=config_path,
+        base_dir=base_dir,
+        storage=storage,
+        polling=polling,
+        sources=tuple(sources),
+        rules=rules,
+        destinations=tuple(destinations),
+        routes=routes,
+        log=log,
+    )
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if value not in options:
+            raise ValueError
+        return str(value)
+
+    return convert
+
+
+def _known(name: str, names: set[str]) -> str:
+    if not names:
+        return " (no destinations are defined)"
+    near = difflib.get_close_matches(name, sorted(names), n=1)
+    return f' (did you mean "{near[0]}"?)' if near else f" (known: {', '.join(sorted(names))})"

@@ -1,0 +1,81 @@
+"""Schema of the SQLite store, as an ordered list of migrations.
+
+The store applies, in one transaction each, every migration whose number is above
+the database's ``PRAGMA user_version``.  Append new migrations; never edit one that
+has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db["source_state"].create(
+        {
+            "name": str,
+            "configured_url": str,  # a change in the config resets the fetch state
+            "url": str,  # where we fetch now (a permanent redirect's target)
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "baseline_done": int,
+            "last_poll_at": str,
+            "last_success_at": str,
+            "last_error": str,
+            "last_error_at": str,
+            "failing_since": str,
+            "error_count": int,
+            "next_check_at": str,
+            "disabled_reason": str,
+            "last_item_at": str,
+            "items_seen": int,
+        },
+        pk="name",
+        not_null={"name"},
+        defaults={"baseline_done": 0, "error_count": 0, "items_seen": 0},
+    )
+    db["items"].create(
+        {
+            "source": str,
+            "key": str,
+            "story_key": str,
+            "title": str,
+            "link": str,
+            "published_at": str,
+            "first_seen_at": str,
+        },
+        pk=("source", "key"),
+    )
+    db["items"].create_index(["story_key"])
+    db["alerts"].create(
+        {
+            "id": int,
+            "destination": str,
+            "story_key": str,
+            "source": str,
+            "rules": str,  # comma-separated rule names, for humans and /status
+            "payload": str,  # JSON of the Alert: item and matches
+            "created_at": str,
+            "state": str,  # pending | sent | broken
+            "attempts": int,
+            "next_attempt_at": str,
+            "sent_at": str,
+            "last_error": str,
+            "remote_id": str,
+        },
+        pk="id",
+        not_null={"destination", "story_key", "state"},
+        defaults={"attempts": 0, "state": "pending"},
+    )
+    db["alerts"].create_index(["destination", "story_key"], unique=True)
+    db["alerts"].create_index(["state", "next_attempt_at"])
+    db["destination_state"].create(
+        {"name": str, "broken_reason": str, "broken_since": str},
+        pk="name",
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]

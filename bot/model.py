@@ -1,0 +1,145 @@
+"""Data passed between the pipeline's stages: a leaf module that imports nothing of ours.
+
+    watchers -> Item -> matching -> Match -> routing -> Alert -> outbox -> adapters
+
+Every type is a frozen dataclass; every time is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Source:
+    """A place to poll, as the config (or later a chat command) defines it."""
+
+    name: str
+    kind: str  # "rss" (RSS 0.9x/1.0/2.0, Atom, JSON Feed)
+    url: str
+    interval: timedelta
+    tags: tuple[str, ...] = ()
+    backfill: int = 0  # alert on up to N items of the very first poll
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class FetchState:
+    """What the fetcher remembers about one source between polls."""
+
+    url: str | None = None  # a permanent redirect's target replaces the configured URL
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # sha256 of the last body, to skip parsing identical bodies
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry of a feed or one post of a channel, in plain text.
+
+    ``key`` identifies the item within its source: guid, else canonical link, else
+    content hash (``"guid:..."``, ``"link:..."``, ``"hash:..."``).  ``story_key``
+    identifies it across sources: canonical link, else content hash.
+    """
+
+    source: str
+    key: str
+    story_key: str
+    title: str
+    text: str  # HTML stripped, whitespace collapsed
+    link: str | None = None
+    published: datetime | None = None
+    author: str | None = None
+    tags: tuple[str, ...] = ()  # the source's tags
+
+
+class FetchStatus(enum.Enum):
+    OK = "ok"  # parsed; items may be empty
+    NOT_MODIFIED = "not_modified"  # 304
+    UNCHANGED = "unchanged"  # body byte-identical to the last one: not parsed
+    ERROR = "error"  # retry later with backoff
+    GONE = "gone"  # 410: the source is disabled with a visible reason
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    status: FetchStatus
+    items: tuple[Item, ...] = ()
+    state: FetchState = field(default_factory=FetchState)  # the state to store for next time
+    error: str | None = None  # for the user: what went wrong and where
+    retry_after: timedelta | None = None  # from Retry-After
+    max_age: timedelta | None = None  # from Cache-Control: max-age
+    ttl: timedelta | None = None  # from the feed's <ttl>
+    http_status: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A watch rule: an item matches when it has any of ``any`` (if given), all of
+    ``all`` and none of ``none``.  Terms are words or phrases."""
+
+    name: str
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # applies only to sources with one of these tags (empty: all)
+    destinations: tuple[str, ...] = ()  # empty: the config's routes decide
+    description: str = ""
+    origin: str = ""  # "rules/wagner.toml" or "chat"
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a term matched: ``field`` is "title" or "text", offsets into that field."""
+
+    field: str
+    start: int
+    end: int
+    term: str  # the rule's term that matched here
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: str
+    terms: tuple[str, ...]  # the rule's terms that fired, in rule order
+    spans: tuple[Span, ...]  # every occurrence, in text order
+
+
+@dataclass(frozen=True)
+class Destination:
+    name: str
+    kind: str  # "console"; later "telegram", "slack"
+    options: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One item, for one destination, with every rule that sent it there."""
+
+    destination: str
+    item: Item
+    matches: tuple[Match, ...]
+    story_key: str
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    alert_id: int
+    destination: str
+    alert: Alert
+
+
+class SendStatus(enum.Enum):
+    SENT = "sent"
+    RETRY = "retry"  # try again later (rate limit, network, 5xx)
+    BROKEN = "broken"  # the destination cannot take messages until someone fixes it
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: SendStatus
+    detail: str = ""
+    retry_after: timedelta | None = None
+    remote_id: str | None = None  # the platform's message id, for later edits

@@ -1,0 +1,137 @@
+"""Outbox -> adapters: persisted, ordered, retried delivery of alerts.
+
+Alerts are already in the store when this stage sees them.  Each destination is
+drained in alert order by its own task, so one slow or rate-limited destination never
+holds up another.  A send ends in one of three ways (``SendResult``): sent (recorded),
+retry (the alert stays pending until ``retry_after`` or an exponential backoff; later
+alerts for that destination wait behind it so order holds), or broken (the destination
+is marked broken with the reason, the alert is kept and tried again much later).
+Nothing is ever dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.model import OutgoingMessage, SendResult, SendStatus
+from bot.store import Store
+
+log = logging.getLogger("dozor.outbox")
+
+MAX_BACKOFF = timedelta(minutes=10)
+BROKEN_RETRY = timedelta(minutes=15)
+
+
+class Adapter(Protocol):
+    kind: str
+
+    async def send(self, message: OutgoingMessage) -> SendResult: ...
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        clock: Callable[[], datetime],
+        *,
+        batch: int = 50,
+    ):
+        self.store = store
+        self.adapters = adapters
+        self.clock = clock
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._warned: set[str] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def deliver_due(self) -> int:
+        """Send every alert that is due now; returns how many were sent."""
+        destinations = [d for d in self.store.pending_destinations() if self._adapter(d)]
+        counts = await asyncio.gather(*(self._drain(d) for d in destinations))
+        return sum(counts)
+
+    def _adapter(self, destination: str) -> Adapter | None:
+        adapter = self.adapters.get(destination)
+        if adapter is None and destination not in self._warned:
+            self._warned.add(destination)
+            log.warning(
+                "alerts wait for destination %r, which is not configured now; "
+                "they will be sent when it is",
+                destination,
+            )
+        return adapter
+
+    async def _drain(self, destination: str) -> int:
+        adapter = self.adapters[destination]
+        sent = 0
+        while True:
+            batch = self.store.claim_deliveries(destination, self.clock(), self.batch)
+            if not batch:
+                return sent
+            for message in batch:
+                try:
+                    result = await adapter.send(message)
+                except Exception as exc:  # an adapter bug must not lose the alert
+                    log.exception("sending alert %s to %s failed", message.alert_id, destination)
+                    result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
+                if not self._record(message, result):
+                    return sent
+                sent += 1
+
+    def _record(self, message: OutgoingMessage, result: SendResult) -> bool:
+        """Store the outcome; True when the destination may take the next alert now."""
+        now = self.clock()
+        if result.status is SendStatus.SENT:
+            self.store.mark_sent(message.alert_id, now, result.remote_id)
+            if message.destination in self.store.broken_destinations():
+                self.store.clear_destination_broken(message.destination)
+                log.info("destination %s works again", message.destination)
+            return True
+        if result.status is SendStatus.BROKEN:
+            log.error(
+                "destination %s is broken: %s (alert %s kept, retried in %s)",
+                message.destination,
+                result.detail,
+                message.alert_id,
+                BROKEN_RETRY,
+            )
+            self.store.mark_destination_broken(message.destination, result.detail, now)
+            self.store.mark_retry(message.alert_id, result.detail, now + BROKEN_RETRY)
+            return False
+        attempts = self.store.attempts(message.alert_id)
+        delay = result.retry_after or min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 10)))
+        log.warning(
+            "alert %s to %s not sent (%s); next try in %ss",
+            message.alert_id,
+            message.destination,
+            result.detail,
+            int(delay.total_seconds()),
+        )
+        self.store.mark_retry(message.alert_id, result.detail, now + delay)
+        return False
+
+    async def run(self, stop: asyncio.Event, idle: timedelta = timedelta(seconds=30)) -> None:
+        """Deliver until ``stop`` is set, waking on ``wake()`` or when a retry falls due."""
+        while not stop.is_set():
+            try:
+                await self.deliver_due()
+            except Exception:
+                log.exception("delivery round failed; trying again shortly")
+            self._wake.clear()
+            wait = idle
+            upcoming = self.store.next_attempt_at()
+            if upcoming is not None:
+                wait = max(timedelta(seconds=0.05), min(idle, upcoming - self.clock()))
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            _, pending = await asyncio.wait(
+                waiters, timeout=wait.total_seconds(), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()

@@ -1,0 +1,196 @@
+"""Scheduling and polling: which source is due, fetch it, record its health.
+
+APScheduler runs one short job every ``polling.tick`` that asks the store which
+sources are due (Miniflux's approach: one ticker, not a timer per source) and starts a
+poll for each, at most ``polling.concurrency`` at once.  After a poll the next check
+is planned by ``plan_next_check``: the source's interval, lengthened by Retry-After,
+Cache-Control max-age and the feed's <ttl>, clamped to [min_interval, max_interval],
+jittered; failures back off exponentially.  A failing source stays visible in the
+store (last error, since when, how many) and is never silently dropped; a 410 disables
+it with the reason.  Items of a successful poll go to the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import PollingSettings
+from bot.model import FetchResult, FetchState, FetchStatus, Source
+from bot.pipeline import IngestReport, Pipeline
+from bot.store import Store
+from watchers import rss
+from watchers.http import HttpClient
+
+log = logging.getLogger("dozor.poll")
+
+Fetcher = Callable[[Source, FetchState, HttpClient, Executor | None], Awaitable[FetchResult]]
+FETCHERS: dict[str, Fetcher] = {"rss": rss.fetch}
+
+
+def plan_next_check(
+    now: datetime,
+    source: Source,
+    polling: PollingSettings,
+    result: FetchResult,
+    error_count: int,
+    rng: random.Random,
+) -> datetime:
+    """When to poll ``source`` again after ``result`` (``error_count`` failures in a row)."""
+    if result.status is FetchStatus.ERROR:
+        delay = source.interval * (2 ** min(max(error_count - 1, 0), 10))
+        delay = min(delay, polling.max_interval)
+    else:
+        delay = source.interval
+        for hint in (result.max_age, result.ttl):
+            if hint is not None:
+                delay = max(delay, hint)
+    if result.retry_after is not None:
+        delay = max(delay, result.retry_after)
+    delay = min(max(delay, polling.min_interval), polling.max_interval)
+    if polling.jitter:
+        delay *= 1 + rng.uniform(-polling.jitter, polling.jitter)
+    return now + delay
+
+
+@dataclass(frozen=True)
+class PollReport:
+    source: str
+    status: FetchStatus
+    error: str | None = None
+    ingest: IngestReport | None = None
+
+
+class Poller:
+    def __init__(
+        self,
+        sources: tuple[Source, ...],
+        polling: PollingSettings,
+        store: Store,
+        pipeline: Pipeline,
+        http: HttpClient,
+        pool: Executor | None,
+        clock: Callable[[], datetime],
+        *,
+        on_alerts: Callable[[], None] = lambda: None,
+        rng: random.Random | None = None,
+    ):
+        self.sources = sources
+        self.polling = polling
+        self.store = store
+        self.pipeline = pipeline
+        self.http = http
+        self.pool = pool
+        self.clock = clock
+        self.on_alerts = on_alerts
+        self.rng = rng or random.Random()
+        self.in_flight: dict[str, asyncio.Task[PollReport]] = {}
+        self.limit = asyncio.Semaphore(polling.concurrency)
+        self.last_poll_at: datetime | None = None
+
+    async def poll(self, source: Source) -> PollReport:
+        async with self.limit:
+            state = self.store.fetch_state(source.name)
+            fetcher = FETCHERS[source.kind]
+            try:
+                result = await fetcher(source, state, self.http, self.pool)
+            except Exception as exc:  # a watcher bug must not stop the bot
+                log.exception("source %s: the %s watcher failed", source.name, source.kind)
+                result = FetchResult(
+                    FetchStatus.ERROR, state=state, error=f"internal error: {exc!r}"
+                )
+            report = self.record(source, result)
+            self.last_poll_at = self.clock()
+            return report
+
+    def record(self, source: Source, result: FetchResult) -> PollReport:
+        now = self.clock()
+        if result.status is FetchStatus.GONE:
+            reason = result.error or "the source is gone (HTTP 410)"
+            log.error("source %s disabled: %s", source.name, reason)
+            self.store.disable_source(source.name, reason, now)
+            return PollReport(source.name, result.status, reason)
+        if result.status is FetchStatus.ERROR:
+            count = self.store.error_count(source.name) + 1
+            next_check = plan_next_check(now, source, self.polling, result, count, self.rng)
+            error = result.error or "unknown error"
+            self.store.record_error(source.name, error, now, next_check)
+            log.warning(
+                "source %s: %s (failure %d in a row; next try %s)",
+                source.name,
+                error,
+                count,
+                next_check.strftime("%H:%M:%S"),
+            )
+            return PollReport(source.name, result.status, error)
+        ingest = None
+        if result.status is FetchStatus.OK:
+            first = not self.store.baseline_done(source.name)
+            ingest = self.pipeline.ingest(source, result.items, first_poll=first)
+            if ingest.alerts:
+                self.on_alerts()
+            log.info(
+                "source %s: %d items, %d new, %d alerts%s",
+                source.name,
+                ingest.items,
+                ingest.new,
+                len(ingest.alerts),
+                " (first poll: baseline)" if first else "",
+            )
+        next_check = plan_next_check(now, source, self.polling, result, 0, self.rng)
+        newest = max((i.published for i in result.items if i.published), default=None)
+        self.store.record_success(
+            source.name,
+            result.state,
+            now,
+            next_check,
+            new_items=ingest.new if ingest else 0,
+            last_item_at=newest,
+        )
+        return PollReport(source.name, result.status, None, ingest)
+
+    async def poll_all(self) -> list[PollReport]:
+        """Poll every enabled source once, due or not (``dozor run --once``)."""
+        disabled = {h.name for h in self.store.source_health() if h.disabled_reason}
+        targets = [s for s in self.sources if s.enabled and s.name not in disabled]
+        return list(await asyncio.gather(*(self.poll(s) for s in targets)))
+
+    async def poll_due(self) -> int:
+        """Start a poll for each due source not already in flight; returns how many."""
+        started = 0
+        for source in self.store.due_sources(self.sources, self.clock()):
+            if source.name in self.in_flight:
+                continue
+            task = asyncio.create_task(self.poll(source), name=f"poll {source.name}")
+            self.in_flight[source.name] = task
+            task.add_done_callback(lambda _t, name=source.name: self.in_flight.pop(name, None))
+            started += 1
+        return started
+
+    async def wait_idle(self) -> None:
+        while self.in_flight:
+            await asyncio.gather(*list(self.in_flight.values()), return_exceptions=True)
+
+
+def start_scheduler(poller: Poller, tick: timedelta) -> AsyncIOScheduler:
+    """APScheduler on the running loop: ``poller.poll_due`` now and every ``tick``."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        poller.poll_due,
+        IntervalTrigger(seconds=max(1, tick.total_seconds())),
+        id="poll-due",
+        next_run_time=datetime.now(tz=scheduler.timezone),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,155 @@
+"""config.toml -> Settings: good configs load, bad ones name every problem by key path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, format_duration, load_config, parse_duration
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("5m", timedelta(minutes=5)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+    ],
+)
+def test_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+    assert parse_duration(format_duration(expected)) == expected
+
+
+@pytest.mark.parametrize("text", ["fast", "", "5", "m5", "-5m", "5 minutes"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_shipped_config_loads() -> None:
+    settings = load_config(ROOT / "config.toml")
+    names = [s.name for s in settings.sources]
+    assert "ria-novosti-sample" in names and "guardian-world" in names
+    sample = next(s for s in settings.sources if s.name == "ria-novosti-sample")
+    assert sample.url.startswith("file:///") and sample.url.endswith(".json")
+    assert Path(sample.url.removeprefix("file://")).exists()
+    assert sample.backfill > 0 and sample.interval == timedelta(minutes=5)
+    assert not next(s for s in settings.sources if s.name == "guardian-world").enabled
+    assert settings.routes.default == ("console",)
+    assert settings.storage.path == ROOT / "dozor.db"
+
+
+def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
+    settings = load_config(
+        write(
+            tmp_path,
+            '[[sources]]\nname = "a"\nurl = "https://example.org/feed"\n'
+            '[[destinations]]\nname = "console"\nkind = "console"\n',
+        )
+    )
+    assert settings.sources[0].kind == "rss"
+    assert settings.sources[0].interval == timedelta(minutes=5)
+    assert settings.routes.default == ("console",)  # no [routes]: every destination
+    assert settings.storage.path == tmp_path / "dozor.db"
+    assert settings.rules.paths == ("rules/*.toml",)
+
+
+def test_the_example_error_from_the_issue(tmp_path: Path) -> None:
+    text = (
+        "".join(f'[[sources]]\nname = "s{i}"\nurl = "https://example.org/{i}"\n' for i in range(3))
+        + '[[sources]]\nname = "s3"\nurl = "https://example.org/3"\ninterval = "fast"\n'
+    )
+    assert problems(tmp_path, text) == [
+        'sources[3].interval: expected a duration like "5m", got "fast"'
+    ]
+
+
+def test_every_problem_is_listed_with_its_key_path(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+colour = "red"
+[storage]
+pth = "x.db"
+[polling]
+interval = 5
+jitter = 2
+[[sources]]
+name = "a b"
+kind = "gopher"
+url = "ftp://example.org/"
+tags = "news"
+[[sources]]
+url = "https://example.org/"
+backfill = -1
+[[destinations]]
+name = "desk"
+kind = "fax"
+[routes]
+default = ["consle"]
+""",
+    )
+    joined = "\n".join(found)
+    for expected in [
+        'colour: unknown key "colour"',
+        'storage.pth: unknown key "pth" (did you mean "path"?)',
+        'polling.interval: expected a duration like "5m", got 5',
+        "polling.jitter: expected a fraction from 0 to 0.5, got 2",
+        'sources[0].name: expected a name of letters, digits, - _ ., got "a b"',
+        'sources[0].kind: expected one of rss, got "gopher"',
+        'sources[0].url: expected an http(s) URL or "file:path", got "ftp://example.org/"',
+        'sources[0].tags: expected a list of strings, got "news"',
+        "sources[1].name: missing",
+        "sources[1].backfill: expected a whole number of items, got -1",
+        'destinations[0].kind: expected one of console, got "fax"',
+        'routes.default: no destination named "consle"',
+    ]:
+        assert expected in joined, f"{expected!r} not in:\n{joined}"
+
+
+def test_duplicate_names(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        '[[sources]]\nname = "a"\nurl = "https://x.org/1"\n'
+        '[[sources]]\nname = "a"\nurl = "https://x.org/2"\n',
+    )
+    assert found == ['sources[1].name: "a" is already the name of sources[0]']
+
+
+def test_toml_syntax_error_gives_line(tmp_path: Path) -> None:
+    found = problems(tmp_path, '[storage]\npath = "x.db\n')
+    assert len(found) == 1 and "TOML syntax error" in found[0] and "line 2" in found[0]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nope.toml")
+    assert "cannot read the file" in info.value.problems[0]
+
+
+def test_route_to_unknown_destination_names_the_rule(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        '[[destinations]]\nname = "console"\nkind = "console"\n'
+        '[routes.rules]\n"wagner" = ["desk"]\n',
+    )
+    assert found == ['routes.rules."wagner": no destination named "desk" (known: console)']

@@ -1,0 +1,307 @@
+"""Rule files -> Rules: the shipped files load cleanly, and every problem in a bad file
+is reported with the file, the line and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.matching import RULE_KEYS, load_rule_files
+from bot.model import Rule
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(base: Path, name: str, text: str) -> Path:
+    path = base / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_rule_files_load_without_errors() -> None:
+    load = load_rule_files(["rules/*.toml"], ROOT)
+    assert load.errors == ()
+    assert [p.name for p in load.files] == [
+        "casualties.toml",
+        "deir-ez-zor.toml",
+        "syria.toml",
+        "wagner.toml",
+    ]
+    by_name = {r.name: r for r in load.rules}
+    assert set(by_name) == {
+        "wagner",
+        "deir-ez-zor",
+        "euphrates-syria-en",
+        "euphrates-syria-ru",
+        "wagner-casualties-en",
+        "wagner-casualties-ru",
+        "pmc-casualties-ru",
+        "casualties-conflict-sources",
+        "syria-fighting-en",
+        "syria-fighting-ru",
+    }
+    assert by_name["wagner"].origin == "rules/wagner.toml"
+    assert by_name["casualties-conflict-sources"].tags == ("conflict",)
+    assert all(r.description for r in load.rules)
+
+
+def test_a_good_file_becomes_rules(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rules/a.toml",
+        """
+# comment
+[[rule]]
+name = "wagner casualties_1"
+description = "  both  "
+any = ["killed", " dead "]
+all = ["Wagner"]
+none = ["opera"]
+tags = ["conflict"]
+destinations = ["desk"]
+
+[[rule]]
+name = "b"
+all = ["x"]
+""",
+    )
+    load = load_rule_files(["rules/*.toml"], tmp_path)
+    assert load.errors == ()
+    assert load.files == (tmp_path / "rules" / "a.toml",)
+    assert load.rules == (
+        Rule(
+            name="wagner casualties_1",
+            any=("killed", "dead"),
+            all=("Wagner",),
+            none=("opera",),
+            tags=("conflict",),
+            destinations=("desk",),
+            description="both",
+            origin="rules/a.toml",
+        ),
+        Rule(name="b", all=("x",), origin="rules/a.toml"),
+    )
+
+
+GOOD = '[[rule]]\nname = "ok"\nany = ["Wagner"]\n'
+
+# (case, file text, line, words the message must contain besides file and line)
+ERRORS = [
+    (
+        "unknown key",
+        '# Wagner\n\n\n[[rule]]\nname = "wagner"\ndescription = "x"\nanyy = ["Wagner"]\n'
+        'any = ["Wagner"]\n',
+        7,
+        [
+            'rule "wagner": unknown key "anyy" (expected one of: all, any, description, '
+            "destinations, name, none, tags)",
+            'did you mean "any"?',
+        ],
+    ),
+    (
+        "TOML syntax",
+        '[[rule]]\nname = "a"\nany = ["Wagner"\nall = 5\n',
+        4,
+        ["TOML syntax error", "line 4"],
+    ),
+    (
+        "any not a list",
+        GOOD + '\n[[rule]]\nname = "a"\n\n# note\nany = 5\n',
+        9,
+        ['rule "a"', '"any" must be a list of strings, got 5'],
+    ),
+    (
+        "any a bare string",
+        '[[rule]]\nname = "a"\nany = "Wagner"\n',
+        3,
+        ['"any" must be a list of strings, got "Wagner"', 'any = ["Wagner"]'],
+    ),
+    (
+        "all element not a string",
+        '[[rule]]\nname = "a"\nall = ["Wagner", 7]\n',
+        3,
+        ['rule "a"', '"all"[1] must be a string, got 7'],
+    ),
+    (
+        "empty term",
+        '[[rule]]\nname = "a"\nany = [\n  "Wagner",\n  "  ",\n]\n',
+        5,
+        ['rule "a"', '"any"[1] is an empty string'],
+    ),
+    (
+        "term without words",
+        '[[rule]]\nname = "a"\nany = [\n  "Wagner",\n  "--",\n]\n',
+        5,
+        ['rule "a"', '"any"', 'term "--" has no words'],
+    ),
+    (
+        "stray star",
+        '[[rule]]\nname = "a"\nnone = ["Ваг*нер"]\nany = ["x"]\n',
+        3,
+        ['rule "a"', '"none"', '"Ваг*нер"', '"*" must end a word'],
+    ),
+    (
+        "no positive terms",
+        GOOD + '\n[[rule]]\nname = "only-none"\nnone = ["opera"]\n',
+        5,
+        ['rule "only-none"', 'no "any" or "all" terms'],
+    ),
+    (
+        "none cancels any",
+        '[[rule]]\nname = "a"\nany = ["Wagner", "x"]\nnone = ["WAGNER"]\n',
+        4,
+        ['rule "a"', '"none" term "WAGNER" is also in "any"'],
+    ),
+    (
+        "missing name",
+        GOOD + '[[rule]]\nany = ["x"]\n',
+        4,
+        ["rule #2", 'missing required key "name"'],
+    ),
+    (
+        "bad name",
+        '[[rule]]\nname = "wagner!"\nany = ["x"]\n',
+        2,
+        ['rule "wagner!"', '"name" must be letters, digits'],
+    ),
+    (
+        "name not a string",
+        '[[rule]]\nany = ["x"]\nname = 3\n',
+        3,
+        ["rule #1", '"name"', "got 3"],
+    ),
+    (
+        "description not a string",
+        '[[rule]]\nname = "a"\nany = ["x"]\ndescription = ["x"]\n',
+        4,
+        ['rule "a"', '"description" must be a string, got a list'],
+    ),
+    (
+        "tags not strings",
+        '[[rule]]\nname = "a"\nany = ["x"]\ntags = [true]\n',
+        4,
+        ['rule "a"', '"tags"[0] must be a string, got true'],
+    ),
+    (
+        "destinations a table",
+        '[[rule]]\nname = "a"\nany = ["x"]\ndestinations = { x = 1 }\n',
+        4,
+        ['rule "a"', '"destinations" must be a list of strings, got a table'],
+    ),
+    (
+        "duplicate name in one file",
+        GOOD + '\n[[rule]]\nname = "ok"\nall = ["y"]\n',
+        5,
+        ['rule "ok": duplicate name, first defined at rules/x.toml:1'],
+    ),
+    (
+        "unknown top-level key",
+        'version = 2\n[[rule]]\nname = "a"\nany = ["x"]\n',
+        1,
+        ['unknown top-level key "version"'],
+    ),
+    (
+        "rule is not an array of tables",
+        '[rule]\nname = "a"\nany = ["x"]\n',
+        1,
+        ['"rule" must be [[rule]] tables'],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"), [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS]
+)
+def test_errors_name_file_line_and_key(
+    tmp_path: Path, text: str, line: int, words: list[str]
+) -> None:
+    write(tmp_path, "rules/x.toml", text)
+    write(tmp_path, "rules/y.toml", '[[rule]]\nname = "other"\nany = ["y"]\n')
+    load = load_rule_files(["rules/*.toml"], tmp_path)
+    assert len(load.errors) == 1, load.errors
+    (error,) = load.errors
+    assert error.startswith(f"rules/x.toml:{line}: "), error
+    for word in words:
+        assert word in error
+    # the bad file contributes nothing, the good one still loads
+    assert [r.name for r in load.rules] == ["other"]
+    assert len(load.files) == 2
+
+
+def test_all_problems_of_a_file_are_reported_at_once(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rules/x.toml",
+        '[[rule]]\nname = "a"\nanyy = ["x"]\n\n[[rule]]\nname = "b"\nall = 5\n',
+    )
+    load = load_rule_files(["rules/x.toml"], tmp_path)
+    assert [e.split(": ")[0] for e in load.errors] == [
+        "rules/x.toml:3",  # unknown key in rule a
+        "rules/x.toml:1",  # ...which then has no positive terms (its [[rule]] line)
+        "rules/x.toml:7",  # "all" = 5 in rule b
+    ]
+    assert load.rules == ()
+
+
+def test_duplicate_name_across_files_names_both_locations(tmp_path: Path) -> None:
+    write(tmp_path, "rules/a.toml", '# first\n[[rule]]\nname = "wagner"\nany = ["Wagner"]\n')
+    write(tmp_path, "rules/b.toml", '[[rule]]\nname = "x"\nany = ["x"]\n\n[[rule]]\n'
+          'name = "wagner"\nany = ["Вагнер*"]\n')  # fmt: skip
+    load = load_rule_files(["rules/*.toml"], tmp_path)
+    assert load.errors == (
+        'rules/b.toml:5: rule "wagner": duplicate name, first defined at rules/a.toml:2 '
+        "(rule names must be unique across all rule files)",
+    )
+    assert [(r.name, r.origin) for r in load.rules] == [("wagner", "rules/a.toml")]
+
+
+def test_a_pattern_that_matches_no_file_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "rules/a.toml", GOOD)
+    load = load_rule_files(["rules/*.toml", "rules/*.tml", "extra/**/*.toml"], tmp_path)
+    assert [r.name for r in load.rules] == ["ok"]
+    assert len(load.errors) == 2
+    assert load.errors[0].startswith("rules/*.tml: no rule file matches")
+    assert load.errors[1].startswith("extra/**/*.toml: no rule file matches")
+    assert str(tmp_path) in load.errors[0]
+
+
+def test_patterns_recurse_dedupe_and_allow_absolute_paths(tmp_path: Path) -> None:
+    write(tmp_path, "rules/a.toml", GOOD)
+    write(tmp_path, "rules/team/b.toml", '[[rule]]\nname = "b"\nany = ["b"]\n')
+    elsewhere = write(tmp_path / "elsewhere", "c.toml", '[[rule]]\nname = "c"\nany = ["c"]\n')
+    load = load_rule_files(
+        ["rules/**/*.toml", "rules/a.toml", str(elsewhere), str(tmp_path / "rules/a.toml")],
+        tmp_path,
+    )
+    assert load.errors == ()
+    assert [(r.name, r.origin) for r in load.rules] == [
+        ("ok", "rules/a.toml"),
+        ("b", "rules/team/b.toml"),
+        ("c", "elsewhere/c.toml"),  # absolute pattern, still shown relative to base_dir
+    ]
+    # outside base_dir: shown absolute
+    load = load_rule_files(["../rules/a.toml", str(elsewhere)], tmp_path / "elsewhere")
+    assert [(r.name, r.origin) for r in load.rules] == [
+        ("ok", (tmp_path / "rules" / "a.toml").as_posix()),
+        ("c", "c.toml"),
+    ]
+
+
+def test_unreadable_and_empty_files(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "latin1.toml").write_bytes(b'[[rule]]\nname = "caf\xe9"\n')
+    write(tmp_path, "rules/empty.toml", "# nothing yet\n")
+    write(tmp_path, "rules/bom.toml", '\ufeff[[rule]]\nname = "bom"\nany = ["x"]\n')
+    load = load_rule_files(["rules/*.toml"], tmp_path)
+    assert [r.name for r in load.rules] == ["bom"]
+    assert load.errors[0].startswith("rules/empty.toml: no [[rule]] tables")
+    assert load.errors[1].startswith("rules/latin1.toml: not UTF-8 text")
+
+
+def test_rule_keys_are_the_documented_ones() -> None:
+    assert RULE_KEYS == ("all", "any", "description", "destinations", "name", "none", "tags")
+    text = (ROOT / "rules" / "wagner.toml").read_text(encoding="utf-8")
+    for key in RULE_KEYS:
+        assert f"#   {key}" in text  # the newcomer's reference lists every key

@@ -1,0 +1,534 @@
+"""The feed watcher: RSS 0.9x/1.0/2.0, Atom and JSON Feed sources -> ``Item``s.
+
+    Source + FetchState -> fetch() -> HttpClient.get -> parse_feed() -> FetchResult
+
+``fetch`` does the HTTP side: conditional GET with the stored ETag/Last-Modified,
+the stored URL of a permanent redirect, status mapping (304 NOT_MODIFIED, 410 GONE,
+429/503 with Retry-After, other errors ERROR), and skipping the parse when the body
+is byte-identical to the last one (UNCHANGED).  Error messages read
+"<what went wrong, with the URL> (source: <name>)".  The parse runs in the given executor
+(a process pool in production), never on the event loop.  After a failed parse the
+stored validators and body hash stay the old ones, so the same broken body is
+parsed again (and reported again) instead of passing as unchanged.
+
+``parse_feed`` is pure and picklable and never raises: a body that is no feed comes
+back with ``error`` set.  Items come out oldest first, in plain text.  Encodings:
+feedparser's rules (HTTP charset, XML declaration, BOM, chardet), except that a body
+that is valid UTF-8 is read as UTF-8 whatever it declares (as Miniflux does), and a
+missing Content-Type means "XML", not ISO-8859-1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import hashlib
+import io
+import json
+import re
+import time
+import xml.sax
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
+from watchers.http import FetchError, HttpClient, Response, redact_url
+from watchers.identity import item_key, story_key
+from watchers.text import collapse_whitespace, html_to_text
+
+__all__ = ["ParsedFeed", "fetch", "parse_feed", "parse_max_age", "parse_retry_after"]
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    items: tuple[Item, ...] = ()
+    ttl_minutes: int | None = None  # the feed's <ttl>
+    error: str | None = None  # set when the body is no feed; items are then empty
+    title: str | None = None  # the feed's own title
+    format: str | None = None  # "rss20", "atom10", "rss10", "jsonfeed1.1"...: a feed was recognised
+
+
+# --------------------------------------------------------------------------- parse
+
+
+def parse_feed(
+    body: bytes,
+    headers: Mapping[str, str],
+    source_name: str,
+    tags: tuple[str, ...],
+    base_url: str,
+) -> ParsedFeed:
+    """Parse a feed body into items, oldest first.  Never raises."""
+    try:
+        headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+        if not body or not body.strip(b" \t\r\n\x00\xef\xbb\xbf\xfe\xff"):
+            return ParsedFeed(error="not a feed: the response was empty")
+        if _looks_like_json(body):
+            return _parse_json_feed(body, source_name, tags, base_url)
+        return _parse_xml_feed(body, headers, source_name, tags, base_url)
+    except Exception as exc:  # a bug or a feed nobody foresaw: report it, never raise
+        return ParsedFeed(error=f"could not parse the feed ({type(exc).__name__}: {exc})")
+
+
+def _parse_xml_feed(
+    body: bytes, headers: dict[str, str], source_name: str, tags: tuple[str, ...], base_url: str
+) -> ParsedFeed:
+    body, headers = _prefer_utf8(body, headers)
+    headers.setdefault("content-location", base_url)
+    parsed = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=headers,
+        resolve_relative_uris=False,  # the text is stripped of markup anyway
+        sanitize_html=False,
+    )
+    feed = parsed.get("feed", {})
+    title = _detail_text(feed.get("title"), feed.get("title_detail")) or None
+    entries = parsed.get("entries", [])
+    version = parsed.get("version") or None
+    if not entries and (
+        (not title and (parsed.get("bozo") or not version))
+        or (not version and _looks_like_html(body, headers))
+        or _cut_off(parsed)  # a title but the items never came: not "an empty feed"
+    ):
+        return ParsedFeed(error=_not_a_feed(parsed, body, headers))
+
+    items = [
+        _item_from_entry(entry, source_name, tags, base_url)
+        for entry in entries
+        if isinstance(entry, Mapping)
+    ]
+    return ParsedFeed(
+        items=_oldest_first(items),
+        ttl_minutes=_positive_int(feed.get("ttl")),
+        title=title,
+        format=version,
+    )
+
+
+def _item_from_entry(
+    entry: Mapping[str, Any], source_name: str, tags: tuple[str, ...], base_url: str
+) -> Item:
+    title = _detail_text(entry.get("title"), entry.get("title_detail"))
+    text = ""
+    for content in entry.get("content") or ():
+        if isinstance(content, Mapping) and content.get("value"):
+            text = _detail_text(content.get("value"), content)
+            if text:
+                break
+    if not text:
+        text = _detail_text(entry.get("summary"), entry.get("summary_detail"))
+    link = _http_link(entry.get("link"), base_url)
+    published = _struct_to_utc(entry.get("published_parsed")) or _struct_to_utc(
+        entry.get("updated_parsed")
+    )
+    author = collapse_whitespace(str(entry.get("author") or "")) or None
+    guid = entry.get("id")
+    guid = guid if isinstance(guid, str) else None
+    return Item(
+        source=source_name,
+        key=item_key(guid, link, title, text),
+        story_key=story_key(link, title, text),
+        title=title,
+        text=text,
+        link=link,
+        published=published,
+        author=author,
+        tags=tuple(tags),
+    )
+
+
+def _detail_text(value: Any, detail: Any) -> str:
+    """Plain text of a feedparser value, by its declared type (text/plain or HTML)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    kind = detail.get("type", "") if isinstance(detail, Mapping) else ""
+    if kind == "text/plain":
+        return collapse_whitespace(value)
+    return html_to_text(value)
+
+
+def _not_a_feed(parsed: Mapping[str, Any], body: bytes, headers: Mapping[str, str]) -> str:
+    if _looks_like_html(body, headers):
+        page_title = _html_title(body)
+        shown = f' ("{page_title}")' if page_title else ""
+        return f"not a feed: got an HTML page{shown}, not RSS, Atom or JSON Feed"
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if isinstance(exc, xml.sax.SAXParseException) and _cut_off(parsed):
+        return (
+            f"not a feed: the document ends before it is complete "
+            f"(syntax error at line {exc.getLineNumber()}: {exc.getMessage()})"
+        )
+    if isinstance(exc, xml.sax.SAXParseException):
+        return f"not a feed: syntax error at line {exc.getLineNumber()}: {exc.getMessage()}"
+    if not parsed.get("version"):
+        also = f" ({exc})" if exc is not None else ""
+        return f"not a feed: no RSS, Atom or JSON Feed elements found{also}"
+    return f"not a feed: an empty {parsed['version']} document ({exc})"
+
+
+def _cut_off(parsed: Mapping[str, Any]) -> bool:
+    """The XML ended before the root element closed (a server that died mid-render)."""
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    return isinstance(exc, xml.sax.SAXParseException) and exc.getMessage() == "no element found"
+
+
+_HTML_START = re.compile(
+    rb"^(?:\s|<!--.*?-->|<\?xml[^>]*>)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
+_HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+def _looks_like_html(body: bytes, headers: Mapping[str, str]) -> bool:
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type in ("text/html", "application/xhtml+xml") or bool(
+        _HTML_START.match(body[:4096].removeprefix(codecs.BOM_UTF8))
+    )
+
+
+def _html_title(body: bytes) -> str:
+    match = _HTML_TITLE.search(body[:65536])
+    if not match:
+        return ""
+    raw = match.group(1)
+    try:
+        title = html_to_text(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        title = html_to_text(raw.decode("windows-1252", "replace"))
+    return title if len(title) <= 80 else title[:79] + "…"
+
+
+# --------------------------------------------------------------------------- encodings
+
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32 BOMs start so too
+_XML_DECL_ENCODING = re.compile(rb"""^(<\?xml[^>]*?encoding\s*=\s*["'])([^"']*)(["'])""")
+_WIDE = ("utf-16", "utf16", "utf_16", "utf-32", "utf32", "utf_32", "ucs-2", "ucs2", "ucs-4",
+         "ucs4", "iso-10646", "csunicode", "unicode")  # fmt: skip
+
+
+def _prefer_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """Read valid UTF-8 as UTF-8 whatever the HTTP charset or XML declaration claims.
+
+    Servers and feed generators mislabel UTF-8 as windows-1252, ISO-8859-1 or even
+    UTF-16 far more often than a legacy-encoded text happens to be valid UTF-8.  A
+    pure-ASCII body is left alone (the declaration may be a 7-bit encoding such as
+    ISO-2022-JP) unless it claims a 16/32-bit encoding, which it cannot be.
+    """
+    headers = dict(headers)
+    content_type = headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip()
+    if not content_type:
+        # No Content-Type: feedparser would fall back to ISO-8859-1; XML says UTF-8 or
+        # whatever the declaration and BOM say, and chardet beats a fixed guess.
+        headers["content-type"] = media_type = "application/xml"
+    if body.startswith(_BOMS) or b"\x00" in body[:4]:
+        return body, headers  # a BOM or UTF-16/32 without one: feedparser knows these
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body, headers
+    declared = [_charset(content_type)]
+    match = _XML_DECL_ENCODING.match(body[:1024])
+    if match:
+        declared.append(match.group(2).decode("ascii", "replace").strip().lower())
+    declared = [d for d in declared if d]
+    if body.isascii() and not any(d.startswith(_WIDE) for d in declared):
+        return body, headers
+    if match and match.group(2).strip().lower() not in (b"utf-8", b"utf8"):
+        body = body[: match.start(2)] + b"utf-8" + body[match.end(2) :]
+    headers["content-type"] = f"{media_type}; charset=utf-8"
+    return body, headers
+
+
+def _charset(content_type: str) -> str:
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'").lower()
+    return ""
+
+
+# --------------------------------------------------------------------------- JSON Feed
+
+
+def _looks_like_json(body: bytes) -> bool:
+    head = body[:1024]
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if head.startswith(bom):
+            head = head[len(bom) :].decode(codec, "ignore").encode("utf-8")
+            break
+    head = head.lstrip()
+    return head.startswith(b"{") or (b"jsonfeed.org" in head and b'"version"' in head)
+
+
+def _parse_json_feed(
+    body: bytes, source_name: str, tags: tuple[str, ...], base_url: str
+) -> ParsedFeed:
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError:
+        data = json.loads(body.decode("utf-8", "replace"))
+    except ValueError as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        return ParsedFeed(error=f"not a feed: invalid JSON{where}: {message}")
+    if not isinstance(data, dict):
+        return ParsedFeed(error="not a feed: got JSON that is not a JSON Feed")
+    version = data.get("version")
+    version = version if isinstance(version, str) else ""
+    raw_items = data.get("items")
+    if "jsonfeed.org" not in version and not isinstance(raw_items, list):
+        return ParsedFeed(error="not a feed: got JSON that is not a JSON Feed")
+    feed_base = _http_link(data.get("feed_url"), base_url) or base_url
+    feed_authors = _json_authors(data)
+    items = [
+        _item_from_json(raw, source_name, tags, feed_base, feed_authors)
+        for raw in (raw_items if isinstance(raw_items, list) else ())
+        if isinstance(raw, dict)
+    ]
+    title = _plain(data.get("title")) or None
+    number = version.rstrip("/").rpartition("/")[2] if "jsonfeed.org" in version else ""
+    return ParsedFeed(items=_oldest_first(items), title=title, format=f"jsonfeed{number or '1'}")
+
+
+def _item_from_json(
+    raw: dict[str, Any],
+    source_name: str,
+    tags: tuple[str, ...],
+    base_url: str,
+    feed_authors: str | None,
+) -> Item:
+    title = _plain(raw.get("title"))
+    text = _plain(raw.get("content_text"), keep_lines=True)
+    if not text and isinstance(raw.get("content_html"), str):
+        text = html_to_text(raw["content_html"])
+    if not text:
+        text = _plain(raw.get("summary"), keep_lines=True)
+    link = _http_link(raw.get("url"), base_url) or _http_link(raw.get("external_url"), base_url)
+    published = _iso_to_utc(raw.get("date_published")) or _iso_to_utc(raw.get("date_modified"))
+    raw_id = raw.get("id")
+    guid = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
+    return Item(
+        source=source_name,
+        key=item_key(guid, link, title, text),
+        story_key=story_key(link, title, text),
+        title=title,
+        text=text,
+        link=link,
+        published=published,
+        author=_json_authors(raw) or feed_authors,
+        tags=tuple(tags),
+    )
+
+
+def _json_authors(obj: Mapping[str, Any]) -> str | None:
+    """JSON Feed 1.1 ``authors`` (list) or 1.0 ``author`` (object): names, comma-joined."""
+    authors = obj.get("authors")
+    if not isinstance(authors, list):
+        authors = [obj.get("author")]
+    names = [_plain(a.get("name")) for a in authors if isinstance(a, dict)]
+    return ", ".join(n for n in names if n) or None
+
+
+def _plain(value: Any, *, keep_lines: bool = False) -> str:
+    if not isinstance(value, str):
+        return ""
+    return collapse_whitespace(value if keep_lines else value.replace("\n", " "))
+
+
+# --------------------------------------------------------------------------- common
+
+
+def _oldest_first(items: list[Item]) -> tuple[Item, ...]:
+    """Feeds list newest first: reverse, then order by date if every item has one."""
+    items = items[::-1]
+    if items and all(item.published is not None for item in items):
+        items.sort(key=lambda item: item.published or datetime.min.replace(tzinfo=UTC))
+    return tuple(items)
+
+
+def _http_link(value: Any, base_url: str) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        link = urljoin(base_url, value.strip())
+        scheme = urlsplit(link).scheme.lower()
+    except ValueError:
+        return None
+    return link if scheme in ("http", "https") else None
+
+
+def _struct_to_utc(value: Any) -> datetime | None:
+    if not isinstance(value, time.struct_time | tuple) or len(value) < 6:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(v) for v in value[:6])
+        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _iso_to_utc(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)  # RFC 822, as some generators write
+        except (TypeError, ValueError, IndexError):
+            return None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+def _positive_int(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+async def fetch(
+    source: Source,
+    state: FetchState,
+    http: HttpClient,
+    pool: Executor | None = None,
+) -> FetchResult:
+    """Poll one feed source once.  Never raises for network or feed trouble."""
+    url = state.url or source.url
+    try:
+        response = await http.get(url, etag=state.etag, last_modified=state.last_modified)
+    except FetchError as exc:
+        return FetchResult(FetchStatus.ERROR, state=state, error=_about(source, str(exc)))
+
+    kept = replace(state, url=response.permanent_url or state.url)
+    status = response.status
+    where = redact_url(response.url)
+    max_age = parse_max_age(response.headers.get("cache-control"))
+
+    def failed(message: str, retry_after: timedelta | None = None) -> FetchResult:
+        return FetchResult(
+            FetchStatus.ERROR,
+            state=kept,
+            error=_about(source, message),
+            retry_after=retry_after,
+            max_age=max_age,
+            http_status=status,
+        )
+
+    if status == 304:
+        new_state = replace(
+            kept,
+            etag=response.headers.get("etag") or state.etag,
+            last_modified=response.headers.get("last-modified") or state.last_modified,
+        )
+        return FetchResult(
+            FetchStatus.NOT_MODIFIED, state=new_state, max_age=max_age, http_status=status
+        )
+    if status == 410:
+        return FetchResult(
+            FetchStatus.GONE,
+            state=kept,
+            error=_about(source, f"410 Gone: the feed was removed at {where}"),
+            http_status=status,
+        )
+    if status in (429, 503):
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        reason = "too many requests" if status == 429 else "service unavailable"
+        later = f"; retry after {int(retry_after.total_seconds())} s" if retry_after else ""
+        return failed(f"HTTP {status} ({reason}) from {where}{later}", retry_after)
+    if status >= 400:
+        return failed(f"HTTP {status} from {where}")
+    if not 200 <= status < 300:
+        return failed(f"HTTP {status} from {where} (not a feed response)")
+
+    body_hash = hashlib.sha256(response.body).hexdigest()
+    new_state = replace(
+        kept,
+        etag=response.headers.get("etag"),
+        last_modified=response.headers.get("last-modified"),
+        body_hash=body_hash,
+    )
+    if response.truncated:
+        new_state = kept  # validators of a cut-off body must not make it stick
+    elif body_hash == state.body_hash:
+        return FetchResult(
+            FetchStatus.UNCHANGED, state=new_state, max_age=max_age, http_status=status
+        )
+
+    try:
+        parsed = await _run_parse(pool, response, source)
+    except Exception as exc:  # a broken process pool, mostly
+        return failed(f"could not parse the feed ({type(exc).__name__}: {exc})")
+    if parsed.error:
+        cut = " (the connection closed before the whole feed arrived)" if response.truncated else ""
+        return failed(f"{parsed.error}{cut}, at {where}")
+    return FetchResult(
+        FetchStatus.OK,
+        items=parsed.items,
+        state=new_state,
+        max_age=max_age,
+        ttl=timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None,
+        http_status=status,
+    )
+
+
+def _about(source: Source, message: str) -> str:
+    """An error message that names its source, for logs and chats that show it alone."""
+    return f"{message} (source: {source.name})"
+
+
+async def _run_parse(pool: Executor | None, response: Response, source: Source) -> ParsedFeed:
+    args = (response.body, response.headers, source.name, tuple(source.tags), response.url)
+    if pool is None:
+        return await asyncio.to_thread(parse_feed, *args)
+    return await asyncio.get_running_loop().run_in_executor(pool, parse_feed, *args)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
+    """``Retry-After`` as a delay: delta-seconds or an HTTP date (relative to ``now``)."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delay = when - (now or datetime.now(UTC))
+    return max(delay, timedelta(0))
+
+
+def parse_max_age(cache_control: str | None) -> timedelta | None:
+    """``max-age`` of a ``Cache-Control`` header, if any."""
+    for directive in _split_directives(cache_control):
+        name, _, value = directive.partition("=")
+        if name.strip().lower() == "max-age":
+            seconds = value.strip().strip('"')
+            if seconds.isdigit():
+                return timedelta(seconds=int(seconds))
+    return None
+
+
+def _split_directives(header: str | None) -> Iterable[str]:
+    return (part for part in (header or "").split(",") if part.strip())
