@@ -100,8 +100,14 @@ class Poller:
         async with self.limit:
             state = self.store.fetch_state(source.name)
             fetcher = FETCHERS[source.kind]
+            deadline = self.polling.timeout.total_seconds() * 2 + 5
             try:
-                result = await fetcher(source, state, self.http, self.pool)
+                async with asyncio.timeout(deadline):  # a trickling server cannot hold a poll
+                    result = await fetcher(source, state, self.http, self.pool)
+            except TimeoutError:
+                result = FetchResult(
+                    FetchStatus.ERROR, state=state, error=f"no complete answer in {deadline:.0f} s"
+                )
             except Exception as exc:  # a watcher bug must not stop the bot
                 log.exception("source %s: the %s watcher failed", source.name, source.kind)
                 result = FetchResult(

@@ -83,8 +83,11 @@ def _size(n: int) -> str:
 
 
 def _host_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname or ''}:{parts.port or ''}"
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname or ''}:{parts.port or ''}"
+    except ValueError:  # a port that is no number: aiohttp will refuse the URL
+        return url
 
 
 class HttpClient:
@@ -167,8 +170,12 @@ class HttpClient:
                     f"too many redirects (more than {self.max_redirects}) "
                     f"starting at {redact_url(url)}"
                 )
-            target = urljoin(current, location)
-            if urlsplit(target).scheme.lower() not in ("http", "https"):
+            try:
+                target = urljoin(current, location)
+                scheme = urlsplit(target).scheme.lower()
+            except ValueError:
+                raise FetchError(f"bad redirect from {redact_url(current)}") from None
+            if scheme not in ("http", "https"):
                 raise FetchError(f"refused a redirect from {redact_url(current)} to a non-http URL")
             all_permanent = all_permanent and response.status in _PERMANENT
             current, hops = target, hops + 1
