@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     rules, problems = load_rules(settings)
     if args.command == "check":
         return check_command(settings, rules, problems)

@@ -30,6 +30,14 @@ def markdown_to_html(text: str) -> str:
     return out.replace("\n", "<br>")
 
 
+def title_of(text: str, width: int = 110) -> str:
+    """The post's first line, without markdown, cut at a word boundary."""
+    line = re.sub(r"\*\*|__", "", text.strip().split("\n")[0]).strip()
+    if len(line) <= width:
+        return line
+    return line[: line.rfind(" ", 0, width)].rstrip(",;:—- ") + " …"
+
+
 def main() -> None:
     for source, (username, target) in CHANNELS.items():
         posts = json.loads((CORPUS / "tg_news_posts_nktkln" / source).read_text("utf-8"))
@@ -45,7 +53,7 @@ def main() -> None:
                 {
                     "id": f"https://t.me/{username}/{p['message_id']}",
                     "url": f"https://t.me/{username}/{p['message_id']}",
-                    "title": re.sub(r"[*_]", "", p["text"].strip().split("\n")[0])[:120],
+                    "title": title_of(p["text"]),
                     "content_html": markdown_to_html(p["text"].strip()),
                     "date_published": p["date"],
                     "authors": [{"name": channel}],

@@ -221,6 +221,9 @@ def test_cli_run_once_on_the_shipped_config_prints_sample_alerts(tmp_path: Path)
     assert "https://t.me/rian_ru/271457" in first.stdout
     assert "**Дейр-эз-Зор**" in first.stdout
     assert "polled 4 sources (0 failed)" in first.stderr
+    readme = (ROOT / "README.md").read_text("utf-8")
+    example = readme.split("```\n── Dozor alert", 1)[1].split("```", 1)[0]
+    assert example.split("\n", 1)[1] in first.stdout  # the README shows real output
     again = dozor("run", "--config", "config.toml", "--once", cwd=tmp_path)
     assert again.returncode == 0 and "Dozor alert" not in again.stdout
     status = dozor("status", "--config", "config.toml", cwd=tmp_path)

@@ -36,7 +36,7 @@ class ConsoleAdapter:
         ]
         if shown.published:
             lines.append(f"When:    {shown.published}")
-        text = plain(shown.snippet, left, right).replace("\n", " ")
+        text = " ".join(plain(shown.snippet, left, right).split())
         if text:
             lines.append(f"Snippet: {text}")
         if shown.link:
