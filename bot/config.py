@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 from bot.model import Destination, Source
 
 SOURCE_KINDS = ("rss",)
-DESTINATION_KINDS = ("console",)
+DESTINATION_KINDS = ("console", "telegram")
+TELEGRAM_API = "https://api.telegram.org"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
@@ -71,6 +72,22 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class TelegramSettings:
+    """The Telegram adapter; the bot token comes from TELEGRAM_BOT_TOKEN, never from here."""
+
+    api_base_url: str = TELEGRAM_API
+    mode: str = "polling"  # or "webhook"
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1:8443"
+    admins: tuple[int, ...] = ()  # user ids who may add and remove sources
+    chats: tuple[int, ...] = ()  # chats served besides the destinations' chats
+    members_can_watch: bool = True  # members of served chats may add rules and mutes
+    per_chat_interval: timedelta = timedelta(seconds=1)
+    group_per_minute: int = 20
+    global_per_second: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path
     base_dir: Path
@@ -81,6 +98,7 @@ class Settings:
     destinations: tuple[Destination, ...]
     routes: RoutesSettings
     log: LogSettings
+    telegram: TelegramSettings = field(default_factory=lambda: TelegramSettings())
 
     def destination_names(self) -> set[str]:
         return {d.name for d in self.destinations}
@@ -238,8 +256,8 @@ def _source_url(base_dir: Path) -> Callable[[Any], str]:
 
 
 SOURCE_KEYS = ("name", "kind", "url", "interval", "tags", "backfill", "enabled")
-DESTINATION_KEYS = ("name", "kind")
-TOP_KEYS = ("storage", "polling", "sources", "rules", "destinations", "routes", "log")
+DESTINATION_KEYS = ("name", "kind", "chat_id", "thread_id", "silent", "link_preview")
+TOP_KEYS = ("storage", "polling", "sources", "rules", "destinations", "routes", "log", "telegram")
 POLLING_KEYS = (
     "interval",
     "min_interval",
@@ -255,6 +273,18 @@ STORAGE_KEYS = ("path",)
 RULES_KEYS = ("paths",)
 ROUTES_KEYS = ("default", "rules")
 LOG_KEYS = ("level",)
+TELEGRAM_KEYS = (
+    "api_base_url",
+    "mode",
+    "webhook_url",
+    "webhook_listen",
+    "admins",
+    "chats",
+    "members_can_watch",
+    "per_chat_interval",
+    "group_per_minute",
+    "global_per_second",
+)
 # Every key of every section: the README's config reference must document each one.
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "storage": STORAGE_KEYS,
@@ -264,6 +294,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "destinations": DESTINATION_KEYS,
     "routes": ROUTES_KEYS,
     "log": LOG_KEYS,
+    "telegram": TELEGRAM_KEYS,
 }
 
 
@@ -390,11 +421,29 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
             f"one of {', '.join(DESTINATION_KINDS)}",
             required=True,
         )
+        chat_id = thread_id = None
+        if kind == "telegram":
+            chat_id = r.get(
+                t,
+                where,
+                "chat_id",
+                _chat_id,
+                None,
+                "a Telegram chat id like -1001234567890",
+                required=True,
+            )
+            thread_id = r.get(t, where, "thread_id", _positive_int, None, "a forum topic id")
+        else:
+            for key in ("chat_id", "thread_id"):
+                if key in t:
+                    r.error(f"{where}.{key}", f'only for kind = "telegram", not "{kind}"')
+        silent = r.get(t, where, "silent", _boolean, False, "true or false")
+        link_preview = r.get(t, where, "link_preview", _boolean, False, "true or false")
         if name in names:
             r.error(f"{where}.name", f'"{name}" is already the name of another destination')
         if name is not None and kind is not None:
             names.add(name)
-            destinations.append(Destination(name, kind))
+            destinations.append(Destination(name, kind, chat_id, thread_id, silent, link_preview))
 
     route_t = r.table(data.get("routes", {}), "routes", ROUTES_KEYS)
     default = r.get(route_t, "routes", "default", _strings, None, "a list of destination names")
@@ -424,6 +473,8 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         r.get(lt, "log", "level", _level, "info", "one of debug, info, warning, error")
     )
 
+    telegram = _telegram(r, data.get("telegram", {}))
+
     if r.problems:
         raise ConfigError(config_path, r.problems)
     return Settings(
@@ -436,7 +487,67 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         destinations=tuple(destinations),
         routes=routes,
         log=log,
+        telegram=telegram,
     )
+
+
+def _chat_id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value == 0:
+        raise ValueError
+    return value
+
+
+def _ids(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise ValueError
+    return tuple(value)
+
+
+def _base_url(value: Any) -> str:
+    text = _string(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError
+    return text.rstrip("/")
+
+
+def _host_port(value: Any) -> str:
+    text = _string(value)
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError
+    return text
+
+
+def _telegram(r: _Reader, raw: Any) -> TelegramSettings:
+    t = r.table(raw, "telegram", TELEGRAM_KEYS)
+    d = TelegramSettings()
+    w = "telegram"
+    settings = TelegramSettings(
+        api_base_url=r.get(t, w, "api_base_url", _base_url, d.api_base_url, "an http(s) URL"),
+        mode=r.get(t, w, "mode", _choice(("polling", "webhook")), d.mode, "polling or webhook"),
+        webhook_url=r.get(t, w, "webhook_url", _base_url, None, "an https URL"),
+        webhook_listen=r.get(
+            t, w, "webhook_listen", _host_port, d.webhook_listen, 'a "host:port" to listen on'
+        ),
+        admins=r.get(t, w, "admins", _ids, (), "a list of Telegram user ids"),
+        chats=r.get(t, w, "chats", _ids, (), "a list of Telegram chat ids"),
+        members_can_watch=r.get(t, w, "members_can_watch", _boolean, True, "true or false"),
+        per_chat_interval=r.get(
+            t, w, "per_chat_interval", _duration, d.per_chat_interval, 'a duration like "1s"'
+        ),
+        group_per_minute=r.get(
+            t, w, "group_per_minute", _positive_int, d.group_per_minute, "a positive integer"
+        ),
+        global_per_second=r.get(
+            t, w, "global_per_second", _positive_int, d.global_per_second, "a positive integer"
+        ),
+    )
+    if settings.mode == "webhook" and not settings.webhook_url:
+        r.error("telegram.webhook_url", 'missing (needed with mode = "webhook")')
+    return settings
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:

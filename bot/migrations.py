@@ -78,4 +78,54 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
+def _m2_chat(db: sqlite_utils.Database) -> None:
+    """What chat commands add: rules, sources, mutes, per-chat destinations."""
+    db["items"].add_column("text", str)  # kept so /test and /watch can look back
+    db["items"].add_column("tags", str)  # JSON list: the source's tags
+    db["items"].create_index(["first_seen_at"])
+    db["chat_rules"].create(
+        {
+            "name": str,
+            "query": str,  # what the user typed after /watch
+            "rule": str,  # JSON: any, all, none
+            "destination": str,
+            "chat": str,
+            "created_by": str,
+            "created_at": str,
+        },
+        pk="name",
+    )
+    db["chat_sources"].create(
+        {
+            "name": str,
+            "kind": str,
+            "url": str,
+            "tags": str,  # JSON list
+            "added_by": str,
+            "added_at": str,
+        },
+        pk="name",
+    )
+    db["mutes"].create(
+        {
+            "id": int,
+            "chat": str,
+            "kind": str,  # source | rule
+            "target": str,
+            "until": str,
+            "created_by": str,
+            "created_at": str,
+            "undone": int,
+        },
+        pk="id",
+        defaults={"undone": 0},
+    )
+    db["mutes"].create_index(["chat", "until"])
+    db["chat_destinations"].create(
+        {"name": str, "kind": str, "chat_id": int, "thread_id": int, "created_at": str},
+        pk="name",
+    )
+    db["destination_state"].add_column("chat_id", int)  # after a group became a supergroup
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_chat]

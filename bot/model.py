@@ -109,9 +109,35 @@ class Match:
 
 @dataclass(frozen=True)
 class Destination:
+    """Where alerts go: the console, or a Telegram chat (optionally one forum topic)."""
+
     name: str
-    kind: str  # "console"; later "telegram", "slack"
-    options: tuple[tuple[str, object], ...] = ()
+    kind: str  # "console" | "telegram"; later "slack"
+    chat_id: int | None = None  # telegram
+    thread_id: int | None = None  # telegram forum topic (message_thread_id)
+    silent: bool = False  # deliver without a notification sound
+    link_preview: bool = False
+
+    @property
+    def chat_key(self) -> str:
+        """The chat this destination posts into; mutes and permissions are per chat."""
+        return chat_key(self.kind, self.chat_id)
+
+
+def chat_key(platform: str, chat_id: int | str | None) -> str:
+    return platform if chat_id is None else f"{platform}:{chat_id}"
+
+
+@dataclass(frozen=True)
+class Mute:
+    """No alerts from ``target`` (a source or a rule name) in one chat until ``until``."""
+
+    id: int
+    chat: str  # a chat key, e.g. "telegram:-1001234"
+    kind: str  # "source" | "rule"
+    target: str
+    until: datetime
+    by: str  # who muted, as the chat shows them
 
 
 @dataclass(frozen=True)

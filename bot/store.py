@@ -11,14 +11,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from bot.migrations import MIGRATIONS
-from bot.model import Alert, FetchState, Item, Match, OutgoingMessage, Source, Span
+from bot.model import (
+    Alert,
+    Destination,
+    FetchState,
+    Item,
+    Match,
+    Mute,
+    OutgoingMessage,
+    Rule,
+    Source,
+    Span,
+)
+
+ITEM_TEXT_KEPT = 5000  # characters of each item's text kept for /test and /watch
 
 
 def iso(moment: datetime) -> str:
@@ -49,6 +62,27 @@ class SourceHealth:
     @property
     def ok(self) -> bool:
         return not self.disabled_reason and not self.failing_since
+
+
+@dataclass(frozen=True)
+class ChatRule:
+    """A rule added with /watch: stored here, not in a file."""
+
+    rule: Rule
+    query: str
+    destination: str
+    chat: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    id: int
+    alert: Alert
+    state: str
+    remote_id: str | None
+    created_at: datetime
 
 
 class Store:
@@ -238,9 +272,8 @@ class Store:
         with self.db.conn:
             for item in items:
                 cursor = self.db.execute(
-                    "insert or ignore into items"
-                    " (source, key, story_key, title, link, published_at, first_seen_at)"
-                    " values (?, ?, ?, ?, ?, ?, ?)",
+                    "insert or ignore into items (source, key, story_key, title, link,"
+                    " published_at, first_seen_at, text, tags) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         item.source,
                         item.key,
@@ -249,6 +282,8 @@ class Store:
                         item.link,
                         iso(item.published) if item.published else None,
                         iso(now),
+                        item.text[:ITEM_TEXT_KEPT],
+                        json.dumps(list(item.tags), ensure_ascii=False),
                     ],
                 )
                 if cursor.rowcount:
@@ -258,10 +293,179 @@ class Store:
     def items_count(self) -> int:
         return self.db["items"].count
 
+    def recent_items(self, since: datetime, limit: int = 2000) -> list[Item]:
+        """Items first seen since ``since``, newest first (for /test and /watch)."""
+        rows = self.db.query(
+            "select * from items where first_seen_at >= ? order by first_seen_at desc limit ?",
+            [iso(since), limit],
+        )
+        return [
+            Item(
+                source=r["source"],
+                key=r["key"],
+                story_key=r["story_key"],
+                title=r["title"] or "",
+                text=r["text"] or "",
+                link=r["link"],
+                published=from_iso(r["published_at"]),
+                tags=tuple(json.loads(r["tags"] or "[]")),
+            )
+            for r in rows
+        ]
+
+    # -- chat-added rules and sources ----------------------------------------------
+
+    def add_chat_rule(self, rule: ChatRule) -> bool:
+        """False when a rule of that name exists already."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "insert or ignore into chat_rules (name, query, rule, destination, chat,"
+                " created_by, created_at) values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    rule.rule.name,
+                    rule.query,
+                    json.dumps(
+                        {"any": rule.rule.any, "all": rule.rule.all, "none": rule.rule.none},
+                        ensure_ascii=False,
+                    ),
+                    rule.destination,
+                    rule.chat,
+                    rule.created_by,
+                    iso(rule.created_at),
+                ],
+            )
+            return bool(cursor.rowcount)
+
+    def remove_chat_rule(self, name: str) -> bool:
+        with self.db.conn:
+            return bool(self.db.execute("delete from chat_rules where name = ?", [name]).rowcount)
+
+    def chat_rules(self) -> list[ChatRule]:
+        out = []
+        for r in self.db.query("select * from chat_rules order by created_at"):
+            terms = json.loads(r["rule"])
+            rule = Rule(
+                name=r["name"],
+                any=tuple(terms["any"]),
+                all=tuple(terms["all"]),
+                none=tuple(terms["none"]),
+                destinations=(r["destination"],),
+                description=f"/watch {r['query']}",
+                origin="chat",
+            )
+            out.append(
+                ChatRule(
+                    rule,
+                    r["query"],
+                    r["destination"],
+                    r["chat"],
+                    r["created_by"],
+                    from_iso(r["created_at"]) or datetime.now(UTC),
+                )
+            )
+        return out
+
+    def add_chat_source(self, source: Source, by: str, now: datetime) -> bool:
+        with self.db.conn:
+            cursor = self.db.execute(
+                "insert or ignore into chat_sources (name, kind, url, tags, added_by, added_at)"
+                " values (?, ?, ?, ?, ?, ?)",
+                [source.name, source.kind, source.url, json.dumps(list(source.tags)), by, iso(now)],
+            )
+            return bool(cursor.rowcount)
+
+    def remove_chat_source(self, name: str) -> bool:
+        with self.db.conn:
+            return bool(self.db.execute("delete from chat_sources where name = ?", [name]).rowcount)
+
+    def chat_sources(self, interval: timedelta) -> list[Source]:
+        return [
+            Source(r["name"], r["kind"], r["url"], interval, tuple(json.loads(r["tags"] or "[]")))
+            for r in self.db.query("select * from chat_sources order by added_at")
+        ]
+
+    # -- mutes -----------------------------------------------------------------------
+
+    def add_mute(
+        self, chat: str, kind: str, target: str, until: datetime, by: str, now: datetime
+    ) -> Mute:
+        with self.db.conn:
+            cursor = self.db.execute(
+                "insert into mutes (chat, kind, target, until, created_by, created_at, undone)"
+                " values (?, ?, ?, ?, ?, ?, 0)",
+                [chat, kind, target, iso(until), by, iso(now)],
+            )
+        return Mute(int(cursor.lastrowid or 0), chat, kind, target, until, by)
+
+    def undo_mute(self, mute_id: int) -> Mute | None:
+        rows = list(self.db.query("select * from mutes where id = ?", [mute_id]))
+        with self.db.conn:
+            self.db.execute("update mutes set undone = 1 where id = ?", [mute_id])
+        return _mute(rows[0]) if rows else None
+
+    def unmute(self, chat: str, target: str, now: datetime) -> int:
+        """End every active mute of ``target`` in ``chat``; returns how many."""
+        with self.db.conn:
+            return self.db.execute(
+                "update mutes set undone = 1 where chat = ? and target = ? and undone = 0"
+                " and until > ?",
+                [chat, target, iso(now)],
+            ).rowcount
+
+    def active_mutes(self, now: datetime, chat: str | None = None) -> list[Mute]:
+        sql = "select * from mutes where undone = 0 and until > ?"
+        args: list[Any] = [iso(now)]
+        if chat is not None:
+            sql += " and chat = ?"
+            args.append(chat)
+        return [_mute(r) for r in self.db.query(sql + " order by until", args)]
+
+    # -- destinations made by chat commands; chat ids that changed -----------------
+
+    def chat_destination(
+        self, kind: str, chat_id: int, thread_id: int | None, now: datetime
+    ) -> str:
+        """The name of the destination for this chat (and topic), created on first use."""
+        name = f"{kind}:{chat_id}" + (f":{thread_id}" if thread_id else "")
+        with self.db.conn:
+            self.db.execute(
+                "insert or ignore into chat_destinations (name, kind, chat_id, thread_id,"
+                " created_at) values (?, ?, ?, ?, ?)",
+                [name, kind, chat_id, thread_id, iso(now)],
+            )
+        return name
+
+    def chat_destinations(self) -> list[Destination]:
+        return [
+            Destination(r["name"], r["kind"], r["chat_id"], r["thread_id"])
+            for r in self.db.query("select * from chat_destinations order by name")
+        ]
+
+    def set_destination_chat(self, name: str, chat_id: int) -> None:
+        """Remember a destination's new chat id (a group upgraded to a supergroup)."""
+        with self.db.conn:
+            self.db.execute(
+                "insert into destination_state (name, chat_id) values (?, ?)"
+                " on conflict(name) do update set chat_id = excluded.chat_id",
+                [name, chat_id],
+            )
+            self.db.execute(
+                "update chat_destinations set chat_id = ? where name = ?", [chat_id, name]
+            )
+
+    def destination_chat_ids(self) -> dict[str, int]:
+        return {
+            r["name"]: r["chat_id"]
+            for r in self.db.query("select name, chat_id from destination_state where chat_id")
+        }
+
     # -- outbox --------------------------------------------------------------------
 
-    def enqueue_alert(self, alert: Alert, now: datetime) -> int | None:
-        """Put an alert in the outbox; None when this story already went to that destination."""
+    def enqueue_alert(self, alert: Alert, now: datetime, *, suppressed: bool = False) -> int | None:
+        """Put an alert in the outbox; None when this story already went to that destination.
+
+        A ``suppressed`` alert (muted in that chat) is recorded but never sent, not even
+        after the mute ends."""
         with self.db.conn:
             cursor = self.db.execute(
                 "insert or ignore into alerts (destination, story_key, source, rules, payload,"
@@ -273,11 +477,44 @@ class Store:
                     ", ".join(m.rule for m in alert.matches),
                     json.dumps(alert_to_json(alert), ensure_ascii=False),
                     iso(now),
-                    "pending",
+                    "suppressed" if suppressed else "pending",
                     iso(now),
                 ],
             )
             return cursor.lastrowid if cursor.rowcount else None
+
+    def alert(self, alert_id: int) -> StoredAlert | None:
+        rows = list(self.db.query("select * from alerts where id = ?", [alert_id]))
+        return _stored(rows[0]) if rows else None
+
+    def alert_by_remote_id(self, destinations: list[str], remote_id: str) -> StoredAlert | None:
+        """The alert a chat message is, e.g. the one a user replied to."""
+        if not destinations:
+            return None
+        marks = ", ".join("?" for _ in destinations)
+        rows = list(
+            self.db.query(
+                f"select * from alerts where remote_id = ? and destination in ({marks})",
+                [remote_id, *destinations],
+            )
+        )
+        return _stored(rows[0]) if rows else None
+
+    def alerts_since(self, since: datetime) -> dict[str, int]:
+        """{source: alerts created since ``since``}, suppressed ones not counted."""
+        return {
+            r["source"]: r["n"]
+            for r in self.db.query(
+                "select source, count(*) as n from alerts where created_at >= ?"
+                " and state != 'suppressed' group by source",
+                [iso(since)],
+            )
+        }
+
+    def outbox_depth(self) -> int:
+        return int(
+            self.db.execute("select count(*) from alerts where state = 'pending'").fetchone()[0]
+        )
 
     def claim_deliveries(
         self, destination: str, now: datetime, limit: int = 50
@@ -341,11 +578,18 @@ class Store:
 
     def clear_destination_broken(self, name: str) -> None:
         with self.db.conn:
-            self.db.execute("delete from destination_state where name = ?", [name])
+            self.db.execute(
+                "update destination_state set broken_reason = null, broken_since = null"
+                " where name = ?",
+                [name],
+            )
 
     def broken_destinations(self) -> dict[str, str]:
         return {
-            r["name"]: r["broken_reason"] for r in self.db.query("select * from destination_state")
+            r["name"]: r["broken_reason"]
+            for r in self.db.query(
+                "select * from destination_state where broken_reason is not null"
+            )
         }
 
     def outbox_counts(self) -> dict[str, dict[str, int]]:
@@ -367,6 +611,27 @@ class Store:
             (r["id"], alert_from_json(json.loads(r["payload"])))
             for r in self.db.query(sql + " order by id", args)
         ]
+
+
+def _mute(r: dict[str, Any]) -> Mute:
+    return Mute(
+        r["id"],
+        r["chat"],
+        r["kind"],
+        r["target"],
+        from_iso(r["until"]) or datetime.now(UTC),
+        r["created_by"],
+    )
+
+
+def _stored(r: dict[str, Any]) -> StoredAlert:
+    return StoredAlert(
+        r["id"],
+        alert_from_json(json.loads(r["payload"])),
+        r["state"],
+        r["remote_id"],
+        from_iso(r["created_at"]) or datetime.now(UTC),
+    )
 
 
 # -- serialization of alerts (the outbox keeps everything needed to render them) ----

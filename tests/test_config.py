@@ -120,7 +120,7 @@ default = ["consle"]
         'sources[0].tags: expected a list of strings, got "news"',
         "sources[1].name: missing",
         "sources[1].backfill: expected a whole number of items, got -1",
-        'destinations[0].kind: expected one of console, got "fax"',
+        'destinations[0].kind: expected one of console, telegram, got "fax"',
         'routes.default: no destination named "consle"',
     ]:
         assert expected in joined, f"{expected!r} not in:\n{joined}"
@@ -153,3 +153,56 @@ def test_route_to_unknown_destination_names_the_rule(tmp_path: Path) -> None:
         '[routes.rules]\n"wagner" = ["desk"]\n',
     )
     assert found == ['routes.rules."wagner": no destination named "desk" (known: console)']
+
+
+def test_telegram_destinations_and_settings(tmp_path: Path) -> None:
+    settings = load_config(
+        write(
+            tmp_path,
+            """
+[telegram]
+api_base_url = "http://127.0.0.1:8081/"
+admins = [42]
+[[destinations]]
+name = "desk"
+kind = "telegram"
+chat_id = -1001234567890
+thread_id = 7
+silent = true
+""",
+        )
+    )
+    (desk,) = settings.destinations
+    assert (desk.chat_id, desk.thread_id, desk.silent, desk.link_preview) == (
+        -1001234567890,
+        7,
+        True,
+        False,
+    )
+    assert desk.chat_key == "telegram:-1001234567890"
+    assert settings.telegram.api_base_url == "http://127.0.0.1:8081"
+    assert settings.telegram.admins == (42,) and settings.telegram.members_can_watch
+
+
+def test_telegram_problems(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+[telegram]
+mode = "webhook"
+admins = ["@boss"]
+[[destinations]]
+name = "desk"
+kind = "telegram"
+[[destinations]]
+name = "console"
+kind = "console"
+chat_id = 5
+""",
+    )
+    assert found == [
+        "destinations[0].chat_id: missing (expected a Telegram chat id like -1001234567890)",
+        'destinations[1].chat_id: only for kind = "telegram", not "console"',
+        "telegram.admins: expected a list of Telegram user ids, got a list",
+        'telegram.webhook_url: missing (needed with mode = "webhook")',
+    ]
