@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.adapters.console import ConsoleAdapter
+from bot.commands.context import BotContext
 from bot.config import Settings
 from bot.model import Rule
 from bot.outbox import Adapter, Outbox
@@ -65,7 +66,6 @@ class App:
     async def __aenter__(self) -> App:
         s = self.settings
         self.store = Store.open(s.storage.path)
-        self.store.sync_sources(s.sources)
         if self.pool is None:
             self.pool = ProcessPoolExecutor(
                 max_workers=max(1, min(os.cpu_count() or 1, 4)),
@@ -78,16 +78,24 @@ class App:
             per_host=s.polling.per_host,
         )
         await self.http.__aenter__()
-        self.adapters: dict[str, Adapter] = {}
-        for destination in s.destinations:
-            if destination.kind == "console":
-                self.adapters[destination.name] = ConsoleAdapter(self.stream)
+        self.console = ConsoleAdapter(self.stream)
+        self.adapters: dict[str, Adapter] = {"console": self.console}  # by destination kind
         self.pipeline = Pipeline(
-            self.store, self.rules, s.routes.default, s.routes.rules, self.clock
+            self.store, self.rules, s.routes.default, s.routes.rules, self.clock, self._chat_of
         )
-        self.outbox = Outbox(self.store, self.adapters, self.clock)
+        self.context = BotContext(
+            settings=s,
+            store=self.store,
+            pipeline=self.pipeline,
+            clock=self.clock,
+            file_rules=self.rules,
+            started_at=self.started_at,
+        )
+        self.context.refresh_rules()
+        self.store.sync_sources(self.context.sources())
+        self.outbox = Outbox(self.store, self._adapter_for, self.clock)
         self.poller = Poller(
-            s.sources,
+            self.context.sources,
             s.polling,
             self.store,
             self.pipeline,
@@ -96,7 +104,16 @@ class App:
             self.clock,
             on_alerts=self.outbox.wake,
         )
+        self.context.last_poll_at = lambda: self.poller.last_poll_at
         return self
+
+    def _adapter_for(self, destination: str) -> Adapter | None:
+        found = self.context.destination(destination)
+        return self.adapters.get(found.kind) if found else None
+
+    def _chat_of(self, destination: str) -> str:
+        found = self.context.destination(destination)
+        return found.chat_key if found else destination
 
     async def __aexit__(self, *exc: object) -> None:
         await self.http.__aexit__(None, None, None)
@@ -112,9 +129,9 @@ class App:
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info(
             "Dozor is watching %d sources with %d rules; alerts go to %s",
-            len([s for s in self.settings.sources if s.enabled]),
+            len([s for s in self.context.sources() if s.enabled]),
             len(self.rules),
-            ", ".join(self.adapters) or "nowhere (no destinations)",
+            ", ".join(d.name for d in self.context.destinations()) or "nowhere",
         )
         scheduler = start_scheduler(self.poller, self.settings.polling.tick)
         delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -36,13 +36,13 @@ class Outbox:
     def __init__(
         self,
         store: Store,
-        adapters: Mapping[str, Adapter],
+        adapter_for: Callable[[str], Adapter | None],
         clock: Callable[[], datetime],
         *,
         batch: int = 50,
     ):
         self.store = store
-        self.adapters = adapters
+        self.adapter_for = adapter_for
         self.clock = clock
         self.batch = batch
         self._wake = asyncio.Event()
@@ -58,7 +58,7 @@ class Outbox:
         return sum(counts)
 
     def _adapter(self, destination: str) -> Adapter | None:
-        adapter = self.adapters.get(destination)
+        adapter = self.adapter_for(destination)
         if adapter is None and destination not in self._warned:
             self._warned.add(destination)
             log.warning(
@@ -69,7 +69,8 @@ class Outbox:
         return adapter
 
     async def _drain(self, destination: str) -> int:
-        adapter = self.adapters[destination]
+        adapter = self.adapter_for(destination)
+        assert adapter is not None
         sent = 0
         while True:
             batch = self.store.claim_deliveries(destination, self.clock(), self.batch)

@@ -6,13 +6,16 @@ For the items one poll of one source brought (oldest first):
    items), except the newest ``backfill`` items when the source asks for them;
 3. match them against the rules (the matcher decides which rules apply to which tags);
 4. route each match to its destinations, one alert per destination per item;
-5. enqueue the alerts; the outbox refuses a story already sent to that destination.
+5. drop the matches whose rule is muted in the destination's chat; an alert whose
+   source is muted there, or with no match left, is recorded as suppressed (never
+   sent, not even after the mute ends);
+6. enqueue the alerts; the outbox refuses a story already sent to that destination.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.matching import Matcher
@@ -39,9 +42,11 @@ class Pipeline:
         default_route: Sequence[str],
         rule_routes: Mapping[str, Sequence[str]],
         clock: Callable[[], datetime],
+        chat_of: Callable[[str], str] = lambda destination: destination,
     ):
         self.store = store
         self.clock = clock
+        self.chat_of = chat_of
         self.default_route = tuple(default_route)
         self.rule_routes = rule_routes
         self.set_rules(rules)
@@ -58,12 +63,14 @@ class Pipeline:
             candidates = new[-source.backfill :] if source.backfill else []
         alert_ids: list[int] = []
         matched = 0
+        muted = self._muted(now) if candidates else {}
         for item in candidates:
             alerts = self.alerts_for(item)
             matched += bool(alerts)
             for alert in alerts:
-                alert_id = self.store.enqueue_alert(alert, now)
-                if alert_id is not None:
+                kept, suppressed = self._apply_mutes(alert, muted)
+                alert_id = self.store.enqueue_alert(kept, now, suppressed=suppressed)
+                if alert_id is not None and not suppressed:
                     alert_ids.append(alert_id)
         return IngestReport(
             source=source.name,
@@ -73,6 +80,26 @@ class Pipeline:
             alerts=tuple(alert_ids),
             baseline=first_poll,
         )
+
+    def _muted(self, now: datetime) -> dict[str, set[tuple[str, str]]]:
+        """{chat: {(kind, target)}} of the mutes in force now."""
+        out: dict[str, set[tuple[str, str]]] = {}
+        for mute in self.store.active_mutes(now):
+            out.setdefault(mute.chat, set()).add((mute.kind, mute.target))
+        return out
+
+    def _apply_mutes(
+        self, alert: Alert, muted: Mapping[str, set[tuple[str, str]]]
+    ) -> tuple[Alert, bool]:
+        here = muted.get(self.chat_of(alert.destination))
+        if not here:
+            return alert, False
+        if ("source", alert.item.source) in here:
+            return alert, True
+        matches = tuple(m for m in alert.matches if ("rule", m.rule) not in here)
+        if not matches:
+            return alert, True
+        return replace(alert, matches=matches), False
 
     def alerts_for(self, item: Item) -> list[Alert]:
         matches = self.matcher.match(item)

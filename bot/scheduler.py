@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,7 +72,7 @@ class PollReport:
 class Poller:
     def __init__(
         self,
-        sources: tuple[Source, ...],
+        sources: Callable[[], Sequence[Source]],
         polling: PollingSettings,
         store: Store,
         pipeline: Pipeline,
@@ -83,7 +83,7 @@ class Poller:
         on_alerts: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
     ):
-        self.sources = sources
+        self.sources = sources  # read at every tick: chat commands add and remove sources
         self.polling = polling
         self.store = store
         self.pipeline = pipeline
@@ -166,13 +166,13 @@ class Poller:
     async def poll_all(self) -> list[PollReport]:
         """Poll every enabled source once, due or not (``dozor run --once``)."""
         disabled = {h.name for h in self.store.source_health() if h.disabled_reason}
-        targets = [s for s in self.sources if s.enabled and s.name not in disabled]
+        targets = [s for s in self.sources() if s.enabled and s.name not in disabled]
         return list(await asyncio.gather(*(self.poll(s) for s in targets)))
 
     async def poll_due(self) -> int:
         """Start a poll for each due source not already in flight; returns how many."""
         started = 0
-        for source in self.store.due_sources(self.sources, self.clock()):
+        for source in self.store.due_sources(self.sources(), self.clock()):
             if source.name in self.in_flight:
                 continue
             task = asyncio.create_task(self.poll(source), name=f"poll {source.name}")

@@ -70,7 +70,7 @@ async def test_rate_limited_destination_waits_keeps_order_and_does_not_block_oth
     healthy = ScriptedDestination()
     slow_ids = enqueue(store, 3, "limited", clock)
     fast_ids = enqueue(store, 3, "healthy", clock)
-    outbox = Outbox(store, {"limited": limited, "healthy": healthy}, clock)
+    outbox = Outbox(store, {"limited": limited, "healthy": healthy}.get, clock)
 
     assert await outbox.deliver_due() == 3
     assert healthy.received == fast_ids
@@ -88,7 +88,7 @@ async def test_broken_destination_keeps_its_alerts_and_recovers(tmp_path: Path) 
     store = Store.open(tmp_path / "d.db")
     dest = ScriptedDestination(SendResult(SendStatus.BROKEN, "403 Forbidden: bot was kicked"))
     ids = enqueue(store, 2, "desk", clock)
-    outbox = Outbox(store, {"desk": dest}, clock)
+    outbox = Outbox(store, {"desk": dest}.get, clock)
     assert await outbox.deliver_due() == 0
     assert store.broken_destinations() == {"desk": "403 Forbidden: bot was kicked"}
     assert store.outbox_counts() == {"desk": {"pending": 2}}
@@ -110,7 +110,7 @@ async def test_errors_back_off_and_an_adapter_exception_loses_nothing(tmp_path: 
 
     dest = Exploding(SendResult(SendStatus.RETRY))
     ids = enqueue(store, 1, "desk", clock)
-    outbox = Outbox(store, {"desk": dest}, clock)
+    outbox = Outbox(store, {"desk": dest}.get, clock)
     assert await outbox.deliver_due() == 0
     clock.advance(seconds=3)
     assert await outbox.deliver_due() == 1 and dest.received == ids
@@ -121,7 +121,7 @@ async def test_console_prints_the_alert_with_marked_words(tmp_path: Path) -> Non
     store = Store.open(tmp_path / "d.db")
     enqueue(store, 1, "console", clock)
     out = io.StringIO()
-    outbox = Outbox(store, {"console": ConsoleAdapter(out)}, clock)
+    outbox = Outbox(store, {"console": ConsoleAdapter(out)}.get, clock)
     assert await outbox.deliver_due() == 1
     text = out.getvalue()
     assert "Rule:    wagner (ЧВК)" in text
