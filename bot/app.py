@@ -12,11 +12,11 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.adapters.console import ConsoleAdapter
 from bot.commands.context import BotContext
@@ -27,6 +27,9 @@ from bot.pipeline import Pipeline
 from bot.scheduler import Poller, PollReport, start_scheduler
 from bot.store import Store
 from watchers.http import HttpClient
+
+if TYPE_CHECKING:
+    from bot.adapters.telegram import TelegramAdapter
 
 log = logging.getLogger("dozor")
 
@@ -54,7 +57,9 @@ class App:
         stream: TextIO | None = None,
         clock: Callable[[], datetime] = utcnow,
         pool: Executor | None = None,
+        environ: Mapping[str, str] | None = None,
     ):
+        self.environ = os.environ if environ is None else environ
         self.settings = settings
         self.rules = list(rules)
         self.stream = stream
@@ -105,7 +110,28 @@ class App:
             on_alerts=self.outbox.wake,
         )
         self.context.last_poll_at = lambda: self.poller.last_poll_at
+        self.telegram = self._telegram()
         return self
+
+    def _telegram(self) -> TelegramAdapter | None:
+        s = self.settings
+        wanted = any(d.kind == "telegram" for d in s.destinations) or bool(
+            s.telegram.chats or s.telegram.admins
+        )
+        token = self.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+        if not wanted:
+            return None
+        if not token:
+            log.error(
+                "Telegram destinations are configured but TELEGRAM_BOT_TOKEN is not set: "
+                "their alerts wait in the outbox until it is"
+            )
+            return None
+        from bot.adapters.telegram import TelegramAdapter
+
+        adapter = TelegramAdapter(token, s.telegram, self.context)
+        self.adapters["telegram"] = adapter
+        return adapter
 
     def _adapter_for(self, destination: str) -> Adapter | None:
         found = self.context.destination(destination)
@@ -116,12 +142,24 @@ class App:
         return found.chat_key if found else destination
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.telegram is not None:
+            await self.telegram.stop()
         await self.http.__aexit__(None, None, None)
         if self._own_pool and self.pool is not None:
             await asyncio.to_thread(self.pool.shutdown, True, cancel_futures=True)
         self.store.close()
 
+    async def connect(self, *, listen: bool) -> None:
+        """Connect the chat adapters; with ``listen`` they also take commands."""
+        if self.telegram is not None and not self.telegram.started:
+            try:
+                await self.telegram.start(listen=listen)
+            except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
+                log.error("Telegram: cannot connect (%s); alerts for it wait in the outbox", exc)
+                self.adapters.pop("telegram", None)
+
     async def run_once(self) -> RunSummary:
+        await self.connect(listen=False)
         polls = await self.poller.poll_all()
         sent = await self.outbox.deliver_due()
         return RunSummary(tuple(polls), sent)
@@ -133,6 +171,7 @@ class App:
             len(self.rules),
             ", ".join(d.name for d in self.context.destinations()) or "nowhere",
         )
+        await self.connect(listen=True)
         scheduler = start_scheduler(self.poller, self.settings.polling.tick)
         delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
         try:

@@ -25,7 +25,10 @@ SOURCE_KINDS = ("rss",)
 DESTINATION_KINDS = ("console", "telegram")
 TELEGRAM_API = "https://api.telegram.org"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?!s))?\s*(?:(\d+)\s*s)?"
+    r"\s*(?:(\d+)\s*ms)?\s*$"
+)
 
 
 class ConfigError(Exception):
@@ -105,15 +108,18 @@ class Settings:
 
 
 def parse_duration(text: str) -> timedelta:
-    """``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"1h30m"`` -> timedelta; ValueError otherwise."""
+    """``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"1h30m"``, ``"250ms"`` -> timedelta;
+    ValueError otherwise."""
     m = _DURATION.match(text) if isinstance(text, str) else None
     if not m or not any(m.groups()):
         raise ValueError(text)
-    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    d, h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s, milliseconds=ms)
 
 
 def format_duration(value: timedelta) -> str:
+    if value < timedelta(seconds=1) and value.microseconds:
+        return f"{value.microseconds // 1000}ms"
     seconds = int(value.total_seconds())
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):

@@ -8,6 +8,7 @@ fired are exactly the ones marked.  Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,3 +109,67 @@ def format_time(moment: datetime | None) -> str | None:
 
 def plain(segments: Segments, left: str = "", right: str = "") -> str:
     return "".join(f"{left}{t}{right}" if marked else t for t, marked in segments)
+
+
+# -- Telegram HTML --------------------------------------------------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+TELEGRAM_LIMIT = 4096  # characters of a message, counted by Telegram in UTF-16 units
+
+
+def html_escape(text: str) -> str:
+    """Escape for Telegram's HTML parse mode: exactly &, < and >; lone surrogates (a
+    broken JSON feed can carry them) become U+FFFD, as Telegram takes only valid UTF-8."""
+    text = _SURROGATE.sub("\ufffd", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _html(segments: Segments, tag: str) -> str:
+    return "".join(
+        f"<{tag}>{html_escape(t)}</{tag}>" if marked else html_escape(t) for t, marked in segments
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def telegram_html(alert: Alert, note: str | None = None, limit: int = TELEGRAM_LIMIT) -> str:
+    """An alert as Telegram HTML: rules and source, title, a snippet with the matched
+    words in bold, the time and the link, and an optional note under it (e.g. who muted
+    what).  Everything from the feed is escaped; the result is at most ``limit`` UTF-16
+    units of *markup*, so the visible text is shorter still, and it is never cut inside
+    a tag or an entity: the snippet is narrowed until the whole fits."""
+    shown = render(alert)
+    rules = "; ".join(
+        f"{rule} ({', '.join(terms[:6])}{', …' if len(terms) > 6 else ''})"
+        for rule, terms in shown.rules[:5]
+    )
+    head = f"🔔 <b>{html_escape(_clip(rules, 400))}</b>\n📰 {html_escape(_clip(shown.source, 100))}"
+    title = shown.title
+    if sum(len(t) for t, _ in title) > 300:
+        title = ((_clip("".join(t for t, _ in title), 300), False),)
+    title_html = f"<b>{_html(title, 'u')}</b>" if title else ""
+    tail = []
+    if shown.published:
+        tail.append(f"🕒 {shown.published}")
+    if shown.link and len(shown.link) <= 2000:
+        tail.append(
+            f'<a href="{html_escape(shown.link).replace(chr(34), "&quot;")}">Open the post</a>'
+        )
+    footer = " · ".join(tail)
+    if note:
+        footer += "\n\n" + html_escape(_clip(note, 500))
+    item_text = alert.item.text
+    text_spans = [(s.start, s.end) for m in alert.matches for s in m.spans if s.field == "text"]
+    for width in (600, 400, 250, 120, 60, 0):
+        body = _html(snippet(item_text, text_spans, width), "b") if width and item_text else ""
+        parts = [head, title_html, body, footer]
+        message = "\n\n".join(p for p in parts if p)
+        if utf16_len(message) <= limit:
+            return message
+    return html_escape(_clip(rules, 200))  # head and footer are bounded, so unreachable

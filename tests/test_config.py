@@ -32,6 +32,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
         ("2h", timedelta(hours=2)),
         ("1d", timedelta(days=1)),
         ("1h30m", timedelta(hours=1, minutes=30)),
+        ("250ms", timedelta(milliseconds=250)),
     ],
 )
 def test_durations(text: str, expected: timedelta) -> None:
