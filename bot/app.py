@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, TextIO
 from bot.adapters.console import ConsoleAdapter
 from bot.commands.context import BotContext
 from bot.config import Settings
+from bot.metrics import Metrics
+from bot.metrics import serve as serve_metrics
 from bot.model import Rule
 from bot.outbox import Adapter, Outbox
 from bot.pipeline import Pipeline
@@ -98,7 +100,12 @@ class App:
         )
         self.context.refresh_rules()
         self.store.sync_sources(self.context.sources())
-        self.outbox = Outbox(self.store, self._adapter_for, self.clock)
+        self.metrics = Metrics(self.clock)
+        self.metrics.store = self.store
+        self.metrics.longest_interval = max(
+            [src.interval for src in s.sources] + [s.polling.interval]
+        )
+        self.outbox = Outbox(self.store, self._adapter_for, self.clock, metrics=self.metrics)
         self.poller = Poller(
             self.context.sources,
             s.polling,
@@ -108,6 +115,7 @@ class App:
             self.pool,
             self.clock,
             on_alerts=self.outbox.wake,
+            metrics=self.metrics,
         )
         self.context.last_poll_at = lambda: self.poller.last_poll_at
         self.telegram = self._telegram()
@@ -172,11 +180,17 @@ class App:
             ", ".join(d.name for d in self.context.destinations()) or "nowhere",
         )
         await self.connect(listen=True)
+        ops = None
+        if self.settings.metrics.listen:
+            ops = await serve_metrics(self.metrics, self.settings.metrics.listen)
+            log.info("metrics on http://%s/metrics", self.settings.metrics.listen)
         scheduler = start_scheduler(self.poller, self.settings.polling.tick)
         delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
         try:
             await stop.wait()
         finally:
+            if ops is not None:
+                await ops.cleanup()
             scheduler.shutdown(wait=False)
             await self.poller.wait_idle()
             await delivery

@@ -3,6 +3,7 @@
     dozor run    --config FILE [--once]   poll, match and deliver (until stopped, or once)
     dozor check  --config FILE            validate the config and rule files, list every problem
     dozor status --config FILE            each source's health and the outbox, from the store
+    dozor chat   --config FILE            type chat commands (/help, /watch ...) at the console
 
 Exit codes: 0 success; 1 invalid config or rules; 2 wrong usage.  Messages go to stderr,
 alerts for the console destination to stdout.
@@ -22,8 +23,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import __version__
+from bot.adapters.chat_console import run_chat
 from bot.app import App
 from bot.config import ConfigError, Settings, format_duration, load_config
+from bot.logs import setup_logging
 from bot.matching import load_rule_files
 from bot.model import Rule
 from bot.store import Store
@@ -44,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--config", required=True, type=Path)
     status = sub.add_parser("status", help="show sources' health and the outbox")
     status.add_argument("--config", required=True, type=Path)
+    chat = sub.add_parser("chat", help="type chat commands at the console (no polling)")
+    chat.add_argument("--config", required=True, type=Path)
     args = parser.parse_args(argv)
 
     try:
@@ -51,12 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _problems(f"{exc.path}: the config has {_count(exc.problems, 'problem')}:", exc.problems)
         return 1
-    logging.basicConfig(
-        level=settings.log.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+    setup_logging(settings.log.level, settings.log.format)
     rules, problems = load_rules(settings)
     if args.command == "check":
         return check_command(settings, rules, problems)
@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning(
             "no rules are loaded: nothing will alert (rules.paths = %s)", settings.rules.paths
         )
+    if args.command == "chat":
+        return asyncio.run(_chat(settings, rules))
     return asyncio.run(_run(settings, rules, once=args.once))
 
 
@@ -126,6 +128,13 @@ async def _run(settings: Settings, rules: list[Rule], *, once: bool) -> int:
         await app.run_forever(stop)
         log.info("stopped")
         return 0
+
+
+async def _chat(settings: Settings, rules: list[Rule]) -> int:
+    """The bot as `run` builds it, but nothing polls: commands from stdin, replies to stdout."""
+    async with App(settings, rules) as app:
+        await run_chat(app.context, sys.stdin, sys.stdout)
+    return 0
 
 
 def status_command(settings: Settings, out: TextIO) -> int:

@@ -72,6 +72,12 @@ class RoutesSettings:
 @dataclass(frozen=True)
 class LogSettings:
     level: str = "info"
+    format: str = "text"  # or "json": one JSON object per line
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: str | None = None  # "127.0.0.1:9464" serves /metrics and /healthz; None: off
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,7 @@ class Settings:
     routes: RoutesSettings
     log: LogSettings
     telegram: TelegramSettings = field(default_factory=lambda: TelegramSettings())
+    metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings())
 
     def destination_names(self) -> set[str]:
         return {d.name for d in self.destinations}
@@ -263,7 +270,17 @@ def _source_url(base_dir: Path) -> Callable[[Any], str]:
 
 SOURCE_KEYS = ("name", "kind", "url", "interval", "tags", "backfill", "enabled")
 DESTINATION_KEYS = ("name", "kind", "chat_id", "thread_id", "silent", "link_preview")
-TOP_KEYS = ("storage", "polling", "sources", "rules", "destinations", "routes", "log", "telegram")
+TOP_KEYS = (
+    "storage",
+    "polling",
+    "sources",
+    "rules",
+    "destinations",
+    "routes",
+    "log",
+    "telegram",
+    "metrics",
+)
 POLLING_KEYS = (
     "interval",
     "min_interval",
@@ -278,7 +295,8 @@ POLLING_KEYS = (
 STORAGE_KEYS = ("path",)
 RULES_KEYS = ("paths",)
 ROUTES_KEYS = ("default", "rules")
-LOG_KEYS = ("level",)
+LOG_KEYS = ("level", "format")
+METRICS_KEYS = ("listen",)
 TELEGRAM_KEYS = (
     "api_base_url",
     "mode",
@@ -301,6 +319,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "routes": ROUTES_KEYS,
     "log": LOG_KEYS,
     "telegram": TELEGRAM_KEYS,
+    "metrics": METRICS_KEYS,
 }
 
 
@@ -476,7 +495,12 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
 
     lt = r.table(data.get("log", {}), "log", LOG_KEYS)
     log = LogSettings(
-        r.get(lt, "log", "level", _level, "info", "one of debug, info, warning, error")
+        r.get(lt, "log", "level", _level, "info", "one of debug, info, warning, error"),
+        r.get(lt, "log", "format", _choice(("text", "json")), "text", "text or json"),
+    )
+    mt = r.table(data.get("metrics", {}), "metrics", METRICS_KEYS)
+    metrics = MetricsSettings(
+        r.get(mt, "metrics", "listen", _host_port, None, 'a "host:port" like "127.0.0.1:9464"')
     )
 
     telegram = _telegram(r, data.get("telegram", {}))
@@ -494,6 +518,7 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         routes=routes,
         log=log,
         telegram=telegram,
+        metrics=metrics,
     )
 
 

@@ -155,6 +155,7 @@ class OutgoingMessage:
     alert_id: int
     destination: str
     alert: Alert
+    created_at: datetime | None = None  # when the alert entered the outbox
 
 
 class SendStatus(enum.Enum):

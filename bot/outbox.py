@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.metrics import Metrics
 from bot.model import OutgoingMessage, SendResult, SendStatus
 from bot.store import Store
 
@@ -40,7 +41,9 @@ class Outbox:
         clock: Callable[[], datetime],
         *,
         batch: int = 50,
+        metrics: Metrics | None = None,
     ):
+        self.metrics = metrics
         self.store = store
         self.adapter_for = adapter_for
         self.clock = clock
@@ -89,6 +92,8 @@ class Outbox:
     def _record(self, message: OutgoingMessage, result: SendResult) -> bool:
         """Store the outcome; True when the destination may take the next alert now."""
         now = self.clock()
+        if self.metrics is not None:
+            self.metrics.observe_send(message, result, now)
         if result.status is SendStatus.SENT:
             self.store.mark_sent(message.alert_id, now, result.remote_id)
             if message.destination in self.store.broken_destinations():

@@ -32,6 +32,7 @@ class IngestReport:
     matched: int  # new items that fired at least one rule
     alerts: tuple[int, ...]  # outbox ids of the alerts enqueued
     baseline: bool  # this poll was the source's first
+    rules_fired: tuple[str, ...] = ()  # one entry per new item and rule that fired
 
 
 class Pipeline:
@@ -62,11 +63,13 @@ class Pipeline:
         if first_poll:
             candidates = new[-source.backfill :] if source.backfill else []
         alert_ids: list[int] = []
+        fired: list[str] = []
         matched = 0
         muted = self._muted(now) if candidates else {}
         for item in candidates:
             alerts = self.alerts_for(item)
             matched += bool(alerts)
+            fired.extend(dict.fromkeys(m.rule for a in alerts for m in a.matches))
             for alert in alerts:
                 kept, suppressed = self._apply_mutes(alert, muted)
                 alert_id = self.store.enqueue_alert(kept, now, suppressed=suppressed)
@@ -79,6 +82,7 @@ class Pipeline:
             matched=matched,
             alerts=tuple(alert_ids),
             baseline=first_poll,
+            rules_fired=tuple(fired),
         )
 
     def _muted(self, now: datetime) -> dict[str, set[tuple[str, str]]]:

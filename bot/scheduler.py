@@ -24,6 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import PollingSettings
+from bot.metrics import Metrics
 from bot.model import FetchResult, FetchState, FetchStatus, Source
 from bot.pipeline import IngestReport, Pipeline
 from bot.store import Store
@@ -82,7 +83,9 @@ class Poller:
         *,
         on_alerts: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ):
+        self.metrics = metrics
         self.sources = sources  # read at every tick: chat commands add and remove sources
         self.polling = polling
         self.store = store
@@ -115,6 +118,8 @@ class Poller:
                 )
             report = self.record(source, result)
             self.last_poll_at = self.clock()
+            if self.metrics is not None:
+                self.metrics.observe_poll(report, self.last_poll_at)
             return report
 
     def record(self, source: Source, result: FetchResult) -> PollReport:

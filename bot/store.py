@@ -511,6 +511,12 @@ class Store:
             )
         }
 
+    def oldest_pending_at(self) -> datetime | None:
+        row = self.db.execute(
+            "select min(created_at) from alerts where state = 'pending'"
+        ).fetchone()
+        return from_iso(row[0]) if row and row[0] else None
+
     def outbox_depth(self) -> int:
         return int(
             self.db.execute("select count(*) from alerts where state = 'pending'").fetchone()[0]
@@ -522,7 +528,7 @@ class Store:
         """The oldest pending alerts of one destination, up to the first that is not due
         yet: an alert waiting for a retry holds back the later ones, so order holds."""
         rows = self.db.query(
-            "select id, payload, next_attempt_at from alerts"
+            "select id, payload, next_attempt_at, created_at from alerts"
             " where destination = ? and state = 'pending' order by id limit ?",
             [destination, limit],
         )
@@ -531,7 +537,12 @@ class Store:
             if r["next_attempt_at"] > iso(now):
                 break
             due.append(
-                OutgoingMessage(r["id"], destination, alert_from_json(json.loads(r["payload"])))
+                OutgoingMessage(
+                    r["id"],
+                    destination,
+                    alert_from_json(json.loads(r["payload"])),
+                    from_iso(r["created_at"]),
+                )
             )
         return due
 

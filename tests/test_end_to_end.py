@@ -256,3 +256,47 @@ def test_cli_check_lists_every_problem(tmp_path: Path) -> None:
     assert good.returncode == 0 and "OK" in good.stdout
     usage = dozor("frobnicate", cwd=tmp_path)
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+async def test_metrics_and_health_while_running(tmp_path: Path, server: FeedServer) -> None:
+    import aiohttp
+
+
+    port = _free_port()
+    server.set("/feed.rss", body=rss(real_posts()))
+    settings = make_config(
+        tmp_path,
+        source("ria", server.url("/feed.rss"), backfill=50),
+        extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n[log]\nformat = "json"\n',
+    )
+    rules, _ = load_rules(settings)
+    stop = asyncio.Event()
+    async with App(settings, rules, stream=io.StringIO(), pool=POOL) as app:
+        runner = asyncio.create_task(app.run_forever(stop))
+        for _ in range(100):
+            if app.store.outbox_counts().get("console", {}).get("sent"):
+                break
+            await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                text = await response.text()
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                health = await response.json()
+                status = response.status
+        stop.set()
+        await asyncio.wait_for(runner, 10)
+        sent = app.store.outbox_counts()["console"]["sent"]
+    assert f'dozor_alerts_sent_total{{destination="console"}} {float(sent)}' in text
+    assert 'dozor_polls_total{source="ria",status="ok"}' in text
+    assert 'dozor_matches_total{rule="deir-ez-zor"} 1.0' in text
+    assert 'dozor_sources{state="ok"} 1.0' in text
+    assert "dozor_delivery_latency_seconds_count" in text
+    assert status == 200 and health["status"] == "ok" and health["last_poll_at"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
