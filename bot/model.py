@@ -8,6 +8,7 @@ Every type is a frozen dataclass; every time is timezone-aware UTC.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,12 +18,13 @@ class Source:
     """A place to poll, as the config (or later a chat command) defines it."""
 
     name: str
-    kind: str  # "rss" (RSS 0.9x/1.0/2.0, Atom, JSON Feed)
+    kind: str  # "rss" (RSS 0.9x/1.0/2.0, Atom, JSON Feed), "telegram" (t.me/s/...), "vk"
     url: str
     interval: timedelta
     tags: tuple[str, ...] = ()
     backfill: int = 0  # alert on up to N items of the very first poll
     enabled: bool = True
+    trusted: bool = True  # False for chat-added sources: no private/loopback addresses
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class FetchState:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None  # sha256 of the last body, to skip parsing identical bodies
+    cursor: str | None = None  # the watcher's own position, e.g. the last seen post id
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class Item:
     published: datetime | None = None
     author: str | None = None
     tags: tuple[str, ...] = ()  # the source's tags
+    revision: str = ""  # a content hash where posts can be edited: same key, new revision
+    edited: bool = False  # the source marks the post as edited
+    forwarded_from: str | None = None  # "channel/123", or the name shown when hidden
+    media: tuple[str, ...] = ()  # "photo", "video", "document", "poll", "link_preview", ...
 
 
 class FetchStatus(enum.Enum):
@@ -73,6 +80,25 @@ class FetchResult:
     max_age: timedelta | None = None  # from Cache-Control: max-age
     ttl: timedelta | None = None  # from the feed's <ttl>
     http_status: int | None = None
+    # Deletion detection (channel watchers): the keys of every post on the pages read,
+    # and the lowest and highest post id those pages covered.  See ``gone``.
+    present_keys: tuple[str, ...] = ()
+    covered: tuple[int, int] | None = None
+
+    def gone(self, keys: Iterable[str]) -> tuple[str, ...]:
+        """Which of ``keys`` (items of this source known from earlier polls, e.g. the
+        alerted ones) these pages show as deleted: a key ``"<prefix>/<id>"`` whose id lies
+        in ``covered`` but which is not in ``present_keys``.  Empty without ``covered``."""
+        if self.covered is None:
+            return ()
+        low, high = self.covered
+        present = set(self.present_keys)
+        out = []
+        for key in keys:
+            number = key.rpartition("/")[2]
+            if number.isdigit() and low <= int(number) <= high and key not in present:
+                out.append(key)
+        return tuple(out)
 
 
 @dataclass(frozen=True)

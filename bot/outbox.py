@@ -112,7 +112,11 @@ class Outbox:
             self.store.mark_retry(message.alert_id, result.detail, now + BROKEN_RETRY)
             return False
         attempts = self.store.attempts(message.alert_id)
-        delay = result.retry_after or min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 10)))
+        delay = (
+            result.retry_after
+            if result.retry_after is not None
+            else min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 10)))
+        )
         log.warning(
             "alert %s to %s not sent (%s); next try in %ss",
             message.alert_id,

@@ -45,6 +45,7 @@ def test_no_documented_key_is_unknown_to_the_config() -> None:
         "dozor run --config FILE --once",
         "dozor check --config FILE",
         "dozor status --config FILE",
+        "dozor chat --config FILE",
     ],
 )
 def test_every_cli_command_is_documented(command: str) -> None:
@@ -57,3 +58,11 @@ def test_every_rule_key_is_documented() -> None:
     text = README.split("## Rule files", 1)[1].split("## Config reference", 1)[0]
     for key in RULE_KEYS:
         assert f"| `{key}` |" in text, f"rule key {key} is not in the README"
+
+
+def test_every_chat_command_is_documented() -> None:
+    from bot.commands import COMMANDS
+
+    text = README.split("### Chat commands", 1)[1].split("\n## ", 1)[0]
+    for command in COMMANDS:
+        assert re.search(rf"`/{command.name}\b", text), f"/{command.name} is not in the README"

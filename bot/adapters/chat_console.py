@@ -1,0 +1,51 @@
+"""The console chat adapter: ``dozor chat --config FILE`` types commands at the bot.
+
+Each input line is one command (``/watch Вагнер* погиб*``; the leading ``/`` may be
+left out) run through ``bot.commands.dispatch`` as platform "console", chat_id None,
+user "console", who is an admin.  Replies are printed as they are, followed by a blank
+line; buttons are not offered.  Lines are read off the event loop; EOF ends the chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TextIO
+
+from bot.commands import Invocation, dispatch
+from bot.commands.context import BotContext
+
+PROMPT = "dozor> "
+
+
+def invocation(line: str) -> Invocation | None:
+    """The Invocation a console line stands for; None for a blank line."""
+    head, _, args = line.strip().partition(" ")
+    name = head.lstrip("/").partition("@")[0]
+    if not name:
+        return None
+    return Invocation(
+        platform="console",
+        chat_id=None,
+        user_id="console",
+        user_name="console",
+        command=name.lower(),
+        args=args.strip(),
+    )
+
+
+async def run_chat(ctx: BotContext, input: TextIO, output: TextIO) -> None:
+    """Read commands from ``input`` until EOF; print each reply to ``output``."""
+    interactive = bool(getattr(input, "isatty", None) and input.isatty())
+    while True:
+        if interactive:
+            output.write(PROMPT)
+            output.flush()
+        line = await asyncio.to_thread(input.readline)
+        if not line:
+            break
+        inv = invocation(line)
+        if inv is None:
+            continue
+        reply = await dispatch(ctx, inv)
+        output.write(reply.text.rstrip("\n") + "\n\n")
+        output.flush()

@@ -1,0 +1,363 @@
+"""The Telegram edge: python-telegram-bot in the bot's own event loop.
+
+Outbound, ``send`` delivers one outbox alert as HTML with mute buttons, paced per chat
+(``per_chat_interval``, ``group_per_minute``) and overall (``global_per_second``), and
+turns every Bot API answer into a ``SendResult`` the outbox acts on:
+
+    RetryAfter (429)            -> retry for that chat after retry_after; never give up
+    ChatMigrated                -> remember the new chat id, send again at once
+    Forbidden, chat not found   -> destination broken: alerts kept, said in /status
+    can't parse entities        -> send the same alert as plain text
+    TimedOut, NetworkError, 5xx -> retry with backoff
+
+Inbound, commands and button presses become neutral ``Invocation``s and ``Press``es for
+``bot.commands``; replies go back as plain text (no markup to escape).  The token comes
+from ``TELEGRAM_BOT_TOKEN`` and is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.commands import COMMANDS, alert_buttons, dispatch, press
+from bot.commands.context import BotContext
+from bot.commands.types import Button, Invocation, Press
+from bot.config import TelegramSettings
+from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
+from bot.render import TELEGRAM_LIMIT, plain, render, telegram_html
+
+log = logging.getLogger("dozor.telegram")
+
+BROKEN_MARKERS = (
+    "chat not found",
+    "bot was kicked",
+    "bot was blocked",
+    "not enough rights",
+    "have no rights",
+    "need administrator rights",
+    "chat_write_forbidden",
+    "topic_closed",
+    "message thread not found",
+    "topic deleted",
+    "user is deactivated",
+)
+
+
+def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)
+                                  for b in buttons]])
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class Pacer:
+    """Telegram's flood limits as waits: one chat at most once per ``per_chat``, a group
+    at most ``group_per_minute`` a minute, everything at most ``global_per_second``."""
+
+    def __init__(self, settings: TelegramSettings, clock: Callable[[], float] = time.monotonic):
+        self.per_chat = settings.per_chat_interval.total_seconds()
+        self.group_per_minute = settings.group_per_minute
+        self.global_per_second = settings.global_per_second
+        self.clock = clock
+        self.last: dict[int, float] = {}
+        self.group_sends: dict[int, deque[float]] = {}
+        self.all_sends: deque[float] = deque()
+        self.locks: dict[int, asyncio.Lock] = {}
+
+    def lock(self, chat_id: int) -> asyncio.Lock:
+        return self.locks.setdefault(chat_id, asyncio.Lock())
+
+    def wait_for(self, chat_id: int) -> float:
+        now = self.clock()
+        wait = self.last.get(chat_id, -1e9) + self.per_chat - now
+        if chat_id < 0:
+            window = self.group_sends.setdefault(chat_id, deque())
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= self.group_per_minute:
+                wait = max(wait, window[0] + 60 - now)
+        while self.all_sends and self.all_sends[0] <= now - 1:
+            self.all_sends.popleft()
+        if len(self.all_sends) >= self.global_per_second:
+            wait = max(wait, self.all_sends[0] + 1 - now)
+        return max(0.0, wait)
+
+    async def wait(self, chat_id: int) -> None:
+        """Sleep until ``chat_id`` may take a message (the global limit is shared, so the
+        wait is checked again after each sleep)."""
+        for _ in range(1000):
+            delay = self.wait_for(chat_id)
+            if delay <= 0:
+                return
+            await asyncio.sleep(delay)
+
+    def sent(self, chat_id: int) -> None:
+        now = self.clock()
+        self.last[chat_id] = now
+        if chat_id < 0:
+            self.group_sends.setdefault(chat_id, deque()).append(now)
+        self.all_sends.append(now)
+
+
+class TelegramAdapter:
+    kind = "telegram"
+
+    def __init__(self, token: str, settings: TelegramSettings, context: BotContext):
+        self.settings = settings
+        self.context = context
+        root = settings.api_base_url.rstrip("/")
+        self.app: Application[Any, Any, Any, Any, Any, Any] = (
+            Application.builder()
+            .token(token)
+            .base_url(f"{root}/bot")
+            .base_file_url(f"{root}/file/bot")
+            .build()
+        )
+        self.app.add_handler(MessageHandler(filters.COMMAND, self._on_command))
+        self.app.add_handler(CallbackQueryHandler(self._on_press))
+        self.app.add_error_handler(self._on_error)
+        self.pacer = Pacer(settings)
+        self.started = False
+        self.listening = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, *, listen: bool = True) -> None:
+        """Connect (getMe); with ``listen``, also register the command menu and take
+        updates by long polling or webhook."""
+        await self.app.initialize()
+        self.started = True
+        self.context.bot_username = self.app.bot.username
+        if not listen:
+            return
+        await self.app.bot.set_my_commands(
+            [BotCommand(c.name, c.summary[:256]) for c in COMMANDS]
+        )
+        await self.app.start()
+        assert self.app.updater is not None
+        if self.settings.mode == "webhook" and self.settings.webhook_url:
+            host, _, port = self.settings.webhook_listen.rpartition(":")
+            await self.app.updater.start_webhook(
+                listen=host, port=int(port), webhook_url=self.settings.webhook_url,
+                allowed_updates=["message", "callback_query"],
+            )
+        else:
+            await self.app.updater.start_polling(
+                poll_interval=0.0, timeout=20, allowed_updates=["message", "callback_query"]
+            )
+        self.listening = True
+        log.info("Telegram: connected as @%s (%s)", self.app.bot.username, self.settings.mode)
+
+    async def stop(self) -> None:
+        if self.listening and self.app.updater is not None:
+            await self.app.updater.stop()
+            await self.app.stop()
+            self.listening = False
+        if self.started:
+            await self.app.shutdown()
+            self.started = False
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def _destination(self, name: str) -> Destination | None:
+        return self.context.destination(name)
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        destination = self._destination(message.destination)
+        if destination is None or destination.chat_id is None:
+            return SendResult(SendStatus.BROKEN, f"no Telegram chat for {message.destination}")
+        chat_id = destination.chat_id
+        markup = keyboard(alert_buttons(message.alert_id, message.alert))
+        async with self.pacer.lock(chat_id):
+            await self.pacer.wait(chat_id)
+            try:
+                sent = await self._send_html(destination, telegram_html(message.alert), markup)
+            except BadRequest as exc:
+                if "parse entities" not in str(exc).lower():
+                    return self._failure(destination, exc)
+                log.error("Telegram refused the HTML of alert %s (%s); sending it as plain text",
+                          message.alert_id, exc)
+                try:
+                    sent = await self._send_plain(destination, message, markup)
+                except TelegramError as again:
+                    return self._failure(destination, again)
+            except TelegramError as exc:
+                return self._failure(destination, exc)
+            finally:
+                self.pacer.sent(chat_id)
+        return SendResult(SendStatus.SENT, remote_id=str(sent.message_id))
+
+    async def _send_html(
+        self, d: Destination, html: str, markup: InlineKeyboardMarkup | None
+    ) -> Any:
+        assert d.chat_id is not None
+        return await self.app.bot.send_message(
+            chat_id=d.chat_id,
+            text=html,
+            parse_mode="HTML",
+            message_thread_id=d.thread_id,
+            disable_notification=d.silent,
+            link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
+            reply_markup=markup,
+        )
+
+    async def _send_plain(
+        self, d: Destination, message: OutgoingMessage, markup: InlineKeyboardMarkup | None
+    ) -> Any:
+        shown = render(message.alert)
+        text = "\n\n".join(
+            part
+            for part in (
+                "; ".join(rule for rule, _ in shown.rules) + " · " + shown.source,
+                plain(shown.title),
+                plain(shown.snippet),
+                shown.link or "",
+            )
+            if part
+        )[: TELEGRAM_LIMIT - 10]
+        assert d.chat_id is not None
+        return await self.app.bot.send_message(
+            chat_id=d.chat_id,
+            text=text,
+            message_thread_id=d.thread_id,
+            disable_notification=d.silent,
+            link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
+            reply_markup=markup,
+        )
+
+    def _failure(self, d: Destination, exc: TelegramError) -> SendResult:
+        text = str(exc)
+        if isinstance(exc, RetryAfter):
+            wait = _seconds(exc.retry_after)
+            return SendResult(SendStatus.RETRY, f"Telegram flood limit: retry after {wait:.0f} s",
+                              retry_after=timedelta(seconds=wait))
+        if isinstance(exc, ChatMigrated):
+            log.warning("Telegram: chat %s of %s is now %s; sending there",
+                        d.chat_id, d.name, exc.new_chat_id)
+            self.context.store.set_destination_chat(d.name, int(exc.new_chat_id))
+            return SendResult(SendStatus.RETRY, "the group became a supergroup",
+                              retry_after=timedelta(0))
+        if isinstance(exc, Forbidden | InvalidToken):
+            return SendResult(SendStatus.BROKEN, f"Telegram: {text}")
+        if isinstance(exc, BadRequest):
+            if any(marker in text.lower() for marker in BROKEN_MARKERS):
+                return SendResult(SendStatus.BROKEN, f"Telegram: {text}")
+            return SendResult(SendStatus.BROKEN, f"Telegram refused the message: {text}")
+        if isinstance(exc, NetworkError):  # TimedOut, connection errors, 5xx
+            return SendResult(SendStatus.RETRY, f"Telegram unreachable: {text}")
+        return SendResult(SendStatus.RETRY, f"Telegram error: {text}")
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def _on_command(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        user = update.effective_user
+        chat = update.effective_chat
+        if message is None or message.text is None or user is None or chat is None:
+            return
+        head, _, args = message.text.partition(" ")
+        name, _, addressee = head.lstrip("/").partition("@")
+        me = self.app.bot.username or ""
+        if addressee and addressee.lower() != me.lower():
+            return  # "/watch@otherbot": not for us
+        invocation = Invocation(
+            platform="telegram",
+            chat_id=chat.id,
+            user_id=user.id,
+            user_name=f"@{user.username}" if user.username else user.full_name,
+            command=name.lower(),
+            args=args.strip(),
+            chat_type=chat.type,
+            thread_id=message.message_thread_id if message.is_topic_message else None,
+            reply_to_message_id=(
+                str(message.reply_to_message.message_id) if message.reply_to_message else None
+            ),
+        )
+        reply = await dispatch(self.context, invocation)
+        for chunk in split_text(reply.text):
+            await message.reply_text(chunk, reply_markup=keyboard(reply.buttons),
+                                     do_quote=False)
+
+    async def _on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.data is None or query.message is None:
+            return
+        user = query.from_user
+        chat = query.message.chat
+        outcome = await press(
+            self.context,
+            Press(
+                platform="telegram",
+                chat_id=chat.id,
+                user_id=user.id,
+                user_name=f"@{user.username}" if user.username else user.full_name,
+                message_id=str(query.message.message_id),
+                data=query.data,
+            ),
+        )
+        await query.answer(outcome.notice[:200])
+        if outcome.note is None:
+            return
+        destinations = [d.name for d in self.context.destinations() if d.chat_id == chat.id]
+        stored = self.context.store.alert_by_remote_id(destinations, str(query.message.message_id))
+        if stored is None:
+            return
+        await query.edit_message_text(
+            telegram_html(stored.alert, outcome.note),
+            parse_mode="HTML",
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_markup=keyboard(outcome.buttons),
+        )
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("Telegram: handling an update failed: %r", context.error)
+
+
+def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split a long reply at line breaks into messages Telegram accepts."""
+    chunks: list[str] = []
+    current = ""
+    for line in (text or "…").split("\n"):
+        while len(line) > limit:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    return chunks

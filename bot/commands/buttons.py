@@ -1,0 +1,97 @@
+"""The buttons under an alert: mute its source or one of its rules in that chat for
+6h, and Undo.  Adapters attach ``alert_buttons`` to each alert they send and hand
+every press to ``press``; the alert is found again from the outbox id in the data.
+
+Callback data (at most 64 bytes, Telegram's limit):
+``ms:<alert id>`` mute the source; ``mr:<alert id>:<i>`` mute the alert's i-th rule;
+``un:<mute id>:<alert id>`` undo that mute.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.commands.common import moment
+from bot.commands.context import BotContext
+from bot.commands.permissions import Access, refusal
+from bot.commands.types import Button, Press, PressOutcome
+from bot.model import Alert
+
+BUTTON_MUTE = timedelta(hours=6)
+MAX_RULE_BUTTONS = 3
+STALE = PressOutcome(notice="this button no longer works")
+
+
+def alert_buttons(alert_id: int, alert: Alert) -> tuple[Button, ...]:
+    """ "Mute source 6h", and "Mute rule 6h" (one per rule, named, if several)."""
+    hours = f"{int(BUTTON_MUTE.total_seconds() // 3600)}h"
+    buttons = [Button(f"Mute source {hours}", f"ms:{alert_id}")]
+    rules = alert.matches[:MAX_RULE_BUTTONS]
+    for i, match in enumerate(rules):
+        label = f"Mute rule {hours}" if len(rules) == 1 else f"Mute rule {match.rule} {hours}"
+        buttons.append(Button(label, f"mr:{alert_id}:{i}"))
+    return tuple(buttons)
+
+
+async def press(ctx: BotContext, press: Press) -> PressOutcome:
+    """Apply the button's mute (or undo it) in the chat where it was pressed."""
+    kind, _, rest = press.data.partition(":")
+    fields = rest.split(":")
+    if kind not in ("ms", "mr", "un") or not all(f.isdigit() for f in fields):
+        return STALE
+    why = refusal(ctx, press.platform, press.chat_id, press.user_id, Access.WATCH, "mute")
+    if why:
+        return PressOutcome(notice=why)
+    if kind == "un":
+        if len(fields) != 2:
+            return STALE
+        return _undo(ctx, press, int(fields[0]), int(fields[1]))
+    alert_id = int(fields[0])
+    stored = ctx.store.alert(alert_id)
+    if stored is None or not _in_chat(ctx, stored.alert.destination, press.chat):
+        return STALE
+    alert = stored.alert
+    if kind == "ms":
+        target_kind, target = "source", alert.item.source
+    else:
+        index = int(fields[1]) if len(fields) == 2 else -1
+        if not 0 <= index < len(alert.matches):
+            return STALE
+        target_kind, target = "rule", alert.matches[index].rule
+    now = ctx.clock()
+    made = ctx.store.add_mute(
+        press.chat, target_kind, target, now + BUTTON_MUTE, press.user_name, now
+    )
+    until = moment(made.until, now)
+    return PressOutcome(
+        notice=f"muted {target_kind} {target} in this chat until {until}",
+        note=f"🔇 {press.user_name} muted {target_kind} {target} until {until}",
+        buttons=(Button("Undo", f"un:{made.id}:{alert_id}"),),
+    )
+
+
+def _undo(ctx: BotContext, press: Press, mute_id: int, alert_id: int) -> PressOutcome:
+    stored = ctx.store.alert(alert_id)
+    mute = next(
+        (m for m in ctx.store.active_mutes(ctx.clock(), press.chat) if m.id == mute_id), None
+    )
+    if stored is None:
+        return STALE
+    buttons = alert_buttons(alert_id, stored.alert)
+    if mute is None:  # already over (expired, undone, /unmute): offer the buttons again
+        return PressOutcome(
+            notice="that mute is already over",
+            note="🔊 the mute had already ended",
+            buttons=buttons,
+        )
+    ctx.store.undo_mute(mute_id)
+    return PressOutcome(
+        notice=f"{mute.target} is no longer muted here",
+        note=f"🔊 {press.user_name} undid the mute",
+        buttons=buttons,
+    )
+
+
+def _in_chat(ctx: BotContext, destination: str, chat: str) -> bool:
+    found = ctx.destination(destination)
+    return found is not None and found.chat_key == chat

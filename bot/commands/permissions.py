@@ -1,0 +1,84 @@
+"""Who may run which chat command where: the one check the registry makes first.
+
+- The chats Dozor serves are the chats of its destinations on the caller's platform
+  (config destinations and those /watch created) plus ``[telegram] chats``; the
+  console is always served.  A chat that /watch gave a destination stays served.
+- Admins (``[telegram] admins`` user ids; the console user) may do anything anywhere,
+  their private chat with the bot included.
+- In a served chat, members may run read-only commands and, when
+  ``[telegram] members_can_watch`` (default), add and end rules and mutes for that
+  chat.  Only admins add and remove sources.  Anyone may ask for /help anywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from bot.commands.context import BotContext
+
+
+class Access(enum.Enum):
+    ANYONE = "anyone"  # /help
+    READ = "read"  # members of served chats: /rules, /sources, /status ...
+    WATCH = "watch"  # members of served chats if members_can_watch: /watch, /mute ...
+    ADMIN = "admin"  # admins only: /addsource, /removesource
+
+
+def is_admin(ctx: BotContext, platform: str, user_id: int | str) -> bool:
+    """The console user is an admin; on Telegram, the ids in ``[telegram] admins``.
+
+    Other platforms have no admin list yet, so nobody there is an admin."""
+    if platform == "console":
+        return True
+    if platform == "telegram":
+        return _as_int(user_id) in ctx.settings.telegram.admins
+    return False
+
+
+def is_served(ctx: BotContext, platform: str, chat_id: int | str | None) -> bool:
+    if platform == "console":
+        return True
+    if chat_id is None:
+        return False
+    if platform == "telegram" and _as_int(chat_id) in ctx.settings.telegram.chats:
+        return True
+    return any(d.kind == platform and str(d.chat_id) == str(chat_id) for d in ctx.destinations())
+
+
+def refusal(
+    ctx: BotContext,
+    platform: str,
+    chat_id: int | str | None,
+    user_id: int | str,
+    access: Access,
+    action: str,
+    *,
+    private: bool = False,
+) -> str | None:
+    """Why this user may not ``action`` (e.g. "add sources") here, or None if they may."""
+    if access is Access.ANYONE or is_admin(ctx, platform, user_id):
+        return None
+    if not is_served(ctx, platform, chat_id):
+        if private:
+            return (
+                "Dozor answers commands in a private chat only to its admins; use it in "
+                "your team's chat, or ask an admin to add your user id to [telegram] admins"
+            )
+        return (
+            "this chat is not one Dozor serves; ask an admin to add its id to "
+            f"[telegram] chats (this chat's id is {chat_id})"
+        )
+    if access is Access.READ:
+        return None
+    if access is Access.WATCH and ctx.settings.telegram.members_can_watch:
+        return None
+    if access is Access.WATCH:
+        return f"only admins may {action} here ([telegram] members_can_watch is false)"
+    return f"only admins may {action}"
+
+
+def _as_int(value: int | str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,183 @@
+"""The command table and ``dispatch``: one Invocation in, one plain-text Reply out.
+
+For every invocation, in order: find the command (unknown -> the close names and
+/help); refuse arguments over ``MAX_ARGS`` characters; ask ``permissions.refusal``;
+run the handler.  A handler raising ``UsageError`` gets its usage line back; any
+other exception is logged and answered with a short apology, never raised into the
+adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.commands import mutes, rules, sources, status
+from bot.commands.common import MAX_ARGS, UsageError, close_names
+from bot.commands.context import BotContext
+from bot.commands.permissions import Access, refusal
+from bot.commands.types import Invocation, Reply
+
+log = logging.getLogger("dozor.commands")
+
+Handler = Callable[[BotContext, Invocation], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # as typed after "/": lowercase letters only (Telegram's rule)
+    usage: str  # "/mute <source|rule> [for 6h|2d|until 18:00]"
+    summary: str  # one line for /help and the platform's command menu
+    handler: Handler
+    access: Access
+    action: str = ""  # for refusals: "only admins may <action>"
+
+
+async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
+    if inv.args:
+        command = BY_NAME.get(inv.args.lstrip("/").casefold())
+        if command is None:
+            return Reply(_unknown(inv.args.lstrip("/")), ephemeral=True)
+        return Reply(f"{command.usage}\n{command.summary}", ephemeral=True)
+    lines = ["Dozor commands (<…> is required, […] optional):"]
+    for c in COMMANDS:
+        lines.append(f"{c.usage}\n    {c.summary}")
+    lines.append(
+        "Who may: in a chat Dozor serves, members may read and (unless the config says "
+        "otherwise) /watch, /unwatch, /mute and /unmute for that chat; admins may do "
+        "anything, /addsource and /removesource included."
+    )
+    return Reply("\n".join(lines), ephemeral=True)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("help", "/help [command]", "every command with its usage", help_command, Access.ANYONE),
+    Command(
+        "watch",
+        "/watch <terms>",
+        'alert this chat on new items with all the terms ("a phrase", -exclude, a OR b, '
+        "prefix*); shows what it would have matched in the last 7 days",
+        rules.watch,
+        Access.WATCH,
+        "add rules",
+    ),
+    Command(
+        "unwatch",
+        "/unwatch <rule>",
+        "remove a rule made with /watch",
+        rules.unwatch,
+        Access.WATCH,
+        "remove rules",
+    ),
+    Command(
+        "rules",
+        "/rules",
+        "the rules from files and from chat; which are this chat's and which are muted here",
+        rules.list_rules,
+        Access.READ,
+    ),
+    Command(
+        "test",
+        "/test <terms>",
+        "show stored items of the last 7 days that the terms "
+        "match, with the matched words; creates nothing",
+        rules.test,
+        Access.READ,
+    ),
+    Command(
+        "sources",
+        "/sources",
+        "every source: ok, failing since when and why, or disabled; last item; alerts in 24h",
+        sources.list_sources,
+        Access.READ,
+    ),
+    Command(
+        "addsource",
+        "/addsource <feed URL>",
+        "poll an RSS/Atom/JSON feed (public Telegram channels come later)",
+        sources.add_source,
+        Access.ADMIN,
+        "add sources",
+    ),
+    Command(
+        "removesource",
+        "/removesource <source>",
+        "stop polling a source added with /addsource",
+        sources.remove_source,
+        Access.ADMIN,
+        "remove sources",
+    ),
+    Command(
+        "mute",
+        "/mute <source|rule> [for 6h|2d|until 18:00]",
+        "no alerts from it in "
+        "this chat for a while (default 6h; times UTC); as a reply to an alert, mutes "
+        "its source",
+        mutes.mute,
+        Access.WATCH,
+        "mute",
+    ),
+    Command(
+        "unmute",
+        "/unmute <source|rule>",
+        "end a mute in this chat",
+        mutes.unmute,
+        Access.WATCH,
+        "unmute",
+    ),
+    Command(
+        "mutes",
+        "/mutes",
+        "what is muted in this chat, and until when",
+        mutes.list_mutes,
+        Access.READ,
+    ),
+    Command(
+        "status",
+        "/status",
+        "sources ok and failing, outbox, broken destinations, last poll, uptime, version",
+        status.status,
+        Access.READ,
+    ),
+)
+BY_NAME = {c.name: c for c in COMMANDS}
+
+
+def _unknown(name: str) -> str:
+    close = close_names(name, BY_NAME)
+    hint = f"; did you mean {' or '.join('/' + c for c in close)}?" if close else ""
+    return f"unknown command /{name}{hint} /help lists every command"
+
+
+async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
+    """Run one command for one user in one chat; always returns a Reply."""
+    name = inv.command.lstrip("/").casefold()
+    command = BY_NAME.get(name)
+    if command is None:
+        return Reply(_unknown(inv.command.lstrip("/")[:40]), ephemeral=True)
+    if len(inv.args) > MAX_ARGS:
+        return Reply(
+            f"/{name}: the arguments are {len(inv.args)} characters long; at most "
+            f"{MAX_ARGS} are accepted",
+            ephemeral=True,
+        )
+    why = refusal(
+        ctx,
+        inv.platform,
+        inv.chat_id,
+        inv.user_id,
+        command.access,
+        command.action,
+        private=inv.chat_type == "private",
+    )
+    if why:
+        return Reply(why, ephemeral=True)
+    try:
+        return await command.handler(ctx, inv)
+    except UsageError as e:
+        reason = f"\n{e}" if str(e) else ""
+        return Reply(f"usage: {command.usage}{reason}", ephemeral=True)
+    except Exception:
+        log.exception("/%s %r in %s failed", name, inv.args[:80], inv.chat)
+        return Reply(f"/{name} failed: that is a bug in Dozor, and it is logged", ephemeral=True)

@@ -1,0 +1,324 @@
+"""/watch, /unwatch, /rules, /test: rules made in chat, and a look at what they catch.
+
+The /watch query syntax (v1, what ``bot.model.Rule`` can hold):
+
+- space-separated terms are all required (``all``): ``Вагнер* погиб*``;
+- a "quoted phrase" is one term (also “…”, „…“ and «…», as phones type quotes);
+- ``-term`` excludes (``none``): ``Вагнер* -Рихард``;
+- ``a OR b OR c`` makes those terms alternatives (``any``); one OR group per query;
+- ``word*`` is a prefix, as in rule files.
+
+A chat rule is named ``watch-`` + its first words transliterated to ASCII (at most 24
+characters), with ``-2``, ``-3``... when taken: ``/watch Вагнер* погиб*`` ->
+``watch-vagner-pogib``.  Its alerts go to the chat (and topic) it was made in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.commands.common import UsageError, find_name, moment, no_such, plural, shorten
+from bot.commands.context import BotContext
+from bot.commands.permissions import is_admin
+from bot.commands.types import Invocation, Reply
+from bot.matching import Matcher, check_term, normalize_term
+from bot.model import Item, Match, Rule
+from bot.store import ChatRule
+
+LOOK_BACK = timedelta(days=7)
+MAX_TERMS = 30
+SLUG_CHARS = 24
+QUOTES = {'"': '"', "“": "”", "„": "“”", "«": "»"}  # opening quote -> closing quotes
+_LATIN = "a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh shch - y - e yu ya i yi ye g"
+_TRANSLIT = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґ", _LATIN.split(), strict=True))
+
+
+class QueryError(ValueError):
+    """A /watch or /test query that cannot become a rule; the message says why."""
+
+
+@dataclass(frozen=True)
+class Query:
+    all: tuple[str, ...] = ()
+    any: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    typed: tuple[str, ...] = field(default=(), compare=False)  # all + any, as typed
+
+    def rule(self, name: str, destination: str | None = None, text: str = "") -> Rule:
+        return Rule(
+            name=name,
+            any=self.any,
+            all=self.all,
+            none=self.none,
+            destinations=(destination,) if destination else (),
+            description=f"/watch {text}" if text else "",
+            origin="chat",
+        )
+
+    def describe(self) -> str:
+        return describe(Rule("", any=self.any, all=self.all, none=self.none))
+
+
+def describe(rule: Rule, limit: int = 0) -> str:
+    """ "all of: Вагнер*, погиб*; any of: ...; none of: ..." (``limit`` terms per part)."""
+
+    def terms(ts: Sequence[str]) -> str:
+        shown = [f'"{t}"' if " " in t else t for t in ts]
+        if limit and len(shown) > limit:
+            shown = [*shown[:limit], f"… ({len(ts) - limit} more)"]
+        return ", ".join(shown)
+
+    parts = []
+    if rule.all:
+        parts.append(f"all of: {terms(rule.all)}")
+    if rule.any:
+        parts.append(f"any of: {terms(rule.any)}")
+    if rule.none:
+        parts.append(f"none of: {terms(rule.none)}")
+    return "; ".join(parts)
+
+
+def parse_query(text: str) -> Query:
+    """The query syntax above -> terms; raises QueryError with the reason."""
+    words = _split(text)
+    if not words:
+        raise QueryError("say what to watch for, e.g. Вагнер* погиб*")
+    groups: list[list[str]] = []
+    none: list[str] = []
+    joining = False
+    for i, (term, negated, quoted) in enumerate(words):
+        if term == "OR" and not quoted and not negated:
+            if joining or i == 0 or i == len(words) - 1 or words[i - 1][1]:
+                raise QueryError("OR goes between two terms, as in: Wagner OR Вагнер")
+            joining = True
+            continue
+        if negated:
+            if joining:
+                raise QueryError(f"-{term}: an excluded term cannot be one side of OR")
+            none.append(term)
+        elif joining:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        joining = False
+    alternatives = [g for g in groups if len(g) > 1]
+    if len(alternatives) > 1:
+        raise QueryError("only one OR group per query for now (a rule has one 'any' list)")
+    if not groups:
+        raise QueryError("say what to look for: at least one term without '-'")
+    query = Query(
+        all=_unique(t for g in groups if len(g) == 1 for t in g),
+        any=_unique(alternatives[0]) if alternatives else (),
+        none=_unique(none),
+        typed=_unique(t for g in groups for t in g),
+    )
+    terms = [*query.all, *query.any, *query.none]
+    if len(terms) > MAX_TERMS:
+        raise QueryError(f"{len(terms)} terms is too many (at most {MAX_TERMS})")
+    for term in terms:
+        problem = check_term(term)
+        if problem:
+            raise QueryError(problem)
+    return query
+
+
+def _split(text: str) -> list[tuple[str, bool, bool]]:
+    """(term, negated, quoted) for each space-separated word or quoted phrase."""
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        negated = text[i] == "-" and i + 1 < n and not text[i + 1].isspace()
+        if negated:
+            i += 1
+        if text[i] in QUOTES:
+            closing = QUOTES[text[i]]
+            end = next((j for j in range(i + 1, n) if text[j] in closing), -1)
+            if end < 0:
+                raise QueryError(f"a quote is not closed: {shorten(text[i:], 40)}")
+            phrase = " ".join(text[i + 1 : end].split())
+            if not phrase:
+                raise QueryError("an empty quoted phrase")
+            out.append((phrase, negated, True))
+            i = end + 1
+        else:
+            end = i
+            while end < n and not text[end].isspace():
+                end += 1
+            out.append((text[i:end], negated, False))
+            i = end
+    return out
+
+
+def _unique(terms: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(terms))
+
+
+def rule_name(query: Query, taken: Sequence[str]) -> str:
+    """ "watch-" + the query's first words in ASCII, unique among ``taken``."""
+    words = [_ascii(w) for t in query.typed for w in normalize_term(t)]
+    slug = ""
+    for word in filter(None, words):
+        longer = f"{slug}-{word}" if slug else word[:SLUG_CHARS]
+        if len(longer) > SLUG_CHARS:
+            break
+        slug = longer
+    base = f"watch-{slug}" if slug else "watch"
+    used = {t.casefold() for t in taken}
+    name, n = base, 2
+    while name.casefold() in used:
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def _ascii(word: str) -> str:
+    out = []
+    for char in word:
+        if char in _TRANSLIT:
+            out.append(_TRANSLIT[char].strip("-"))
+            continue
+        plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+        out.append(plain.lower())
+    return re.sub(r"[^a-z0-9]", "", "".join(out))
+
+
+# -- matching over stored items ------------------------------------------------------
+
+
+def _scan(rule: Rule, items: list[Item]) -> list[tuple[Item, Match]]:
+    matcher = Matcher([rule])
+    found = []
+    for item in items:
+        matches = matcher.match(item)
+        if matches:
+            found.append((item, matches[0]))
+    return found
+
+
+async def recent_matches(ctx: BotContext, rule: Rule) -> tuple[int, list[tuple[Item, Match]]]:
+    """(items looked at, those ``rule`` matches) over the last 7 days, newest first."""
+    items = ctx.store.recent_items(ctx.clock() - LOOK_BACK)
+    return len(items), await asyncio.to_thread(_scan, rule, items)
+
+
+def matched_words(item: Item, match: Match) -> list[str]:
+    words = []
+    for s in match.spans:
+        text = item.title if s.field == "title" else item.text
+        words.append(text[s.start : s.end])
+    return list(dict.fromkeys(words))
+
+
+def _example(item: Item) -> str:
+    title = shorten(item.title or item.text, 90)
+    return f"- {title}" + (f" — {item.link}" if item.link else f" ({item.source})")
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def _query(inv: Invocation) -> Query:
+    if not inv.args:
+        raise UsageError()
+    try:
+        return parse_query(inv.args)
+    except QueryError as e:
+        raise UsageError(str(e)) from None
+
+
+async def watch(ctx: BotContext, inv: Invocation) -> Reply:
+    query = _query(inv)
+    destination = ctx.destination_for(inv.platform, inv.chat_id, inv.thread_id)
+    for existing in ctx.store.chat_rules():
+        r = existing.rule
+        if existing.destination == destination and (r.all, r.any, r.none) == (
+            query.all,
+            query.any,
+            query.none,
+        ):
+            return Reply(f"this chat already watches that, as {r.name}")
+    name = rule_name(query, [r.name for r in ctx.rules()])
+    rule = query.rule(name, destination, inv.args)
+    stored = ChatRule(rule, inv.args, destination, inv.chat, inv.user_name, ctx.clock())
+    if not ctx.store.add_chat_rule(stored):
+        return Reply(f"the name {name} was just taken; please try again")
+    ctx.refresh_rules()
+    looked, found = await recent_matches(ctx, rule)
+    lines = [
+        f"Watching as {name}: alerts come to this chat.",
+        f"Terms: {query.describe()}",
+        f"In the last 7 days it would have matched {len(found)} of "
+        f"{plural(looked, 'stored item')}" + (", e.g.:" if found else "."),
+        *(_example(item) for item, _ in found[:3]),
+        f"/unwatch {name} stops it; /mute {name} pauses it here.",
+    ]
+    return Reply("\n".join(lines))
+
+
+async def test(ctx: BotContext, inv: Invocation) -> Reply:
+    query = _query(inv)
+    rule = query.rule("test")
+    looked, found = await recent_matches(ctx, rule)
+    lines = [
+        f"Terms: {query.describe()}",
+        f"{len(found)} of {plural(looked, 'stored item')} of the last 7 days match "
+        "(nothing was created; /watch makes it a rule):",
+    ]
+    for item, match in found[:5]:
+        lines.append(f"- {item.source}: {shorten(item.title or item.text, 90)}")
+        lines.append(f"  matched: {', '.join(matched_words(item, match))}")
+        if item.link:
+            lines.append(f"  {item.link}")
+    if len(found) > 5:
+        lines.append(f"… and {len(found) - 5} more")
+    return Reply("\n".join(lines))
+
+
+async def unwatch(ctx: BotContext, inv: Invocation) -> Reply:
+    if not inv.args:
+        raise UsageError()
+    rules = ctx.rules()
+    name = find_name(inv.args, [r.name for r in rules])
+    if name is None:
+        return Reply(no_such("rule", inv.args, [r.name for r in rules]))
+    chat_rule = next((c for c in ctx.store.chat_rules() if c.rule.name == name), None)
+    if chat_rule is None:
+        origin = next(r.origin for r in rules if r.name == name)
+        return Reply(f"rule {name} comes from {origin}: edit that file or /mute {name}")
+    if chat_rule.chat != inv.chat and not is_admin(ctx, inv.platform, inv.user_id):
+        return Reply(f"rule {name} belongs to another chat; only an admin may remove it")
+    ctx.store.remove_chat_rule(name)
+    ctx.refresh_rules()
+    return Reply(f"stopped watching {name} ({describe(chat_rule.rule)})")
+
+
+async def list_rules(ctx: BotContext, inv: Invocation) -> Reply:
+    now = ctx.clock()
+    muted = {m.target: m for m in ctx.store.active_mutes(now, inv.chat) if m.kind == "rule"}
+
+    def mark(name: str) -> str:
+        m = muted.get(name)
+        return f" [muted here until {moment(m.until, now)}]" if m else ""
+
+    chat_rules = ctx.store.chat_rules()
+    lines = [f"Rules from files ({len(ctx.file_rules)}):"]
+    for r in ctx.file_rules:
+        lines.append(f"- {r.name} ({r.origin}): {describe(r, limit=4)}{mark(r.name)}")
+    lines.append(f"Rules made in chat ({len(chat_rules)}):")
+    for c in chat_rules:
+        if c.chat == inv.chat:
+            where = "this chat"
+            terms = f": {describe(c.rule)}"
+        else:
+            where, terms = "another chat", ""
+        lines.append(f"- {c.rule.name} ({where}, by {c.created_by}){terms}{mark(c.rule.name)}")
+    if not chat_rules:
+        lines.append("- none yet: /watch <terms> makes one for this chat")
+    return Reply("\n".join(lines))

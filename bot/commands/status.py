@@ -1,0 +1,46 @@
+"""/status: the bot's health at a glance, from the store and the live context."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bot.commands.common import ago, plural, span
+from bot.commands.context import BotContext
+from bot.commands.sources import condition
+from bot.commands.types import Invocation, Reply
+
+
+async def status(ctx: BotContext, inv: Invocation) -> Reply:
+    now = ctx.clock()
+    health = {h.name: h for h in ctx.store.source_health()}
+    sources = ctx.sources()
+    counts = Counter(condition(health.get(s.name), s) for s in sources)
+    shown = [
+        f"{counts[k]} {label}"
+        for k, label in (
+            ("ok", "ok"),
+            ("failing", "failing"),
+            ("disabled", "disabled"),
+            ("new", "not polled yet"),
+            ("off", "off"),
+        )
+        if counts[k] or k in ("ok", "failing")
+    ]
+    broken = ctx.store.broken_destinations()
+    chat_rules = len(ctx.rules()) - len(ctx.file_rules)
+    lines = [
+        f"Dozor {ctx.version}, up {span(now - ctx.started_at)}",
+        f"Sources: {', '.join(shown)} (of {len(sources)}); /sources for details",
+        f"Rules: {len(ctx.file_rules)} from files, {chat_rules} made in chat",
+        f"Last poll: {ago(now, ctx.last_poll_at())}",
+        f"Outbox: {plural(ctx.store.outbox_depth(), 'alert')} waiting to be sent",
+    ]
+    if broken:
+        lines.append(f"Broken destinations ({len(broken)}):")
+        lines += [f"- {name}: {reason}" for name, reason in sorted(broken.items())]
+    else:
+        lines.append("Broken destinations: none")
+    mutes = ctx.store.active_mutes(now, inv.chat)
+    if mutes:
+        lines.append(f"Muted in this chat: {len(mutes)} (/mutes)")
+    return Reply("\n".join(lines))

@@ -1,0 +1,241 @@
+"""Telegram end to end: the real python-telegram-bot against a fake Bot API server on
+127.0.0.1, feeds from a local HTTP server, the real pipeline, store and outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.cli import load_rules
+from bot.config import load_config
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeTelegram
+from tests.feeds import post, real_posts, rss
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "123456:TEST-token-never-logged"
+DESK, OTHER = -1001000000001, -1001000000002
+POOL = ThreadPoolExecutor(2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2024, 12, 3, 7, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def servers() -> AsyncIterator[tuple[FakeTelegram, FeedServer]]:
+    async with FakeTelegram(token=TOKEN) as tg, FeedServer() as feeds:
+        yield tg, feeds
+
+
+def write_config(tmp_path: Path, tg: FakeTelegram, feeds: FeedServer, extra: str = "") -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[storage]
+path = "dozor.db"
+[polling]
+jitter = 0
+timeout = "5s"
+[rules]
+paths = ["{ROOT}/rules/*.toml"]
+[telegram]
+api_base_url = "{tg.api_root}"
+admins = [1]
+per_chat_interval = "20ms"
+[[destinations]]
+name = "desk"
+kind = "telegram"
+chat_id = {DESK}
+[[destinations]]
+name = "other-desk"
+kind = "telegram"
+chat_id = {OTHER}
+thread_id = 5
+silent = true
+[[sources]]
+name = "ria"
+url = "{feeds.url("/ria.rss")}"
+tags = ["ru"]
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def app_for(path: Path, clock: Clock | None = None) -> App:
+    settings = load_config(path)
+    rules, problems = load_rules(settings)
+    assert problems == []
+    kwargs = {"clock": clock} if clock else {}
+    return App(settings, rules, stream=io.StringIO(), pool=POOL,
+               environ={"TELEGRAM_BOT_TOKEN": TOKEN}, **kwargs)
+
+
+async def first_poll_then(app: App, feeds: FeedServer, *extra: dict) -> None:
+    """A baseline poll of the older posts, then a poll that brings ``extra`` posts."""
+    older = [p for p in real_posts() if p["message_id"] not in {e["message_id"] for e in extra}]
+    feeds.set("/ria.rss", body=rss(older))
+    await app.poller.poll_all()
+    feeds.set("/ria.rss", body=rss([*older, *extra]))
+    await app.poller.poll_all()
+
+
+async def test_feed_item_becomes_an_html_alert_with_mute_buttons(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    async with app_for(write_config(tmp_path, tg, feeds)) as app:
+        await app.connect(listen=False)
+        await first_poll_then(app, feeds, post(271457))
+        assert await app.outbox.deliver_due() == 2  # both desks (default route)
+    (msg,) = tg.messages(DESK)
+    assert msg.parse_mode == "HTML"
+    assert "провинции <b>Дейр-эз-Зор</b>" in msg.text
+    assert "deir-ez-zor" in msg.text and "📰 ria" in msg.text
+    assert '<a href="https://t.me/rian_ru/271457">' in msg.text
+    labels = [b["text"] for row in msg.reply_markup["inline_keyboard"] for b in row]
+    assert any("Mute source" in label for label in labels)
+    assert any("Mute rule" in label for label in labels)
+    (topic,) = tg.messages(OTHER)
+    assert topic.message_thread_id == 5 and topic.disable_notification is True
+    assert TOKEN not in (tmp_path / "config.toml").read_text()
+
+
+async def test_watch_from_chat_then_next_poll_alerts_there(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    deir = post(271457)
+    older = [p for p in real_posts() if p["message_id"] != 271457]
+    chat = -1001000000003  # not a destination: served because an admin asks there
+    async with app_for(write_config(tmp_path, tg, feeds, '[routes]\ndefault = []')) as app:
+        await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(older))
+        await app.poller.poll_all()
+        tg.push_command(chat, "/watch курдских", user_id=1, username="boss")
+        (reply,) = [m for m in await wait_messages(tg, chat, 1)]
+        assert "курдских" in reply.text
+        feeds.set("/ria.rss", body=rss([*older, deir]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        alerts = await wait_messages(tg, chat, 2)
+    assert "<b>курдских</b>" in alerts[1].text
+    assert tg.messages(DESK) == []  # default route is empty: only the watching chat
+    assert [c.params["commands"] for c in tg.calls("setMyCommands")]
+
+
+async def wait_messages(tg: FakeTelegram, chat: int, count: int, seconds: float = 5) -> list:
+    for _ in range(int(seconds / 0.02)):
+        if len(tg.messages(chat)) >= count:
+            return tg.messages(chat)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"chat {chat}: {len(tg.messages(chat))} messages, wanted {count}")
+
+
+async def test_mute_button_silences_that_source_in_that_chat_until_it_expires(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    clock = Clock()
+    posts = real_posts()
+    first, second, third = post(271457), post(194289), post(73307)
+    rest = [p for p in posts if p["message_id"] not in {271457, 194289, 73307}]
+    async with app_for(write_config(tmp_path, tg, feeds), clock) as app:
+        await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(rest))
+        await app.poller.poll_all()
+        feeds.set("/ria.rss", body=rss([*rest, first]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        (alert,) = tg.messages(DESK)
+        mute = next(
+            b["callback_data"]
+            for row in alert.reply_markup["inline_keyboard"]
+            for b in row
+            if "Mute source" in b["text"]
+        )
+        tg.push_callback(DESK, alert.message_id, mute, user_id=7, username="anna")
+        await tg.wait_for("editMessageText")
+        answer = tg.calls("answerCallbackQuery")[-1]
+        assert "ria" in json.dumps(answer.params, ensure_ascii=False)
+        edited = tg.messages(DESK)[0].edits[-1]
+        assert "@anna muted source ria until" in edited.text
+        # muted here, not in the other desk
+        clock.now += timedelta(hours=1)
+        feeds.set("/ria.rss", body=rss([*rest, first, second]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        assert len(tg.messages(DESK)) == 1
+        assert len(tg.messages(OTHER)) == 2
+        # the mute expires by itself; the muted alert is not replayed
+        clock.now += timedelta(hours=6)
+        feeds.set("/ria.rss", body=rss([*rest, first, second, third]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        desk = tg.messages(DESK)
+        assert len(desk) == 2 and "t.me/bbcrussian/73307" in desk[1].text
+
+
+async def test_flood_storm_every_alert_arrives_in_order_none_before_retry_after(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    posts = real_posts()
+    async with app_for(write_config(tmp_path, tg, feeds, "backfill = 50")) as app:
+        await app.connect(listen=False)
+        tg.rate_limit(DESK, 1)  # the desk chat is flood-limited for 1 s
+        feeds.set("/ria.rss", body=rss(posts))
+        await app.poller.poll_all()
+        expected = app.store.outbox_counts()["desk"]["pending"]
+        assert expected >= 5
+        stop = asyncio.Event()
+        runner = asyncio.create_task(app.outbox.run(stop))
+        await wait_messages(tg, DESK, expected, seconds=10)
+        await wait_messages(tg, OTHER, expected, seconds=10)
+        stop.set()
+        await runner
+        alerts = [a.item.link for _, a in app.store.sent_alerts("desk")]
+        assert app.store.outbox_counts()["desk"] == {"sent": expected}
+    refused = [r for r in tg.calls("sendMessage") if r.status == 429]
+    assert refused, "the fake must have refused some sends"
+    delivered = tg.messages(DESK)
+    assert all(m.time >= refused[0].time + 1 - 0.05 for m in delivered)
+    assert len(delivered) == expected  # none lost, none twice
+    ids = [m.text.split('href="')[1].split('"')[0] for m in delivered]
+    assert ids == alerts  # in outbox order
+
+
+async def test_migrated_group_and_kicked_bot(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    new_id = -1009999999999
+    async with app_for(write_config(tmp_path, tg, feeds)) as app:
+        await app.connect(listen=False)
+        tg.fail_next("sendMessage", 400, migrate_to_chat_id=new_id, chat_id=DESK)
+        tg.fail_next("sendMessage", 403, chat_id=OTHER)
+        await first_poll_then(app, feeds, post(271457))
+        await app.outbox.deliver_due()
+        await app.outbox.deliver_due()
+        assert len(tg.messages(new_id)) == 1  # resent to the supergroup
+        assert app.store.broken_destinations().keys() == {"other-desk"}
+        assert app.store.outbox_counts()["other-desk"] == {"pending": 1}  # kept, not dropped
+        out = io.StringIO()
+        from bot.cli import status_command
+
+        status_command(app.settings, out)
+        assert "other-desk: 1 pending  BROKEN: Telegram: Forbidden" in out.getvalue()
