@@ -137,7 +137,12 @@ class App:
             return None
         from bot.adapters.telegram import TelegramAdapter
 
-        adapter = TelegramAdapter(token, s.telegram, self.context)
+        adapter = TelegramAdapter(
+            token,
+            s.telegram,
+            self.context,
+            webhook_secret=self.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+        )
         self.adapters["telegram"] = adapter
         return adapter
 

@@ -81,8 +81,14 @@ def app_for(path: Path, clock: Clock | None = None) -> App:
     rules, problems = load_rules(settings)
     assert problems == []
     kwargs = {"clock": clock} if clock else {}
-    return App(settings, rules, stream=io.StringIO(), pool=POOL,
-               environ={"TELEGRAM_BOT_TOKEN": TOKEN}, **kwargs)
+    return App(
+        settings,
+        rules,
+        stream=io.StringIO(),
+        pool=POOL,
+        environ={"TELEGRAM_BOT_TOKEN": TOKEN},
+        **kwargs,
+    )
 
 
 async def first_poll_then(app: App, feeds: FeedServer, *extra: dict) -> None:
@@ -122,7 +128,7 @@ async def test_watch_from_chat_then_next_poll_alerts_there(
     deir = post(271457)
     older = [p for p in real_posts() if p["message_id"] != 271457]
     chat = -1001000000003  # not a destination: served because an admin asks there
-    async with app_for(write_config(tmp_path, tg, feeds, '[routes]\ndefault = []')) as app:
+    async with app_for(write_config(tmp_path, tg, feeds, "[routes]\ndefault = []")) as app:
         await app.connect(listen=True)
         feeds.set("/ria.rss", body=rss(older))
         await app.poller.poll_all()
@@ -239,3 +245,67 @@ async def test_migrated_group_and_kicked_bot(
 
         status_command(app.settings, out)
         assert "other-desk: 1 pending  BROKEN: Telegram: Forbidden" in out.getvalue()
+
+
+async def test_commands_addressed_to_another_bot_are_ignored(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    async with app_for(write_config(tmp_path, tg, feeds)) as app:
+        await app.connect(listen=True)
+        tg.push_command(DESK, "/help@some_other_bot", user_id=7)
+        tg.push_command(DESK, "/status@dozor_test_bot", user_id=7)
+        (reply,) = await wait_messages(tg, DESK, 1)
+        await asyncio.sleep(0.2)
+    assert "Sources" in reply.text or "sources" in reply.text
+    assert len(tg.messages(DESK)) == 1
+
+
+async def test_webhook_mode_takes_updates_posted_by_telegram(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    import socket
+
+    import aiohttp
+
+    tg, feeds = servers
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = (
+        write_config(tmp_path, tg, feeds)
+        .read_text()
+        .replace(
+            "[telegram]\n",
+            '[telegram]\nmode = "webhook"\nwebhook_url = "https://dozor.example.org/tg/hook"\n'
+            f'webhook_listen = "127.0.0.1:{port}"\n',
+        )
+    )
+    (tmp_path / "config.toml").write_text(config)
+    settings = load_config(tmp_path / "config.toml")
+    rules, _ = load_rules(settings)
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "s3cret-webhook-token"}
+    async with App(settings, rules, stream=io.StringIO(), pool=POOL, environ=env) as app:
+        await app.connect(listen=True)
+        (hook,) = tg.calls("setWebhook")
+        assert hook.params["url"] == "https://dozor.example.org/tg/hook"
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 10,
+                "date": 1733209688,
+                "text": "/help",
+                "chat": {"id": DESK, "type": "supergroup", "title": "desk"},
+                "from": {"id": 7, "is_bot": False, "first_name": "Anna", "username": "anna"},
+                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+            },
+        }
+        url = f"http://127.0.0.1:{port}/tg/hook"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=update) as refused:  # no secret: not Telegram
+                assert refused.status == 403
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-webhook-token"}
+            async with http.post(url, json=update, headers=headers) as accepted:
+                assert accepted.status == 200
+        (reply,) = await wait_messages(tg, DESK, 1)
+    assert "/watch" in reply.text

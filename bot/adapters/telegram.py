@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import (
     BotCommand,
@@ -130,8 +131,16 @@ class Pacer:
 class TelegramAdapter:
     kind = "telegram"
 
-    def __init__(self, token: str, settings: TelegramSettings, context: BotContext):
+    def __init__(
+        self,
+        token: str,
+        settings: TelegramSettings,
+        context: BotContext,
+        *,
+        webhook_secret: str | None = None,
+    ):
         self.settings = settings
+        self.webhook_secret = webhook_secret  # Telegram sends it back on every webhook call
         self.context = context
         root = settings.api_base_url.rstrip("/")
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
@@ -166,7 +175,11 @@ class TelegramAdapter:
         if self.settings.mode == "webhook" and self.settings.webhook_url:
             host, _, port = self.settings.webhook_listen.rpartition(":")
             await self.app.updater.start_webhook(
-                listen=host, port=int(port), webhook_url=self.settings.webhook_url,
+                listen=host,
+                port=int(port),
+                url_path=urlsplit(self.settings.webhook_url).path.lstrip("/"),
+                webhook_url=self.settings.webhook_url,
+                secret_token=self.webhook_secret,
                 allowed_updates=["message", "callback_query"],
             )
         else:
