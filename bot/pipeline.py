@@ -57,6 +57,10 @@ class Pipeline:
         self.matcher = Matcher(list(rules))
 
     def ingest(self, source: Source, items: Sequence[Item], *, first_poll: bool) -> IngestReport:
+        with self.store.atomic():  # seen items and their alerts commit together
+            return self._ingest(source, items, first_poll=first_poll)
+
+    def _ingest(self, source: Source, items: Sequence[Item], *, first_poll: bool) -> IngestReport:
         now = self.clock()
         new = self.store.mark_seen(list(items), now)
         candidates = new

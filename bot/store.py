@@ -9,6 +9,7 @@ named for intent; times are stored as ISO 8601 UTC strings, which sort as times.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -89,6 +90,15 @@ class Store:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
 
+    def _tx(self) -> contextlib.AbstractContextManager[sqlite_utils.Database]:
+        """One transaction (sqlite-utils' ``atomic``: a savepoint inside an open one)."""
+        return self.db.atomic()
+
+    def atomic(self) -> contextlib.AbstractContextManager[sqlite_utils.Database]:
+        """Everything inside commits together or not at all (a crash in the middle of
+        recording a poll must not leave items seen whose alerts were never enqueued)."""
+        return self.db.atomic()
+
     @classmethod
     def open(cls, path: Path | str) -> Store:
         if str(path) != ":memory:":
@@ -108,7 +118,7 @@ class Store:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         for number, migration in enumerate(MIGRATIONS, start=1):
             if number > version:
-                with self.db.conn:
+                with self._tx():
                     migration(self.db)
                     self.db.execute(f"PRAGMA user_version = {number}")
 
@@ -121,7 +131,7 @@ class Store:
     def sync_sources(self, sources: tuple[Source, ...] | list[Source]) -> None:
         """Create state rows for new sources; reset the state of one whose URL changed."""
         table = self.db["source_state"]
-        with self.db.conn:
+        with self._tx():
             for source in sources:
                 row = self._state_row(source.name)
                 if row is None:
@@ -200,7 +210,7 @@ class Store:
         }
         if last_item_at is not None:
             changes["last_item_at"] = iso(last_item_at)
-        with self.db.conn:
+        with self._tx():
             self.db["source_state"].update(name, changes)
             if new_items:
                 self.db.execute(
@@ -212,7 +222,7 @@ class Store:
         """Count a failed poll; returns how many polls in a row have failed."""
         row = self._state_row(name) or {}
         count = int(row.get("error_count") or 0) + 1
-        with self.db.conn:
+        with self._tx():
             self.db["source_state"].update(
                 name,
                 {
@@ -231,7 +241,7 @@ class Store:
         return int(row["error_count"] or 0) if row else 0
 
     def disable_source(self, name: str, reason: str, now: datetime) -> None:
-        with self.db.conn:
+        with self._tx():
             self.db["source_state"].update(
                 name,
                 {
@@ -269,7 +279,7 @@ class Store:
     def mark_seen(self, items: list[Item] | tuple[Item, ...], now: datetime) -> list[Item]:
         """Record items; return those never seen before from their source, in order."""
         new = []
-        with self.db.conn:
+        with self._tx():
             for item in items:
                 cursor = self.db.execute(
                     "insert or ignore into items (source, key, story_key, title, link,"
@@ -317,7 +327,7 @@ class Store:
 
     def add_chat_rule(self, rule: ChatRule) -> bool:
         """False when a rule of that name exists already."""
-        with self.db.conn:
+        with self._tx():
             cursor = self.db.execute(
                 "insert or ignore into chat_rules (name, query, rule, destination, chat,"
                 " created_by, created_at) values (?, ?, ?, ?, ?, ?, ?)",
@@ -337,7 +347,7 @@ class Store:
             return bool(cursor.rowcount)
 
     def remove_chat_rule(self, name: str) -> bool:
-        with self.db.conn:
+        with self._tx():
             return bool(self.db.execute("delete from chat_rules where name = ?", [name]).rowcount)
 
     def chat_rules(self) -> list[ChatRule]:
@@ -366,7 +376,7 @@ class Store:
         return out
 
     def add_chat_source(self, source: Source, by: str, now: datetime) -> bool:
-        with self.db.conn:
+        with self._tx():
             cursor = self.db.execute(
                 "insert or ignore into chat_sources (name, kind, url, tags, added_by, added_at)"
                 " values (?, ?, ?, ?, ?, ?)",
@@ -375,7 +385,7 @@ class Store:
             return bool(cursor.rowcount)
 
     def remove_chat_source(self, name: str) -> bool:
-        with self.db.conn:
+        with self._tx():
             return bool(self.db.execute("delete from chat_sources where name = ?", [name]).rowcount)
 
     def chat_sources(self, interval: timedelta) -> list[Source]:
@@ -389,7 +399,7 @@ class Store:
     def add_mute(
         self, chat: str, kind: str, target: str, until: datetime, by: str, now: datetime
     ) -> Mute:
-        with self.db.conn:
+        with self._tx():
             cursor = self.db.execute(
                 "insert into mutes (chat, kind, target, until, created_by, created_at, undone)"
                 " values (?, ?, ?, ?, ?, ?, 0)",
@@ -399,13 +409,13 @@ class Store:
 
     def undo_mute(self, mute_id: int) -> Mute | None:
         rows = list(self.db.query("select * from mutes where id = ?", [mute_id]))
-        with self.db.conn:
+        with self._tx():
             self.db.execute("update mutes set undone = 1 where id = ?", [mute_id])
         return _mute(rows[0]) if rows else None
 
     def unmute(self, chat: str, target: str, now: datetime) -> int:
         """End every active mute of ``target`` in ``chat``; returns how many."""
-        with self.db.conn:
+        with self._tx():
             return self.db.execute(
                 "update mutes set undone = 1 where chat = ? and target = ? and undone = 0"
                 " and until > ?",
@@ -427,7 +437,7 @@ class Store:
     ) -> str:
         """The name of the destination for this chat (and topic), created on first use."""
         name = f"{kind}:{chat_id}" + (f":{thread_id}" if thread_id else "")
-        with self.db.conn:
+        with self._tx():
             self.db.execute(
                 "insert or ignore into chat_destinations (name, kind, chat_id, thread_id,"
                 " created_at) values (?, ?, ?, ?, ?)",
@@ -443,7 +453,7 @@ class Store:
 
     def set_destination_chat(self, name: str, chat_id: int) -> None:
         """Remember a destination's new chat id (a group upgraded to a supergroup)."""
-        with self.db.conn:
+        with self._tx():
             self.db.execute(
                 "insert into destination_state (name, chat_id) values (?, ?)"
                 " on conflict(name) do update set chat_id = excluded.chat_id",
@@ -466,7 +476,7 @@ class Store:
 
         A ``suppressed`` alert (muted in that chat) is recorded but never sent, not even
         after the mute ends."""
-        with self.db.conn:
+        with self._tx():
             cursor = self.db.execute(
                 "insert or ignore into alerts (destination, story_key, source, rules, payload,"
                 " created_at, state, attempts, next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, 0, ?)",
@@ -562,7 +572,7 @@ class Store:
         return from_iso(row[0]) if row and row[0] else None
 
     def mark_sent(self, alert_id: int, now: datetime, remote_id: str | None = None) -> None:
-        with self.db.conn:
+        with self._tx():
             self.db.execute(
                 "update alerts set state = 'sent', sent_at = ?, remote_id = ?,"
                 " attempts = attempts + 1, last_error = null where id = ?",
@@ -570,7 +580,7 @@ class Store:
             )
 
     def mark_retry(self, alert_id: int, error: str, next_attempt: datetime) -> None:
-        with self.db.conn:
+        with self._tx():
             self.db.execute(
                 "update alerts set attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
                 " where id = ?",
@@ -582,13 +592,13 @@ class Store:
         return int(row[0]) if row else 0
 
     def mark_destination_broken(self, name: str, reason: str, now: datetime) -> None:
-        with self.db.conn:
+        with self._tx():
             self.db["destination_state"].upsert(
                 {"name": name, "broken_reason": reason, "broken_since": iso(now)}, pk="name"
             )
 
     def clear_destination_broken(self, name: str) -> None:
-        with self.db.conn:
+        with self._tx():
             self.db.execute(
                 "update destination_state set broken_reason = null, broken_since = null"
                 " where name = ?",

@@ -102,3 +102,16 @@ def test_source_health_and_url_change_resets_state(tmp_path: Path) -> None:
     store.sync_sources([moved])  # the user fixed the URL in the config
     assert store.due_sources([moved], T0) == [moved]
     assert store.fetch_state("ria") == FetchState()
+
+
+def test_atomic_rolls_back_seen_items_when_enqueueing_fails(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "d.db")
+    try:
+        with store.atomic():
+            assert store.mark_seen([item("1")], T0)
+            store.enqueue_alert(alert(item("1")), T0)
+            raise OSError("disk full")
+    except OSError:
+        pass
+    assert store.items_count() == 0 and store.outbox_counts() == {}
+    assert store.mark_seen([item("1")], T0)  # still new: it will alert on the next poll
