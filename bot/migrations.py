@@ -128,4 +128,35 @@ def _m2_chat(db: sqlite_utils.Database) -> None:
     db["destination_state"].add_column("chat_id", int)  # after a group became a supergroup
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_chat]
+def _m3_stories(db: sqlite_utils.Database) -> None:
+    """Stories across sources, notes under sent alerts, and the edits that show them."""
+    db["sightings"].create(
+        {
+            "story_key": str,  # the story's first item's story_key
+            "source": str,
+            "item_key": str,
+            "title": str,
+            "link": str,
+            "seen_at": str,
+            "reason": str,  # why it is the same story
+        },
+        pk=("story_key", "source", "item_key"),
+    )
+    db["alert_notes"].create(
+        {"id": int, "alert_id": int, "kind": str, "text": str, "created_at": str},
+        pk="id",
+    )
+    db["alert_notes"].create_index(["alert_id"])
+    db["alert_edits"].create(
+        {"alert_id": int, "due_at": str, "attempts": int, "last_error": str},
+        pk="alert_id",
+        defaults={"attempts": 0},
+    )
+    db["fingerprints"].create(
+        {"story_key": str, "item_key": str, "data": str, "seen_at": str},
+        pk=("story_key", "item_key"),
+    )
+    db["fingerprints"].create_index(["seen_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_chat, _m3_stories]

@@ -182,6 +182,8 @@ class OutgoingMessage:
     destination: str
     alert: Alert
     created_at: datetime | None = None  # when the alert entered the outbox
+    note: str | None = None  # lines under the alert: "also seen in ...", who muted what
+    remote_id: str | None = None  # the platform's message id, when editing a sent alert
 
 
 class SendStatus(enum.Enum):

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.metrics import Metrics
 from bot.model import OutgoingMessage, SendResult, SendStatus
+from bot.render import notes_text
 from bot.store import Store
 
 log = logging.getLogger("dozor.outbox")
@@ -31,6 +33,17 @@ class Adapter(Protocol):
     kind: str
 
     async def send(self, message: OutgoingMessage) -> SendResult: ...
+
+    async def edit(self, message: OutgoingMessage) -> SendResult:
+        """Redraw a sent alert (``message.remote_id``) with ``message.note`` under it."""
+        ...
+
+
+def compose_note(store: Store, alert_id: int, story_key: str) -> str | None:
+    """Everything to show under an alert: where else its story was seen, and its notes."""
+    root = story_key.split("#", 1)[0]
+    sightings = [(s.source, s.seen_at) for s in store.sightings(root)]
+    return notes_text(sightings, [text for _, text in store.notes(alert_id)])
 
 
 class Outbox:
@@ -55,8 +68,11 @@ class Outbox:
         self._wake.set()
 
     async def deliver_due(self) -> int:
-        """Send every alert that is due now; returns how many were sent."""
-        destinations = [d for d in self.store.pending_destinations() if self._adapter(d)]
+        """Send every alert that is due now, then redraw the sent alerts that asked for
+        it ("also seen in", notes); returns how many alerts were sent."""
+        now = self.clock()
+        wanted = {*self.store.pending_destinations(), *self.store.edit_destinations(now)}
+        destinations = [d for d in sorted(wanted) if self._adapter(d)]
         counts = await asyncio.gather(*(self._drain(d) for d in destinations))
         return sum(counts)
 
@@ -78,8 +94,13 @@ class Outbox:
         while True:
             batch = self.store.claim_deliveries(destination, self.clock(), self.batch)
             if not batch:
+                await self._edits(destination, adapter)
                 return sent
             for message in batch:
+                message = replace(
+                    message,
+                    note=compose_note(self.store, message.alert_id, message.alert.story_key),
+                )
                 try:
                     result = await adapter.send(message)
                 except Exception as exc:  # an adapter bug must not lose the alert
@@ -88,6 +109,36 @@ class Outbox:
                 if not self._record(message, result):
                     return sent
                 sent += 1
+
+    async def _edits(self, destination: str, adapter: Adapter) -> None:
+        for stored in self.store.due_edits(destination, self.clock()):
+            message = OutgoingMessage(
+                stored.id,
+                destination,
+                stored.alert,
+                stored.created_at,
+                note=compose_note(self.store, stored.id, stored.alert.story_key),
+                remote_id=stored.remote_id,
+            )
+            try:
+                result = await adapter.edit(message)
+            except Exception as exc:
+                log.exception("editing alert %s in %s failed", stored.id, destination)
+                result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
+            if result.status is SendStatus.RETRY:
+                delay = (
+                    result.retry_after if result.retry_after is not None else timedelta(seconds=30)
+                )
+                self.store.edit_retry(stored.id, result.detail, self.clock() + delay)
+                return
+            if result.status is SendStatus.BROKEN:
+                log.warning(
+                    "alert %s in %s cannot be edited: %s; left as it is",
+                    stored.id,
+                    destination,
+                    result.detail,
+                )
+            self.store.edit_done(stored.id)
 
     def _record(self, message: OutgoingMessage, result: SendResult) -> bool:
         """Store the outcome; True when the destination may take the next alert now."""

@@ -107,6 +107,25 @@ def format_time(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else None
 
 
+def notes_text(
+    sightings: Sequence[tuple[str, datetime]], notes: Sequence[str], limit: int = 8
+) -> str | None:
+    """The lines under an alert: where else its story was seen, then notes such as who
+    muted what or that the post was deleted.  None when there is nothing to say."""
+    lines = []
+    if sightings:
+        sources = list(dict.fromkeys(source for source, _ in sightings))
+        first = {}
+        for source, at in sightings:
+            first.setdefault(source, at)
+        shown = ", ".join(f"{s} ({first[s]:%H:%M})" for s in sources[:limit])
+        more = f" and {len(sources) - limit} more" if len(sources) > limit else ""
+        noun = "source" if len(sources) == 1 else "sources"
+        lines.append(f"👥 Also seen in {len(sources)} {noun}: {shown}{more}")
+    lines.extend(notes[-5:])
+    return "\n".join(lines) or None
+
+
 def plain(segments: Segments, left: str = "", right: str = "") -> str:
     return "".join(f"{left}{t}{right}" if marked else t for t, marked in segments)
 

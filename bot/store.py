@@ -78,6 +78,17 @@ class ChatRule:
 
 
 @dataclass(frozen=True)
+class Sighting:
+    """Another item that tells an alerted story."""
+
+    source: str
+    title: str
+    link: str | None
+    seen_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
 class StoredAlert:
     id: int
     alert: Alert
@@ -520,6 +531,122 @@ class Store:
                 [iso(since)],
             )
         }
+
+    # -- stories: sightings, notes under alerts, edits that show them ----------------
+
+    def alerts_for_story(self, story_key: str) -> list[StoredAlert]:
+        """Alerts of a story: its first alert per destination and any later one that a
+        new rule made (``<story_key>#<rules>``)."""
+        rows = self.db.query(
+            "select * from alerts where story_key = ? or substr(story_key, 1, ?) = ? order by id",
+            [story_key, len(story_key) + 1, story_key + "#"],
+        )
+        return [_stored(r) for r in rows]
+
+    def add_sighting(self, story_key: str, item: Item, reason: str, now: datetime) -> bool:
+        """Record that ``item`` (from another source, or later) tells an alerted story."""
+        with self._tx():
+            cursor = self.db.execute(
+                "insert or ignore into sightings (story_key, source, item_key, title, link,"
+                " seen_at, reason) values (?, ?, ?, ?, ?, ?, ?)",
+                [story_key, item.source, item.key, item.title[:300], item.link, iso(now), reason],
+            )
+            return bool(cursor.rowcount)
+
+    def sightings(self, story_key: str) -> list[Sighting]:
+        return [
+            Sighting(
+                r["source"],
+                r["title"],
+                r["link"],
+                from_iso(r["seen_at"]) or datetime.now(UTC),
+                r["reason"],
+            )
+            for r in self.db.query(
+                "select * from sightings where story_key = ? order by seen_at", [story_key]
+            )
+        ]
+
+    def add_note(self, alert_id: int, kind: str, text: str, now: datetime) -> None:
+        with self._tx():
+            self.db.execute(
+                "insert into alert_notes (alert_id, kind, text, created_at) values (?, ?, ?, ?)",
+                [alert_id, kind, text, iso(now)],
+            )
+
+    def notes(self, alert_id: int) -> list[tuple[str, str]]:
+        """(kind, text) of the notes under an alert, oldest first."""
+        return [
+            (r["kind"], r["text"])
+            for r in self.db.query(
+                "select kind, text from alert_notes where alert_id = ? order by id", [alert_id]
+            )
+        ]
+
+    def request_edit(self, alert_id: int, due: datetime) -> None:
+        """Ask for the sent alert's message to be redrawn (several requests: one edit)."""
+        with self._tx():
+            self.db.execute(
+                "insert into alert_edits (alert_id, due_at, attempts) values (?, ?, 0)"
+                " on conflict(alert_id) do nothing",
+                [alert_id, iso(due)],
+            )
+
+    def due_edits(self, destination: str, now: datetime, limit: int = 20) -> list[StoredAlert]:
+        rows = self.db.query(
+            "select alerts.* from alert_edits join alerts on alerts.id = alert_edits.alert_id"
+            " where alerts.destination = ? and alerts.state = 'sent'"
+            " and alerts.remote_id is not null and alert_edits.due_at <= ?"
+            " order by alert_edits.due_at limit ?",
+            [destination, iso(now), limit],
+        )
+        return [_stored(r) for r in rows]
+
+    def edit_destinations(self, now: datetime) -> list[str]:
+        return [
+            r["destination"]
+            for r in self.db.query(
+                "select distinct alerts.destination from alert_edits join alerts"
+                " on alerts.id = alert_edits.alert_id where alert_edits.due_at <= ?"
+                " and alerts.state = 'sent'",
+                [iso(now)],
+            )
+        ]
+
+    def edit_done(self, alert_id: int) -> None:
+        with self._tx():
+            self.db.execute("delete from alert_edits where alert_id = ?", [alert_id])
+
+    def edit_retry(self, alert_id: int, error: str, due: datetime) -> None:
+        with self._tx():
+            self.db.execute(
+                "update alert_edits set attempts = attempts + 1, last_error = ?, due_at = ?"
+                " where alert_id = ?",
+                [error, iso(due), alert_id],
+            )
+
+    def save_fingerprint(self, story_key: str, item_key: str, data: str, now: datetime) -> None:
+        with self._tx():
+            self.db.execute(
+                "insert or replace into fingerprints (story_key, item_key, data, seen_at)"
+                " values (?, ?, ?, ?)",
+                [story_key, item_key, data, iso(now)],
+            )
+
+    def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        """(story_key, data, seen_at) of the fingerprints kept since ``since``."""
+        return [
+            (r["story_key"], r["data"], from_iso(r["seen_at"]) or since)
+            for r in self.db.query(
+                "select story_key, data, seen_at from fingerprints where seen_at >= ?"
+                " order by seen_at",
+                [iso(since)],
+            )
+        ]
+
+    def forget_fingerprints(self, before: datetime) -> None:
+        with self._tx():
+            self.db.execute("delete from fingerprints where seen_at < ?", [iso(before)])
 
     def oldest_pending_at(self) -> datetime | None:
         row = self.db.execute(

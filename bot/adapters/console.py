@@ -41,11 +41,22 @@ class ConsoleAdapter:
             lines.append(f"Snippet: {text}")
         if shown.link:
             lines.append(f"Link:    {shown.link}")
+        if message.note:
+            lines.extend(f"Note:    {line}" for line in message.note.split("\n"))
         return "\n".join(lines) + "\n"
 
+    async def edit(self, message: OutgoingMessage) -> SendResult:
+        """A console cannot change what it printed: it prints the update under a header."""
+        lines = [f"── Dozor alert #{message.alert_id} updated ──"]
+        lines.extend(f"Note:    {line}" for line in (message.note or "").split("\n") if line)
+        return await self._write("\n".join(lines) + "\n")
+
     async def send(self, message: OutgoingMessage) -> SendResult:
+        return await self._write(self.format(message))
+
+    async def _write(self, text: str) -> SendResult:
         try:
-            self.stream.write(self.format(message) + "\n")
+            self.stream.write(text + "\n")
             self.stream.flush()
         except OSError as exc:
             return SendResult(SendStatus.RETRY, f"cannot write to the console: {exc}")

@@ -49,6 +49,7 @@ from bot.commands.context import BotContext
 from bot.commands.types import Button, Invocation, Press
 from bot.config import TelegramSettings
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
+from bot.outbox import compose_note
 from bot.render import TELEGRAM_LIMIT, plain, render, telegram_html
 
 log = logging.getLogger("dozor.telegram")
@@ -71,8 +72,9 @@ BROKEN_MARKERS = (
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)
-                                  for b in buttons]])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in buttons]]
+    )
 
 
 def _seconds(value: int | float | timedelta) -> float:
@@ -167,9 +169,7 @@ class TelegramAdapter:
         self.context.bot_username = self.app.bot.username
         if not listen:
             return
-        await self.app.bot.set_my_commands(
-            [BotCommand(c.name, c.summary[:256]) for c in COMMANDS]
-        )
+        await self.app.bot.set_my_commands([BotCommand(c.name, c.summary[:256]) for c in COMMANDS])
         await self.app.start()
         assert self.app.updater is not None
         if self.settings.mode == "webhook" and self.settings.webhook_url:
@@ -212,12 +212,16 @@ class TelegramAdapter:
         async with self.pacer.lock(chat_id):
             await self.pacer.wait(chat_id)
             try:
-                sent = await self._send_html(destination, telegram_html(message.alert), markup)
+                html = telegram_html(message.alert, message.note)
+                sent = await self._send_html(destination, html, markup)
             except BadRequest as exc:
                 if "parse entities" not in str(exc).lower():
                     return self._failure(destination, exc)
-                log.error("Telegram refused the HTML of alert %s (%s); sending it as plain text",
-                          message.alert_id, exc)
+                log.error(
+                    "Telegram refused the HTML of alert %s (%s); sending it as plain text",
+                    message.alert_id,
+                    exc,
+                )
                 try:
                     sent = await self._send_plain(destination, message, markup)
                 except TelegramError as again:
@@ -266,18 +270,49 @@ class TelegramAdapter:
             reply_markup=markup,
         )
 
+    async def edit(self, message: OutgoingMessage) -> SendResult:
+        """Redraw a sent alert with its notes ("also seen in", deletions), keeping its
+        buttons."""
+        destination = self._destination(message.destination)
+        if destination is None or destination.chat_id is None or message.remote_id is None:
+            return SendResult(SendStatus.BROKEN, f"no Telegram message for {message.destination}")
+        try:
+            await self.app.bot.edit_message_text(
+                telegram_html(message.alert, message.note),
+                chat_id=destination.chat_id,
+                message_id=int(message.remote_id),
+                parse_mode="HTML",
+                link_preview_options=LinkPreviewOptions(is_disabled=not destination.link_preview),
+                reply_markup=keyboard(alert_buttons(message.alert_id, message.alert)),
+            )
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return SendResult(SendStatus.SENT)
+            return SendResult(SendStatus.BROKEN, f"Telegram: {exc}")
+        except TelegramError as exc:
+            return self._failure(destination, exc)
+        return SendResult(SendStatus.SENT, remote_id=message.remote_id)
+
     def _failure(self, d: Destination, exc: TelegramError) -> SendResult:
         text = str(exc)
         if isinstance(exc, RetryAfter):
             wait = _seconds(exc.retry_after)
-            return SendResult(SendStatus.RETRY, f"Telegram flood limit: retry after {wait:.0f} s",
-                              retry_after=timedelta(seconds=wait))
+            return SendResult(
+                SendStatus.RETRY,
+                f"Telegram flood limit: retry after {wait:.0f} s",
+                retry_after=timedelta(seconds=wait),
+            )
         if isinstance(exc, ChatMigrated):
-            log.warning("Telegram: chat %s of %s is now %s; sending there",
-                        d.chat_id, d.name, exc.new_chat_id)
+            log.warning(
+                "Telegram: chat %s of %s is now %s; sending there",
+                d.chat_id,
+                d.name,
+                exc.new_chat_id,
+            )
             self.context.store.set_destination_chat(d.name, int(exc.new_chat_id))
-            return SendResult(SendStatus.RETRY, "the group became a supergroup",
-                              retry_after=timedelta(0))
+            return SendResult(
+                SendStatus.RETRY, "the group became a supergroup", retry_after=timedelta(0)
+            )
         if isinstance(exc, Forbidden | InvalidToken):
             return SendResult(SendStatus.BROKEN, f"Telegram: {text}")
         if isinstance(exc, BadRequest):
@@ -316,8 +351,7 @@ class TelegramAdapter:
         )
         reply = await dispatch(self.context, invocation)
         for chunk in split_text(reply.text):
-            await message.reply_text(chunk, reply_markup=keyboard(reply.buttons),
-                                     do_quote=False)
+            await message.reply_text(chunk, reply_markup=keyboard(reply.buttons), do_quote=False)
 
     async def _on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -340,11 +374,13 @@ class TelegramAdapter:
         if outcome.note is None:
             return
         destinations = [d.name for d in self.context.destinations() if d.chat_id == chat.id]
-        stored = self.context.store.alert_by_remote_id(destinations, str(query.message.message_id))
+        store = self.context.store
+        stored = store.alert_by_remote_id(destinations, str(query.message.message_id))
         if stored is None:
             return
+        store.add_note(stored.id, "mute", outcome.note, self.context.clock())
         await query.edit_message_text(
-            telegram_html(stored.alert, outcome.note),
+            telegram_html(stored.alert, compose_note(store, stored.id, stored.alert.story_key)),
             parse_mode="HTML",
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             reply_markup=keyboard(outcome.buttons),
