@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -30,11 +31,17 @@ from bot.logs import setup_logging
 from bot.matching import load_rule_files
 from bot.model import Rule
 from bot.store import Store
+from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
 
 log = logging.getLogger("dozor")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dozor", description="Dozor: watch feeds and channels, alert on matching posts."
     )
@@ -49,14 +56,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     status.add_argument("--config", required=True, type=Path)
     chat = sub.add_parser("chat", help="type chat commands at the console (no polling)")
     chat.add_argument("--config", required=True, type=Path)
-    args = parser.parse_args(argv)
+    sources = sub.add_parser("sources", help="move the source list in and out as OPML")
+    opml = sources.add_subparsers(dest="action", required=True)
+    imp = opml.add_parser("import", help="add the feeds of an OPML file to the config")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--config", required=True, type=Path)
+    exp = opml.add_parser("export", help="write every source as OPML")
+    exp.add_argument("--config", required=True, type=Path)
+    exp.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    return parser
 
+
+def _main(args: argparse.Namespace) -> int:
     try:
         settings = load_config(args.config)
     except ConfigError as exc:
         _problems(f"{exc.path}: the config has {_count(exc.problems, 'problem')}:", exc.problems)
         return 1
     setup_logging(settings.log.level, settings.log.format)
+    if args.command == "sources":
+        if args.action == "import":
+            return import_opml(settings, args.file)
+        return export_opml(settings, args.output)
     rules, problems = load_rules(settings)
     if args.command == "check":
         return check_command(settings, rules, problems)
@@ -134,6 +155,69 @@ async def _chat(settings: Settings, rules: list[Rule]) -> int:
     """The bot as `run` builds it, but nothing polls: commands from stdin, replies to stdout."""
     async with App(settings, rules) as app:
         await run_chat(app.context, sys.stdin, sys.stdout)
+    return 0
+
+
+def import_opml(settings: Settings, file: Path) -> int:
+    """Append the OPML file's feeds to the config as [[sources]] (names and tags kept;
+    feeds already there, by URL, are skipped); the config is checked before it is kept."""
+    try:
+        feeds = read_opml(file.read_bytes())
+    except (OSError, OpmlError) as exc:
+        print(f"{file}: {exc}", file=sys.stderr)
+        return 1
+    known_urls = {s.url for s in settings.sources}
+    names = {s.name for s in settings.sources}
+    blocks, added = [], 0
+    for feed in feeds:
+        if feed.url in known_urls:
+            continue
+        name, n = feed.name, 2
+        while name in names:
+            name, n = f"{feed.name}-{n}", n + 1
+        names.add(name)
+        known_urls.add(feed.url)
+        tags = ", ".join(json.dumps(t, ensure_ascii=False) for t in feed.tags)
+        blocks.append(
+            f"\n[[sources]]  # {json.dumps(feed.title, ensure_ascii=False)[1:-1]}\n"
+            f'name = {json.dumps(name)}\nkind = "rss"\n'
+            f"url = {json.dumps(feed.url, ensure_ascii=False)}\ntags = [{tags}]\n"
+        )
+        added += 1
+    if not added:
+        print(f"{file}: {len(feeds)} feeds, all already in {settings.config_path}")
+        return 0
+    original = settings.config_path.read_text(encoding="utf-8")
+    header = f"\n# --- imported from {file.name} ({len(blocks)} feeds) ---\n"
+    settings.config_path.write_text(original + header + "".join(blocks), encoding="utf-8")
+    try:
+        load_config(settings.config_path)
+    except ConfigError as exc:
+        settings.config_path.write_text(original, encoding="utf-8")
+        _problems(f"{file}: not imported, the config would be invalid:", exc.problems)
+        return 1
+    skipped = len(feeds) - added
+    print(
+        f"{file}: added {added} sources to {settings.config_path}"
+        + (f" ({skipped} already there)" if skipped else "")
+    )
+    return 0
+
+
+def export_opml(settings: Settings, output: Path | None) -> int:
+    sources = list(settings.sources)
+    if settings.storage.path.exists():
+        store = Store.open(settings.storage.path)
+        try:
+            sources += store.chat_sources(settings.polling.interval)
+        finally:
+            store.close()
+    text = write_opml(OpmlFeed(s.name, s.name, s.url, s.tags) for s in sources if s.kind == "rss")
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {len(sources)} sources to {output}", file=sys.stderr)
     return 0
 
 

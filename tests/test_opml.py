@@ -1,0 +1,93 @@
+"""OPML: a feed list moves in and out of Dozor with its names and tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import load_config
+from watchers.opml import OpmlError, read_opml, write_opml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The shape Miniflux and Feedly export: folders as outlines, feeds with xmlUrl.
+READER_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0">
+  <head><title>Miniflux</title></head>
+  <body>
+    <outline text="Syria">
+      <outline title="Meduza" text="Meduza" xmlUrl="https://meduza.io/rss/all" type="rss"/>
+      <outline title="BBC Русская служба"
+               xmlurl="https://feeds.bbci.co.uk/russian/rss.xml"/>
+    </outline>
+    <outline text="Guardian world" xmlUrl="https://www.theguardian.com/world/rss"
+             category="news,en"/>
+    <outline text="a folder with nothing"/>
+  </body>
+</opml>""".encode()
+
+
+def test_reader_export_is_read_with_folders_as_tags() -> None:
+    feeds = read_opml(READER_EXPORT)
+    assert [(f.name, f.url, f.tags) for f in feeds] == [
+        ("meduza", "https://meduza.io/rss/all", ("syria",)),
+        ("bbc", "https://feeds.bbci.co.uk/russian/rss.xml", ("syria",)),
+        ("guardian-world", "https://www.theguardian.com/world/rss", ("news", "en")),
+    ]
+    assert feeds[1].title == "BBC Русская служба"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"<rss/>", "not OPML: the root element is <rss>"),
+        (b"<opml><bo", "not valid OPML"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 '
+            b'"&lol;&lol;&lol;">]><opml><body>&lol2;</body></opml>',
+            "refusing to expand",
+        ),
+    ],
+)
+def test_bad_files_get_a_clear_error(data: bytes, message: str) -> None:
+    with pytest.raises(OpmlError, match=message):
+        read_opml(data)
+
+
+def test_import_into_the_config_then_export_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[sources]]\nname = "meduza-ru"\nurl = "https://meduza.io/rss/all"\n'
+        '[[destinations]]\nname = "console"\nkind = "console"\n',
+        encoding="utf-8",
+    )
+    opml = tmp_path / "reader.opml"
+    opml.write_bytes(READER_EXPORT)
+    assert main(["sources", "import", str(opml), "--config", str(config)]) == 0
+    assert "added 2 sources" in capsys.readouterr().out  # meduza was there already
+    settings = load_config(config)
+    assert [(s.name, s.tags) for s in settings.sources] == [
+        ("meduza-ru", ()),
+        ("bbc", ("syria",)),
+        ("guardian-world", ("news", "en")),
+    ]
+    assert main(["sources", "import", str(opml), "--config", str(config)]) == 0
+    assert "all already in" in capsys.readouterr().out
+    out = tmp_path / "out.opml"
+    assert main(["sources", "export", "--config", str(config), "-o", str(out)]) == 0
+    again = read_opml(out.read_bytes())
+    assert [(f.name, f.url, f.tags) for f in again] == [
+        (s.name, s.url, s.tags) for s in settings.sources
+    ]
+
+
+def test_write_escapes_everything() -> None:
+    from watchers.opml import OpmlFeed
+
+    text = write_opml([OpmlFeed("x", 'A "quoted" <b>&', "https://e.org/?a=1&b=2", ("t",))])
+    (feed,) = read_opml(text.encode())
+    assert feed.title == 'A "quoted" <b>&' and feed.url == "https://e.org/?a=1&b=2"
