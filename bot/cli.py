@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot import __version__
+from bot import __version__, stats
 from bot.adapters.chat_console import run_chat
 from bot.app import App
 from bot.config import ConfigError, Settings, format_duration, load_config
@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--config", required=True, type=Path)
     chat = sub.add_parser("chat", help="type chat commands at the console (no polling)")
     chat.add_argument("--config", required=True, type=Path)
+    stats = sub.add_parser("stats", help="alerts per day by rule and source: a table and a PNG")
+    stats.add_argument("--config", required=True, type=Path)
+    stats.add_argument("--days", type=int, choices=(7, 30), default=7)
+    stats.add_argument("-o", "--output", type=Path, default=Path("dozor-stats.png"))
     sources = sub.add_parser("sources", help="move the source list in and out as OPML")
     opml = sources.add_subparsers(dest="action", required=True)
     imp = opml.add_parser("import", help="add the feeds of an OPML file to the config")
@@ -74,6 +78,8 @@ def _main(args: argparse.Namespace) -> int:
         _problems(f"{exc.path}: the config has {_count(exc.problems, 'problem')}:", exc.problems)
         return 1
     setup_logging(settings.log.level, settings.log.format)
+    if args.command == "stats":
+        return stats_command(settings, args.days, args.output)
     if args.command == "sources":
         if args.action == "import":
             return import_opml(settings, args.file)
@@ -201,6 +207,21 @@ def import_opml(settings: Settings, file: Path) -> int:
         f"{file}: added {added} sources to {settings.config_path}"
         + (f" ({skipped} already there)" if skipped else "")
     )
+    return 0
+
+
+def stats_command(settings: Settings, days: int, output: Path) -> int:
+    if not settings.storage.path.exists():
+        print(f"no store yet at {settings.storage.path}: run `dozor run` first", file=sys.stderr)
+        return 1
+    store = Store.open(settings.storage.path)
+    try:
+        collected = stats.collect(store, datetime.now(UTC), days)
+    finally:
+        store.close()
+    print(stats.table(collected))
+    output.write_bytes(stats.chart(collected))
+    print(f"chart: {output}", file=sys.stderr)
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -647,6 +647,18 @@ class Store:
     def forget_fingerprints(self, before: datetime) -> None:
         with self._tx():
             self.db.execute("delete from fingerprints where seen_at < ?", [iso(before)])
+
+    def alerts_by_day(self, since: datetime) -> list[tuple[date, str, str, str]]:
+        """(day, source, comma-separated rules, story) of every alert since ``since`` that
+        a chat was meant to see (suppressed ones are left out), one per destination."""
+        return [
+            (date.fromisoformat(r["day"]), r["source"], r["rules"] or "", r["story_key"])
+            for r in self.db.query(
+                "select substr(created_at, 1, 10) as day, source, rules, story_key from alerts"
+                " where created_at >= ? and state != 'suppressed' order by id",
+                [iso(since)],
+            )
+        ]
 
     def oldest_pending_at(self) -> datetime | None:
         row = self.db.execute(

@@ -226,6 +226,9 @@ def test_cli_run_once_on_the_shipped_config_prints_sample_alerts(tmp_path: Path)
     assert example.split("\n", 1)[1] in first.stdout  # the README shows real output
     again = dozor("run", "--config", "config.toml", "--once", cwd=tmp_path)
     assert again.returncode == 0 and "Dozor alert" not in again.stdout
+    chart = dozor("stats", "--config", "config.toml", "-o", "week.png", cwd=tmp_path)
+    assert chart.returncode == 0 and "Alerts in the last 7 days" in chart.stdout
+    assert (tmp_path / "week.png").read_bytes()[:4] == b"\x89PNG"
     status = dozor("status", "--config", "config.toml", cwd=tmp_path)
     assert "ria-novosti-sample: ok" in status.stdout
     assert "console: " in status.stdout and " sent" in status.stdout

@@ -309,3 +309,21 @@ async def test_webhook_mode_takes_updates_posted_by_telegram(
                 assert accepted.status == 200
         (reply,) = await wait_messages(tg, DESK, 1)
     assert "/watch" in reply.text
+
+
+async def test_stats_answers_with_a_chart(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    async with app_for(write_config(tmp_path, tg, feeds)) as app:
+        await app.connect(listen=True)
+        await first_poll_then(app, feeds, post(271457), post(194289))
+        await app.outbox.deliver_due()
+        tg.push_command(DESK, "/stats", user_id=7)
+        (photo,) = await tg.wait_for("sendPhoto")
+    assert photo.files, "the chart travels as a file"
+    png = next(iter(photo.files.values()))
+    data = png if isinstance(png, bytes) else png[1] if isinstance(png, tuple) else png.data
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Alerts in the last 7 days: 2" in photo.params["caption"]
+    assert "deir-ez-zor" in photo.params["caption"]

@@ -9,6 +9,8 @@ line; buttons are not offered.  Lines are read off the event loop; EOF ends the 
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 from typing import TextIO
 
 from bot.commands import Invocation, dispatch
@@ -47,5 +49,10 @@ async def run_chat(ctx: BotContext, input: TextIO, output: TextIO) -> None:
         if inv is None:
             continue
         reply = await dispatch(ctx, inv)
-        output.write(reply.text.rstrip("\n") + "\n\n")
+        text = reply.text.rstrip("\n")
+        if reply.image is not None:  # a console shows no pictures: save it, say where
+            path = Path(tempfile.gettempdir()) / reply.image_name
+            path.write_bytes(reply.image)
+            text += f"\n(chart saved to {path})"
+        output.write(text + "\n\n")
         output.flush()

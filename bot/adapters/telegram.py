@@ -30,6 +30,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Update,
 )
@@ -350,6 +351,14 @@ class TelegramAdapter:
             ),
         )
         reply = await dispatch(self.context, invocation)
+        if reply.image is not None:
+            await message.reply_photo(
+                InputFile(reply.image, filename=reply.image_name),
+                caption=reply.text[:1024],
+                do_quote=False,
+            )
+            if len(reply.text) <= 1024:
+                return
         for chunk in split_text(reply.text):
             await message.reply_text(chunk, reply_markup=keyboard(reply.buttons), do_quote=False)
 

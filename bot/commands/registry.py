@@ -140,6 +140,13 @@ COMMANDS: tuple[Command, ...] = (
         status.status,
         Access.READ,
     ),
+    Command(
+        "stats",
+        "/stats [7|30]",
+        "a chart of alerts per day over the last 7 or 30 days, by rule and by source",
+        status.stats,
+        Access.READ,
+    ),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
-from bot.commands.common import ago, plural, span
+from bot.commands.common import UsageError, ago, plural, span
 from bot.commands.context import BotContext
 from bot.commands.sources import condition
 from bot.commands.types import Invocation, Reply
+from bot.stats import chart, collect, table
+
+
+async def stats(ctx: BotContext, inv: Invocation) -> Reply:
+    """/stats [7|30]: a chart of alerts per day by rule and by source, and a table."""
+    arg = inv.args.strip().removesuffix("d")
+    if arg and arg not in ("7", "30"):
+        raise UsageError
+    collected = collect(ctx.store, ctx.clock(), int(arg or 7))
+    png = await asyncio.to_thread(chart, collected)
+    return Reply(table(collected), image=png, image_name="dozor-stats.png")
 
 
 async def status(ctx: BotContext, inv: Invocation) -> Reply:

@@ -45,6 +45,8 @@ class Reply:
     text: str
     ephemeral: bool = False  # only the caller should see it (Slack); Telegram just replies
     buttons: tuple[Button, ...] = ()
+    image: bytes | None = None  # a PNG to send with the text (a photo in Telegram)
+    image_name: str = "dozor.png"
 
 
 @dataclass(frozen=True)
