@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
 from bot.adapters.console import ConsoleAdapter
@@ -26,11 +27,13 @@ from bot.metrics import serve as serve_metrics
 from bot.model import Rule
 from bot.outbox import Adapter, Outbox
 from bot.pipeline import Pipeline
-from bot.scheduler import Poller, PollReport, start_scheduler
+from bot.scheduler import Fetcher, Poller, PollReport, start_scheduler
 from bot.store import Store
+from watchers import rss, telegram_channel, vk
 from watchers.http import HttpClient
 
 if TYPE_CHECKING:
+    from bot.adapters.slack import SlackAdapter
     from bot.adapters.telegram import TelegramAdapter
 
 log = logging.getLogger("dozor")
@@ -83,6 +86,7 @@ class App:
             read_timeout=s.polling.timeout.total_seconds(),
             max_bytes=s.polling.max_bytes,
             per_host=s.polling.per_host,
+            allow=s.polling.allow_private,
         )
         await self.http.__aenter__()
         self.console = ConsoleAdapter(self.stream)
@@ -116,9 +120,11 @@ class App:
             self.clock,
             on_alerts=self.outbox.wake,
             metrics=self.metrics,
+            fetchers=self._fetchers(),
         )
         self.context.last_poll_at = lambda: self.poller.last_poll_at
         self.telegram = self._telegram()
+        self.slack = self._slack()
         return self
 
     def _telegram(self) -> TelegramAdapter | None:
@@ -146,6 +152,50 @@ class App:
         self.adapters["telegram"] = adapter
         return adapter
 
+    def _fetchers(self) -> dict[str, Fetcher]:
+        s = self.settings
+        return {
+            "rss": rss.fetch,
+            "telegram": partial(
+                telegram_channel.fetch,
+                max_pages=s.tme.max_pages,
+                jitter=s.tme.page_jitter.total_seconds(),
+            ),
+            "vk": partial(
+                vk.fetch, token=self.environ.get("VK_TOKEN") or None, api_base=s.vk.api_base_url
+            ),
+        }
+
+    def _slack(self) -> SlackAdapter | None:
+        s = self.settings
+        wanted = any(d.kind == "slack" for d in s.destinations) or bool(
+            s.slack.channels or s.slack.admins
+        )
+        if not wanted:
+            return None
+        token = self.environ.get("SLACK_BOT_TOKEN", "").strip()
+        app_token = self.environ.get("SLACK_APP_TOKEN", "").strip() or None
+        secret = self.environ.get("SLACK_SIGNING_SECRET", "").strip() or None
+        listener = (
+            ("SLACK_SIGNING_SECRET", secret)
+            if s.slack.mode == "http"
+            else ("SLACK_APP_TOKEN", app_token)
+        )
+        missing = [name for name, value in (("SLACK_BOT_TOKEN", token), listener) if not value]
+        if missing:
+            log.error(
+                "Slack is configured (mode %s) but %s not set: alerts for Slack destinations "
+                "wait in the outbox until it is",
+                s.slack.mode,
+                " and ".join(missing) + (" is" if len(missing) == 1 else " are"),
+            )
+            return None
+        from bot.adapters.slack import SlackAdapter
+
+        adapter = SlackAdapter(token, app_token, secret, s.slack, self.context)
+        self.adapters["slack"] = adapter
+        return adapter
+
     def _adapter_for(self, destination: str) -> Adapter | None:
         found = self.context.destination(destination)
         return self.adapters.get(found.kind) if found else None
@@ -157,6 +207,8 @@ class App:
     async def __aexit__(self, *exc: object) -> None:
         if self.telegram is not None:
             await self.telegram.stop()
+        if self.slack is not None:
+            await self.slack.stop()
         await self.http.__aexit__(None, None, None)
         if self._own_pool and self.pool is not None:
             await asyncio.to_thread(self.pool.shutdown, True, cancel_futures=True)
@@ -170,6 +222,12 @@ class App:
             except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
                 log.error("Telegram: cannot connect (%s); alerts for it wait in the outbox", exc)
                 self.adapters.pop("telegram", None)
+        if self.slack is not None and not self.slack.started:
+            try:
+                await self.slack.start(listen=listen)
+            except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
+                log.error("Slack: cannot connect (%s); alerts for it wait in the outbox", exc)
+                self.adapters.pop("slack", None)
 
     async def run_once(self) -> RunSummary:
         await self.connect(listen=False)

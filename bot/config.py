@@ -21,9 +21,16 @@ from urllib.parse import urlsplit
 
 from bot.model import Destination, Source
 
-SOURCE_KINDS = ("rss",)
-DESTINATION_KINDS = ("console", "telegram")
+SOURCE_KINDS = ("rss", "telegram", "vk")
+TME_BASE = "https://t.me"
+VK_API = "https://api.vk.com"
+_CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+DESTINATION_KINDS = ("console", "telegram", "slack")
 TELEGRAM_API = "https://api.telegram.org"
+SLACK_API = "https://slack.com/api/"
+_SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_TS = re.compile(r"^\d+\.\d+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _DURATION = re.compile(
     r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?!s))?\s*(?:(\d+)\s*s)?"
@@ -56,6 +63,7 @@ class PollingSettings:
     per_host: int = 4
     timeout: timedelta = timedelta(seconds=30)
     max_bytes: int = 10 * 1024 * 1024
+    allow_private: tuple[str, ...] = ()  # addresses chat-added sources may reach anyway
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,20 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class TmeSettings:
+    """Public Telegram channels, read from their web preview at <base_url>/s/<channel>."""
+
+    base_url: str = TME_BASE
+    max_pages: int = 10  # ?before= pages read back after downtime, at most
+    page_jitter: timedelta = timedelta(seconds=1)  # a random pause up to this between pages
+
+
+@dataclass(frozen=True)
+class VkSettings:
+    api_base_url: str = VK_API  # the token comes from VK_TOKEN
+
+
+@dataclass(frozen=True)
 class TelegramSettings:
     """The Telegram adapter; the bot token comes from TELEGRAM_BOT_TOKEN, never from here."""
 
@@ -97,6 +119,20 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class SlackSettings:
+    """The Slack app; tokens come from SLACK_BOT_TOKEN, SLACK_APP_TOKEN (Socket Mode) and
+    SLACK_SIGNING_SECRET (HTTP mode), never from here."""
+
+    api_base_url: str = SLACK_API  # always ends with "/": slack_sdk appends the method
+    mode: str = "socket"  # or "http"
+    http_listen: str = "127.0.0.1:3000"
+    admins: tuple[str, ...] = ()  # Slack user ids who may add and remove sources
+    channels: tuple[str, ...] = ()  # channel ids served besides the destinations' channels
+    members_can_watch: bool = True
+    per_channel_interval: timedelta = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path
     base_dir: Path
@@ -109,6 +145,9 @@ class Settings:
     log: LogSettings
     telegram: TelegramSettings = field(default_factory=lambda: TelegramSettings())
     metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings())
+    tme: TmeSettings = field(default_factory=lambda: TmeSettings())
+    vk: VkSettings = field(default_factory=lambda: VkSettings())
+    slack: SlackSettings = field(default_factory=lambda: SlackSettings())
 
     def destination_names(self) -> set[str]:
         return {d.name for d in self.destinations}
@@ -268,8 +307,30 @@ def _source_url(base_dir: Path) -> Callable[[Any], str]:
     return convert
 
 
-SOURCE_KEYS = ("name", "kind", "url", "interval", "tags", "backfill", "enabled")
-DESTINATION_KEYS = ("name", "kind", "chat_id", "thread_id", "silent", "link_preview")
+SOURCE_KEYS = (
+    "name",
+    "kind",
+    "url",
+    "channel",
+    "interval",
+    "tags",
+    "backfill",
+    "enabled",
+    "note_edits",
+)
+TME_KEYS = ("base_url", "max_pages", "page_jitter")
+VK_KEYS = ("api_base_url",)
+DESTINATION_KEYS = (
+    "name",
+    "kind",
+    "chat_id",
+    "thread_id",
+    "channel",
+    "thread_ts",
+    "unfurl",
+    "silent",
+    "link_preview",
+)
 TOP_KEYS = (
     "storage",
     "polling",
@@ -280,6 +341,9 @@ TOP_KEYS = (
     "log",
     "telegram",
     "metrics",
+    "tme",
+    "vk",
+    "slack",
 )
 POLLING_KEYS = (
     "interval",
@@ -291,6 +355,7 @@ POLLING_KEYS = (
     "per_host",
     "timeout",
     "max_bytes",
+    "allow_private",
 )
 STORAGE_KEYS = ("path",)
 RULES_KEYS = ("paths",)
@@ -310,6 +375,15 @@ TELEGRAM_KEYS = (
     "global_per_second",
 )
 # Every key of every section: the README's config reference must document each one.
+SLACK_KEYS = (
+    "api_base_url",
+    "mode",
+    "http_listen",
+    "admins",
+    "channels",
+    "members_can_watch",
+    "per_channel_interval",
+)
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "storage": STORAGE_KEYS,
     "polling": POLLING_KEYS,
@@ -320,6 +394,9 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "log": LOG_KEYS,
     "telegram": TELEGRAM_KEYS,
     "metrics": METRICS_KEYS,
+    "tme": TME_KEYS,
+    "vk": VK_KEYS,
+    "slack": SLACK_KEYS,
 }
 
 
@@ -375,7 +452,20 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         max_bytes=r.get(
             pt, "polling", "max_bytes", _positive_int, defaults.max_bytes, "a size in bytes"
         ),
+        allow_private=r.get(
+            pt, "polling", "allow_private", _strings, (), 'a list like ["127.0.0.1", "10.0.0.0/8"]'
+        ),
     )
+    tme_t = r.table(data.get("tme", {}), "tme", TME_KEYS)
+    tme = TmeSettings(
+        base_url=r.get(tme_t, "tme", "base_url", _base_url, TME_BASE, "an http(s) URL"),
+        max_pages=r.get(tme_t, "tme", "max_pages", _positive_int, 10, "a positive integer"),
+        page_jitter=r.get(
+            tme_t, "tme", "page_jitter", _duration_or_zero, timedelta(seconds=1), duration
+        ),
+    )
+    vk_t = r.table(data.get("vk", {}), "vk", VK_KEYS)
+    vk = VkSettings(r.get(vk_t, "vk", "api_base_url", _base_url, VK_API, "an http(s) URL"))
     if polling.min_interval > polling.max_interval:
         r.error("polling.min_interval", "is longer than polling.max_interval")
 
@@ -396,6 +486,7 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         kind = r.get(
             t, where, "kind", _choice(SOURCE_KINDS), "rss", f"one of {', '.join(SOURCE_KINDS)}"
         )
+        channel = r.get(t, where, "channel", _channel, None, "a channel name like rian_ru")
         url = r.get(
             t,
             where,
@@ -403,8 +494,18 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
             _source_url(base_dir),
             None,
             'an http(s) URL or "file:path"',
-            required=True,
+            required=channel is None,
         )
+        if channel is not None and url is not None:
+            r.error(f"{where}.channel", "give either url or channel, not both")
+        elif channel is not None:
+            if kind == "telegram":
+                url = f"{tme.base_url}/s/{channel}"
+            elif kind == "vk":
+                url = f"https://vk.com/{channel}"
+            else:
+                r.error(f"{where}.channel", f'only for kind = "telegram" or "vk", not "{kind}"')
+        note_edits = r.get(t, where, "note_edits", _boolean, False, "true or false")
         interval = r.get(t, where, "interval", _duration, polling.interval, duration)
         tags = r.get(t, where, "tags", _strings, (), "a list of strings")
         backfill = r.get(t, where, "backfill", _non_negative_int, 0, "a whole number of items")
@@ -414,7 +515,18 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
                 r.error(f"{where}.name", f'"{name}" is already the name of {seen[name]}')
             seen[name] = where
         if name is not None and url is not None:
-            sources.append(Source(name, kind, url, interval, tuple(tags), backfill, enabled))
+            sources.append(
+                Source(
+                    name,
+                    kind,
+                    url,
+                    interval,
+                    tuple(tags),
+                    backfill,
+                    enabled,
+                    note_edits=note_edits,
+                )
+            )
 
     rt = r.table(data.get("rules", {}), "rules", RULES_KEYS)
     rules = RulesSettings(
@@ -462,13 +574,50 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
             for key in ("chat_id", "thread_id"):
                 if key in t:
                     r.error(f"{where}.{key}", f'only for kind = "telegram", not "{kind}"')
+        channel = thread_ts = None
+        unfurl = False
+        if kind == "slack":
+            channel = r.get(
+                t,
+                where,
+                "channel",
+                _slack_channel,
+                None,
+                'a Slack channel id like "C0123ABC"',
+                required=True,
+            )
+            thread_ts = r.get(
+                t,
+                where,
+                "thread_ts",
+                _slack_ts,
+                None,
+                'the ts of a thread like "1700000000.000100"',
+            )
+            unfurl = r.get(t, where, "unfurl", _boolean, False, "true or false")
+        else:
+            for key in ("channel", "thread_ts", "unfurl"):
+                if key in t:
+                    r.error(f"{where}.{key}", f'only for kind = "slack", not "{kind}"')
         silent = r.get(t, where, "silent", _boolean, False, "true or false")
         link_preview = r.get(t, where, "link_preview", _boolean, False, "true or false")
         if name in names:
             r.error(f"{where}.name", f'"{name}" is already the name of another destination')
         if name is not None and kind is not None:
             names.add(name)
-            destinations.append(Destination(name, kind, chat_id, thread_id, silent, link_preview))
+            destinations.append(
+                Destination(
+                    name,
+                    kind,
+                    chat_id,
+                    thread_id,
+                    silent,
+                    link_preview,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    unfurl=unfurl,
+                )
+            )
 
     route_t = r.table(data.get("routes", {}), "routes", ROUTES_KEYS)
     default = r.get(route_t, "routes", "default", _strings, None, "a list of destination names")
@@ -504,6 +653,7 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
     )
 
     telegram = _telegram(r, data.get("telegram", {}))
+    slack = _slack(r, data.get("slack", {}))
 
     if r.problems:
         raise ConfigError(config_path, r.problems)
@@ -518,8 +668,24 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         routes=routes,
         log=log,
         telegram=telegram,
+        slack=slack,
         metrics=metrics,
+        tme=tme,
+        vk=vk,
     )
+
+
+def _channel(value: Any) -> str:
+    text = _string(value).removeprefix("@")
+    if not _CHANNEL.match(text):
+        raise ValueError
+    return text
+
+
+def _duration_or_zero(value: Any) -> timedelta:
+    if value in ("0", "0s"):
+        return timedelta(0)
+    return _duration(value)
 
 
 def _chat_id(value: Any) -> int:
@@ -550,6 +716,57 @@ def _host_port(value: Any) -> str:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError
     return text
+
+
+def _slack_api(value: Any) -> str:
+    return _base_url(value) + "/"
+
+
+def _slack_channel(value: Any) -> str:
+    if not isinstance(value, str) or not _SLACK_CHANNEL.match(value.strip()):
+        raise ValueError
+    return value.strip()
+
+
+def _slack_channels(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError
+    return tuple(_slack_channel(v) for v in value)
+
+
+def _slack_users(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and _SLACK_USER.match(v.strip()) for v in value
+    ):
+        raise ValueError
+    return tuple(v.strip() for v in value)
+
+
+def _slack_ts(value: Any) -> str:
+    if not isinstance(value, str) or not _SLACK_TS.match(value.strip()):
+        raise ValueError
+    return value.strip()
+
+
+def _slack(r: _Reader, raw: Any) -> SlackSettings:
+    t = r.table(raw, "slack", SLACK_KEYS)
+    d = SlackSettings()
+    w = "slack"
+    return SlackSettings(
+        api_base_url=r.get(t, w, "api_base_url", _slack_api, d.api_base_url, "an http(s) URL"),
+        mode=r.get(t, w, "mode", _choice(("socket", "http")), d.mode, "socket or http"),
+        http_listen=r.get(
+            t, w, "http_listen", _host_port, d.http_listen, 'a "host:port" to listen on'
+        ),
+        admins=r.get(t, w, "admins", _slack_users, (), 'a list of Slack user ids like "U0123ABC"'),
+        channels=r.get(
+            t, w, "channels", _slack_channels, (), 'a list of Slack channel ids like "C0123ABC"'
+        ),
+        members_can_watch=r.get(t, w, "members_can_watch", _boolean, True, "true or false"),
+        per_channel_interval=r.get(
+            t, w, "per_channel_interval", _duration, d.per_channel_interval, 'a duration like "1s"'
+        ),
+    )
 
 
 def _telegram(r: _Reader, raw: Any) -> TelegramSettings:

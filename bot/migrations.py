@@ -159,4 +159,24 @@ def _m3_stories(db: sqlite_utils.Database) -> None:
     db["fingerprints"].create_index(["seen_at"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_chat, _m3_stories]
+def _m4_channels(db: sqlite_utils.Database) -> None:
+    """Channel watchers: a cursor per source, a revision per item (edits), the key of
+    each alert's item (deletions)."""
+    db["source_state"].add_column("cursor", str)
+    db["items"].add_column("revision", str)
+    db["alerts"].add_column("item_key", str)
+    db["alerts"].create_index(["source", "item_key"])
+
+
+def _m5_slack(db: sqlite_utils.Database) -> None:
+    """Slack: destinations that /watch made in a channel are kept by channel id (text)."""
+    db["chat_destinations"].add_column("channel", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m1_initial,
+    _m2_chat,
+    _m3_stories,
+    _m4_channels,
+    _m5_slack,
+]

@@ -25,6 +25,7 @@ class Source:
     backfill: int = 0  # alert on up to N items of the very first poll
     enabled: bool = True
     trusted: bool = True  # False for chat-added sources: no private/loopback addresses
+    note_edits: bool = False  # note a later edit of an alerted post under its alert
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ class FetchResult:
 @dataclass(frozen=True)
 class Rule:
     """A watch rule: an item matches when it has any of ``any`` (if given), all of
-    ``all`` and none of ``none``.  Terms are words or phrases."""
+    ``all`` and none of ``none``, and matches ``query`` (if given; see
+    ``bot.matching.query``).  Terms are words or phrases."""
 
     name: str
     any: tuple[str, ...] = ()
@@ -114,6 +116,14 @@ class Rule:
     destinations: tuple[str, ...] = ()  # empty: the config's routes decide
     description: str = ""
     origin: str = ""  # "rules/wagner.toml" or "chat"
+    query: str = ""  # the rule language: "(Wagner OR ЧВК) NEAR/5 погиб*"
+    sources: tuple[str, ...] = ()  # applies only to these sources (empty: all)
+    severity: str = "normal"  # "low" | "normal" | "high" | "urgent"
+    digest: str | None = None  # collect alerts and send them every this long ("1h")
+    silent: bool = False  # deliver this rule's alerts without a notification sound
+    inflect: bool = True  # Russian/Ukrainian terms match their inflected forms
+    translit: bool = False  # terms also match their Cyrillic <-> Latin spellings
+    english_forms: bool = False  # English terms match plurals and verb forms
 
 
 @dataclass(frozen=True)
@@ -135,19 +145,28 @@ class Match:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where alerts go: the console, or a Telegram chat (optionally one forum topic)."""
+    """Where alerts go: the console, a Telegram chat (optionally one forum topic), or a
+    Slack channel (optionally one thread)."""
 
     name: str
-    kind: str  # "console" | "telegram"; later "slack"
+    kind: str  # "console" | "telegram" | "slack"
     chat_id: int | None = None  # telegram
     thread_id: int | None = None  # telegram forum topic (message_thread_id)
     silent: bool = False  # deliver without a notification sound
     link_preview: bool = False
+    channel: str | None = None  # slack channel id, e.g. "C0123ABC"
+    thread_ts: str | None = None  # slack: post as replies in this thread
+    unfurl: bool = False  # slack: let Slack unfurl the alert's link
+
+    @property
+    def address(self) -> int | str | None:
+        """The chat id (Telegram) or channel id (Slack) this destination posts into."""
+        return self.channel if self.channel is not None else self.chat_id
 
     @property
     def chat_key(self) -> str:
         """The chat this destination posts into; mutes and permissions are per chat."""
-        return chat_key(self.kind, self.chat_id)
+        return chat_key(self.kind, self.address)
 
 
 def chat_key(platform: str, chat_id: int | str | None) -> str:

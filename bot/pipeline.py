@@ -56,16 +56,30 @@ class Pipeline:
         self.rules = {rule.name: rule for rule in rules}
         self.matcher = Matcher(list(rules))
 
-    def ingest(self, source: Source, items: Sequence[Item], *, first_poll: bool) -> IngestReport:
+    def ingest(
+        self,
+        source: Source,
+        items: Sequence[Item],
+        *,
+        first_poll: bool,
+        gone: Sequence[str] = (),
+    ) -> IngestReport:
+        """``gone``: keys of this source's alerted items that the source no longer shows."""
         with self.store.atomic():  # seen items and their alerts commit together
-            return self._ingest(source, items, first_poll=first_poll)
+            return self._ingest(source, items, first_poll=first_poll, gone=gone)
 
-    def _ingest(self, source: Source, items: Sequence[Item], *, first_poll: bool) -> IngestReport:
+    def _ingest(
+        self, source: Source, items: Sequence[Item], *, first_poll: bool, gone: Sequence[str]
+    ) -> IngestReport:
         now = self.clock()
-        new = self.store.mark_seen(list(items), now)
+        new, revised = self.store.record_items(list(items), now)
         candidates = new
         if first_poll:
             candidates = new[-source.backfill :] if source.backfill else []
+        # An edited post is matched again: it alerts if it matches now and never did
+        # (the outbox refuses a second alert of the same story to a destination).
+        candidates = [*candidates, *revised]
+        self._note_changes(source, revised, gone, now)
         alert_ids: list[int] = []
         fired: list[str] = []
         matched = 0
@@ -88,6 +102,36 @@ class Pipeline:
             baseline=first_poll,
             rules_fired=tuple(fired),
         )
+
+    def _note_changes(
+        self, source: Source, revised: Sequence[Item], gone: Sequence[str], now: datetime
+    ) -> None:
+        """Posts are evidence: a deleted post that was alerted is noted under its alert
+        (its text stays in the store: /show); so is an edit, where the source asks."""
+        changes = [
+            (
+                key,
+                "deleted",
+                f"🗑 Deleted from {source.name} by {now:%Y-%m-%d %H:%M} UTC; "
+                "the text is kept: /show {id}",
+            )
+            for key in gone
+        ]
+        if source.note_edits:
+            changes += [
+                (item.key, "edited", f"✏️ Edited at {now:%Y-%m-%d %H:%M} UTC") for item in revised
+            ]
+        if not changes:
+            return
+        by_key: dict[str, list[tuple[str, str]]] = {}
+        for key, kind, text in changes:
+            by_key.setdefault(key, []).append((kind, text))
+        for stored in self.store.alerts_of_items(source.name, list(by_key)):
+            for kind, text in by_key[stored.alert.item.key]:
+                if kind == "deleted" and self.store.has_note(stored.id, "deleted"):
+                    continue
+                self.store.add_note(stored.id, kind, text.replace("{id}", str(stored.id)), now)
+                self.store.request_edit(stored.id, now)
 
     def _muted(self, now: datetime) -> dict[str, set[tuple[str, str]]]:
         """{chat: {(kind, target)}} of the mutes in force now."""

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from bot.model import Alert, Span
 
@@ -192,3 +193,142 @@ def telegram_html(alert: Alert, note: str | None = None, limit: int = TELEGRAM_L
         if utf16_len(message) <= limit:
             return message
     return html_escape(_clip(rules, 200))  # head and footer are bounded, so unreachable
+
+
+# -- Slack Block Kit ------------------------------------------------------------------
+
+SLACK_SECTION_LIMIT = 3000  # characters of a section's text
+SLACK_MAX_BLOCKS = 50
+SLACK_FALLBACK_LIMIT = 3000  # the message's `text` (notifications); Slack allows 40,000
+# mrkdwn has no escape for its formatting characters: user text gets look-alikes, so a
+# title like "*NEW*" or "_id_" never toggles bold or italics (jsx-slack does the same).
+_SLACK_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+_URL = re.compile(r"https?://[^\s<>\"|]+")
+_URL_TAIL = ".,;:!?)]}»\"'…"
+
+
+def slack_url(url: str) -> str:
+    """A URL for ``<url|label>``: everything but URL punctuation and ASCII letters and
+    digits percent-encoded (``|``, ``<``, ``>``, spaces, controls would end or break the
+    link), then ``&`` as an entity."""
+    url = quote(_SURROGATE.sub("\ufffd", url), safe="!#$%&'()*+,/:;=?@[]~-._")
+    return url.replace("&", "&amp;")
+
+
+def slack_escape(text: str) -> str:
+    """Feed or user text for mrkdwn: &, < and > as entities (Slack's escaping rule), the
+    formatting characters as look-alikes, and URLs as explicit links (untouched by the
+    look-alikes, so ``t.me/rian_ru`` still works)."""
+    text = _SURROGATE.sub("\ufffd", text)
+    out: list[str] = []
+    pos = 0
+    for found in _URL.finditer(text):
+        url = found.group().rstrip(_URL_TAIL)
+        if len(url) <= len("https://"):
+            continue
+        out.append(_slack_plain(text[pos : found.start()]))
+        target = slack_url(url)
+        label = url.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        out.append(f"<{target}>" if target == label else f"<{target}|{label}>")
+        pos = found.start() + len(url)
+    out.append(_slack_plain(text[pos:]))
+    return "".join(out)
+
+
+def _slack_plain(text: str) -> str:
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.translate(_SLACK_LOOKALIKES)
+
+
+def _slack_marked(segments: Segments) -> str:
+    """Segments as mrkdwn with the marked ones in ``*bold*``: Slack wants the asterisks
+    right against the words, so whitespace at a marked segment's edges stays outside."""
+    out = []
+    for text, marked in segments:
+        core = text.strip()
+        if not marked or not core:
+            out.append(slack_escape(text))
+            continue
+        lead = text[: len(text) - len(text.lstrip())]
+        trail = text[len(text.rstrip()) :]
+        out.append(f"{lead}*{slack_escape(core)}*{trail}")
+    return "".join(out)
+
+
+def _section(text: str) -> dict[str, object]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _fits(text: str) -> bool:
+    return bool(text.strip()) and len(text) <= SLACK_SECTION_LIMIT
+
+
+def slack_blocks(alert: Alert, note: str | None = None) -> tuple[list[dict[str, object]], str]:
+    """An alert as Block Kit sections (rules and source; title and snippet with the
+    matched words in bold; time and link; the note) and its plain fallback text.  Every
+    section is non-empty and at most 3,000 characters *after* escaping: the snippet is
+    narrowed until it fits.  The adapter appends the buttons (one more block)."""
+    shown = render(alert)
+    rules = "; ".join(
+        f"{rule} ({', '.join(terms[:6])}{', …' if len(terms) > 6 else ''})"
+        for rule, terms in shown.rules[:5]
+    )
+    source = _clip(shown.source, 100).strip()
+    head = [f"🔔 *{slack_escape(_clip(rules, 400).strip())}*" if rules.strip() else "🔔"]
+    if source:
+        head.append(f"📰 {slack_escape(source)}")
+    blocks: list[dict[str, object]] = [_section("\n".join(head))]
+    title = shown.title
+    if sum(len(t) for t, _ in title) > 300:
+        title = ((_clip("".join(t for t, _ in title), 300), False),)
+    title_text = _slack_marked(title)
+    if _fits(title_text):
+        blocks.append(_section(title_text))
+    item_text = alert.item.text
+    text_spans = [(s.start, s.end) for m in alert.matches for s in m.spans if s.field == "text"]
+    if item_text.strip():
+        for width in (600, 400, 250, 120, 60):
+            body = _slack_marked(snippet(item_text, text_spans, width))
+            if _fits(body):
+                break
+        else:  # a match longer than the section: the text's start, unmarked
+            body = slack_escape(_clip(item_text.strip(), 500))
+        blocks.append(_section(body))
+    tail = []
+    if shown.published:
+        tail.append(f"🕒 {shown.published}")
+    if shown.link and shown.link.startswith(("http://", "https://")) and len(shown.link) <= 2000:
+        tail.append(f"<{slack_url(shown.link)}|Open the post>")
+    if tail:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(tail)}]}
+        )
+    if note and note.strip():
+        blocks.append(_section(slack_escape(_clip(note.strip(), 500))))
+    fallback = " · ".join(p for p in (rules.strip(), source) if p)
+    plain_title = plain(shown.title).strip()
+    if plain_title:
+        fallback += f": {plain_title}"
+    fallback = slack_escape(_clip(fallback.strip() or "Dozor alert", 600))
+    return blocks[: SLACK_MAX_BLOCKS - 1], fallback
+
+
+def slack_text(text: str, reserve: int = 1) -> tuple[list[dict[str, object]], str]:
+    """A plain-text reply as mrkdwn sections of at most 3,000 characters, split at line
+    breaks (at most 50 blocks, ``reserve`` of them left for buttons), and its fallback."""
+    sections: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        pieces = [line[i : i + 600] for i in range(0, len(line), 600)] or [""]
+        for piece in pieces:  # 600 characters escape to at most 3,000
+            escaped = slack_escape(piece)
+            candidate = f"{current}\n{escaped}" if current else escaped
+            if len(candidate) > SLACK_SECTION_LIMIT:
+                sections.append(current)
+                current = escaped
+            else:
+                current = candidate
+    sections.append(current)
+    kept = [s for s in sections if s.strip()][: SLACK_MAX_BLOCKS - reserve]
+    fallback = slack_escape(_clip(text.strip(), SLACK_FALLBACK_LIMIT // 5)) or "…"
+    return [_section(s) for s in kept], fallback

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +34,7 @@ from watchers.http import HttpClient
 log = logging.getLogger("dozor.poll")
 
 Fetcher = Callable[[Source, FetchState, HttpClient, Executor | None], Awaitable[FetchResult]]
-FETCHERS: dict[str, Fetcher] = {"rss": rss.fetch}
+FETCHERS: dict[str, Fetcher] = {"rss": rss.fetch}  # the app adds the configured others
 
 
 def plan_next_check(
@@ -84,8 +84,10 @@ class Poller:
         on_alerts: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        fetchers: Mapping[str, Fetcher] | None = None,
     ):
         self.metrics = metrics
+        self.fetchers = dict(fetchers or FETCHERS)
         self.sources = sources  # read at every tick: chat commands add and remove sources
         self.polling = polling
         self.store = store
@@ -102,7 +104,7 @@ class Poller:
     async def poll(self, source: Source) -> PollReport:
         async with self.limit:
             state = self.store.fetch_state(source.name)
-            fetcher = FETCHERS[source.kind]
+            fetcher = self.fetchers[source.kind]
             deadline = self.polling.timeout.total_seconds() * 2 + 5
             try:
                 async with asyncio.timeout(deadline):  # a trickling server cannot hold a poll
@@ -145,7 +147,8 @@ class Poller:
         ingest = None
         if result.status is FetchStatus.OK:
             first = not self.store.baseline_done(source.name)
-            ingest = self.pipeline.ingest(source, result.items, first_poll=first)
+            gone = result.gone(self.store.alerted_keys(source.name)) if result.covered else ()
+            ingest = self.pipeline.ingest(source, result.items, first_poll=first, gone=gone)
             if ingest.alerts:
                 self.on_alerts()
             log.info(

@@ -191,6 +191,7 @@ class Store:
             etag=row.get("etag"),
             last_modified=row.get("last_modified"),
             body_hash=row.get("body_hash"),
+            cursor=row.get("cursor"),
         )
 
     def baseline_done(self, name: str) -> bool:
@@ -212,6 +213,7 @@ class Store:
             "etag": state.etag,
             "last_modified": state.last_modified,
             "body_hash": state.body_hash,
+            "cursor": state.cursor,
             "last_poll_at": iso(now),
             "last_success_at": iso(now),
             "failing_since": None,
@@ -289,12 +291,21 @@ class Store:
 
     def mark_seen(self, items: list[Item] | tuple[Item, ...], now: datetime) -> list[Item]:
         """Record items; return those never seen before from their source, in order."""
-        new = []
+        return self.record_items(items, now)[0]
+
+    def record_items(
+        self, items: list[Item] | tuple[Item, ...], now: datetime
+    ) -> tuple[list[Item], list[Item]]:
+        """Record items; return (never seen before, seen but edited since: a new
+        ``revision``), each in order."""
+        new: list[Item] = []
+        revised: list[Item] = []
         with self._tx():
             for item in items:
                 cursor = self.db.execute(
                     "insert or ignore into items (source, key, story_key, title, link,"
-                    " published_at, first_seen_at, text, tags) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " published_at, first_seen_at, text, tags, revision)"
+                    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         item.source,
                         item.key,
@@ -305,11 +316,27 @@ class Store:
                         iso(now),
                         item.text[:ITEM_TEXT_KEPT],
                         json.dumps(list(item.tags), ensure_ascii=False),
+                        item.revision or None,
                     ],
                 )
                 if cursor.rowcount:
                     new.append(item)
-        return new
+                elif item.revision:
+                    changed = self.db.execute(
+                        "update items set revision = ?, title = ?, text = ? where source = ?"
+                        " and key = ? and revision is not null and revision != ?",
+                        [
+                            item.revision,
+                            item.title[:500],
+                            item.text[:ITEM_TEXT_KEPT],
+                            item.source,
+                            item.key,
+                            item.revision,
+                        ],
+                    )
+                    if changed.rowcount:
+                        revised.append(item)
+        return new, revised
 
     def items_count(self) -> int:
         return self.db["items"].count
@@ -401,7 +428,14 @@ class Store:
 
     def chat_sources(self, interval: timedelta) -> list[Source]:
         return [
-            Source(r["name"], r["kind"], r["url"], interval, tuple(json.loads(r["tags"] or "[]")))
+            Source(
+                r["name"],
+                r["kind"],
+                r["url"],
+                interval,
+                tuple(json.loads(r["tags"] or "[]")),
+                trusted=False,  # added from chat: never a private or loopback address
+            )
             for r in self.db.query("select * from chat_sources order by added_at")
         ]
 
@@ -444,21 +478,23 @@ class Store:
     # -- destinations made by chat commands; chat ids that changed -----------------
 
     def chat_destination(
-        self, kind: str, chat_id: int, thread_id: int | None, now: datetime
+        self, kind: str, chat_id: int | str, thread_id: int | None, now: datetime
     ) -> str:
-        """The name of the destination for this chat (and topic), created on first use."""
+        """The name of the destination for this chat (and topic), created on first use;
+        a text ``chat_id`` is a Slack channel id."""
         name = f"{kind}:{chat_id}" + (f":{thread_id}" if thread_id else "")
+        number, channel = (None, chat_id) if isinstance(chat_id, str) else (chat_id, None)
         with self._tx():
             self.db.execute(
                 "insert or ignore into chat_destinations (name, kind, chat_id, thread_id,"
-                " created_at) values (?, ?, ?, ?, ?)",
-                [name, kind, chat_id, thread_id, iso(now)],
+                " channel, created_at) values (?, ?, ?, ?, ?, ?)",
+                [name, kind, number, thread_id, channel, iso(now)],
             )
         return name
 
     def chat_destinations(self) -> list[Destination]:
         return [
-            Destination(r["name"], r["kind"], r["chat_id"], r["thread_id"])
+            Destination(r["name"], r["kind"], r["chat_id"], r["thread_id"], channel=r["channel"])
             for r in self.db.query("select * from chat_destinations order by name")
         ]
 
@@ -490,7 +526,8 @@ class Store:
         with self._tx():
             cursor = self.db.execute(
                 "insert or ignore into alerts (destination, story_key, source, rules, payload,"
-                " created_at, state, attempts, next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                " created_at, state, attempts, next_attempt_at, item_key)"
+                " values (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 [
                     alert.destination,
                     alert.story_key,
@@ -500,9 +537,45 @@ class Store:
                     iso(now),
                     "suppressed" if suppressed else "pending",
                     iso(now),
+                    alert.item.key,
                 ],
             )
             return cursor.lastrowid if cursor.rowcount else None
+
+    def alerts_of_items(self, source: str, keys: list[str]) -> list[StoredAlert]:
+        """The sent alerts of these items of one source (to note edits and deletions)."""
+        out: list[StoredAlert] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            out += [
+                _stored(r)
+                for r in self.db.query(
+                    f"select * from alerts where source = ? and item_key in ({marks})"
+                    " and state = 'sent' order by id",
+                    [source, *chunk],
+                )
+            ]
+        return out
+
+    def alerted_keys(self, source: str, limit: int = 1000) -> list[str]:
+        """Item keys of the newest alerts sent from ``source``."""
+        return [
+            r["item_key"]
+            for r in self.db.query(
+                "select distinct item_key from alerts where source = ? and state = 'sent'"
+                " and item_key is not null order by id desc limit ?",
+                [source, limit],
+            )
+        ]
+
+    def has_note(self, alert_id: int, kind: str) -> bool:
+        return bool(
+            self.db.execute(
+                "select 1 from alert_notes where alert_id = ? and kind = ? limit 1",
+                [alert_id, kind],
+            ).fetchone()
+        )
 
     def alert(self, alert_id: int) -> StoredAlert | None:
         rows = list(self.db.query("select * from alerts where id = ?", [alert_id]))

@@ -429,7 +429,7 @@ async def test_addsource_of_a_feed_then_sources_lists_it_then_removesource(
     assert "- meduza.io-rss-all (added in chat): not polled yet; 0 alerts in 24h" in sources
 
     again = await testbot.command("/addsource https://meduza.io/rss/all", chat=None)
-    assert again.text == "that feed is already a source: meduza.io-rss-all"
+    assert again.text == "that is already a source: meduza.io-rss-all"
     second = await testbot.command("/addsource https://www.meduza.io/rss/all?lang=en", chat=None)
     assert second.text.startswith("added source meduza.io-rss-all-2 ")
 
@@ -454,21 +454,25 @@ async def test_addsource_of_a_feed_then_sources_lists_it_then_removesource(
 @pytest.mark.parametrize(
     "channel", ["@rian_ru", "t.me/rian_ru", "https://t.me/s/rian_ru", "https://t.me/rian_ru/271457"]
 )
-async def test_addsource_of_a_telegram_channel_says_not_yet(testbot: ChatBot, channel: str) -> None:
+async def test_addsource_of_a_telegram_channel_in_any_form_adds_the_same_source(
+    testbot: ChatBot, channel: str
+) -> None:
     reply = await testbot.command(f"/addsource {channel}", chat=None)
-    assert reply.text.startswith(
-        "public Telegram channels are not supported in this version yet: they come with the "
-        "channel watcher."
-    )
-    assert len(testbot.ctx.sources()) == 4
+    assert reply.text.startswith("added source tg-rian_ru (https://t.me/s/rian_ru)")
+    assert "public Telegram channel" in reply.text
+    added = testbot.source("tg-rian_ru")
+    assert (added.kind, added.url, added.trusted) == ("telegram", "https://t.me/s/rian_ru", False)
+    for again in ("@rian_ru", "https://t.me/s/rian_ru"):
+        repeat = await testbot.command(f"/addsource {again}", chat=None)
+        assert repeat.text == "that is already a source: tg-rian_ru"
+    assert len(testbot.ctx.sources()) == 5
 
 
 @pytest.mark.parametrize(
     ("url", "why"),
     [
-        ("ftp://example.org/feed.xml", "starting with https://"),
-        ("example.org/feed.xml", "starting with https://"),
-        ("file:///etc/passwd", "starting with https://"),
+        ("ftp://example.org/feed.xml", "only http(s) URLs can be watched"),
+        ("file:///etc/passwd", "only http(s) URLs can be watched"),
         ("http://127.0.0.1:8080/feed", "private networks"),
         ("http://[::1]/feed", "private networks"),
         ("http://192.168.1.10/rss", "private networks"),
@@ -656,3 +660,37 @@ def test_dozor_chat_reads_commands_from_stdin_until_eof(tmp_path: Path) -> None:
     assert "- wagner (" in done.stdout
     assert "- watch-vagner-pogib (this chat, by console): all of: Вагнер*, погиб*" in done.stdout
     assert (tmp_path / "dozor.db").exists()
+
+
+def sample_items(testbot: ChatBot) -> list:
+    """The 60 real RIA posts of the bundled sample feed, as stored items."""
+    from watchers.rss import parse_feed
+
+    body = (
+        Path(__file__).resolve().parents[1] / "samples/ria-novosti-2024-12-03.json"
+    ).read_bytes()
+    return list(parse_feed(body, {}, "ria", (), "https://t.me/").items)
+
+
+async def test_a_rule_that_would_match_nearly_everything_needs_anyway(testbot: ChatBot) -> None:
+    testbot.store.mark_seen(sample_items(testbot), testbot.clock())
+    refused = await testbot.command("/watch в", chat=testbot.DESK)
+    assert refused.text.startswith("not added: it would match")
+    assert "--anyway" in refused.text
+    assert not testbot.store.chat_rules()
+    narrow = await testbot.command("/watch Сири*", chat=testbot.DESK)
+    assert narrow.text.startswith("Watching as")
+    forced = await testbot.command("/watch в --anyway", chat=testbot.DESK)
+    assert forced.text.startswith("Watching as watch-v")
+    assert [c.query for c in testbot.store.chat_rules()] == ["Сири*", "в"]
+
+
+async def test_a_command_flood_is_limited_and_told_once(testbot: ChatBot) -> None:
+    replies = [await testbot.command(f"/watch Вагнер{n}", chat=testbot.DESK) for n in range(40)]
+    told = [r.text for r in replies if r.text.startswith("slow down")]
+    assert len(told) == 1 and "at most 20 commands a minute" in told[0]
+    assert sum(1 for r in replies if r.text == "") == 19  # silence after being told
+    assert len(testbot.store.chat_rules()) == 20
+    testbot.clock.advance(timedelta(minutes=1, seconds=1))
+    again = await testbot.command("/watch Вагнер-final", chat=testbot.DESK)
+    assert again.text.startswith("Watching as")

@@ -116,12 +116,12 @@ default = ["consle"]
         'polling.interval: expected a duration like "5m", got 5',
         "polling.jitter: expected a fraction from 0 to 0.5, got 2",
         'sources[0].name: expected a name of letters, digits, - _ ., got "a b"',
-        'sources[0].kind: expected one of rss, got "gopher"',
+        'sources[0].kind: expected one of rss, telegram, vk, got "gopher"',
         'sources[0].url: expected an http(s) URL or "file:path", got "ftp://example.org/"',
         'sources[0].tags: expected a list of strings, got "news"',
         "sources[1].name: missing",
         "sources[1].backfill: expected a whole number of items, got -1",
-        'destinations[0].kind: expected one of console, telegram, got "fax"',
+        'destinations[0].kind: expected one of console, telegram, slack, got "fax"',
         'routes.default: no destination named "consle"',
     ]:
         assert expected in joined, f"{expected!r} not in:\n{joined}"
@@ -206,4 +206,89 @@ chat_id = 5
         'destinations[1].chat_id: only for kind = "telegram", not "console"',
         "telegram.admins: expected a list of Telegram user ids, got a list",
         'telegram.webhook_url: missing (needed with mode = "webhook")',
+    ]
+
+
+def test_slack_destinations_and_settings(tmp_path: Path) -> None:
+    settings = load_config(
+        write(
+            tmp_path,
+            """
+[slack]
+api_base_url = "http://127.0.0.1:8082/api"
+admins = ["U0123ABC"]
+channels = ["C0EXTRA1"]
+mode = "http"
+per_channel_interval = "2s"
+[[destinations]]
+name = "desk"
+kind = "slack"
+channel = "C0123ABC"
+thread_ts = "1700000000.000100"
+unfurl = true
+[[destinations]]
+name = "plain"
+kind = "slack"
+channel = "G0PRIVATE"
+""",
+        )
+    )
+    desk, plain = settings.destinations
+    assert (desk.channel, desk.thread_ts, desk.unfurl, desk.chat_id) == (
+        "C0123ABC",
+        "1700000000.000100",
+        True,
+        None,
+    )
+    assert desk.chat_key == "slack:C0123ABC" and desk.address == "C0123ABC"
+    assert (plain.thread_ts, plain.unfurl) == (None, False)
+    slack = settings.slack
+    assert slack.api_base_url == "http://127.0.0.1:8082/api/"  # slack_sdk appends the method
+    assert (slack.admins, slack.channels, slack.mode) == (("U0123ABC",), ("C0EXTRA1",), "http")
+    assert slack.per_channel_interval == timedelta(seconds=2) and slack.members_can_watch
+    assert slack.http_listen == "127.0.0.1:3000"
+
+
+def test_slack_defaults(tmp_path: Path) -> None:
+    slack = load_config(write(tmp_path, "")).slack
+    assert (slack.api_base_url, slack.mode) == ("https://slack.com/api/", "socket")
+    assert slack.per_channel_interval == timedelta(seconds=1)
+
+
+def test_slack_problems(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+[slack]
+mode = "webhook"
+admins = ["@boss"]
+channels = ["#general"]
+http_listen = "3000"
+[[destinations]]
+name = "desk"
+kind = "slack"
+[[destinations]]
+name = "named"
+kind = "slack"
+channel = "#osint"
+thread_ts = 1700000000.0001
+[[destinations]]
+name = "tg"
+kind = "telegram"
+chat_id = -100123
+channel = "C0123ABC"
+unfurl = true
+""",
+    )
+    assert found == [
+        'destinations[0].channel: missing (expected a Slack channel id like "C0123ABC")',
+        'destinations[1].channel: expected a Slack channel id like "C0123ABC", got "#osint"',
+        'destinations[1].thread_ts: expected the ts of a thread like "1700000000.000100", '
+        "got 1700000000.0001",
+        'destinations[2].channel: only for kind = "slack", not "telegram"',
+        'destinations[2].unfurl: only for kind = "slack", not "telegram"',
+        'slack.mode: expected socket or http, got "webhook"',
+        'slack.http_listen: expected a "host:port" to listen on, got "3000"',
+        'slack.admins: expected a list of Slack user ids like "U0123ABC", got a list',
+        'slack.channels: expected a list of Slack channel ids like "C0123ABC", got a list',
     ]

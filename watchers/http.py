@@ -11,16 +11,31 @@ fake ETag (mtime and size), so the bundled offline samples get 304s too.
 
 Every failure is a ``FetchError`` whose message is meant for a person ("timed out
 after 30 s reading https://...") and never carries credentials: URLs in messages
-lose their user:password part.  HTTP error statuses are not failures here: the
+lose their user:password part and the values of token-like query parameters
+(``access_token``, ``api_key``...).  HTTP error statuses are not failures here: the
 caller reads ``Response.status``.
+
+User-added sources are fetched with ``trusted=False``: before every request (the
+first and each redirect hop) the host is resolved and the request is refused if any
+of its addresses is loopback, private, link-local (cloud metadata at 169.254.169.254),
+unspecified, multicast, reserved or otherwise not globally routable, unless the
+client's ``allow`` list (CIDRs or host names, from the config) permits it.  The
+untrusted requests go through their own connector whose resolver checks the addresses
+again at connect time, so a host that re-resolves to a private address between the
+check and the connection (DNS rebinding) is refused too.  ``file:`` URLs are refused
+for untrusted sources.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import ipaddress
 import os
+import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
@@ -29,9 +44,19 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp.resolver import ThreadedResolver
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchError", "HttpClient", "Response", "redact_url"]
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "AddressGuard",
+    "FetchError",
+    "HttpClient",
+    "Response",
+    "address_problem",
+    "redact_url",
+]
 
 DEFAULT_USER_AGENT = "Dozor/0.1 (+https://github.com/dozor-osint/dozor; feed monitor)"
 ACCEPT = (
@@ -58,15 +83,29 @@ class Response:
     truncated: bool = False  # the connection closed before the whole body arrived
 
 
+_SECRET_PARAMS = frozenset(
+    {"access_token", "token", "api_key", "apikey", "key", "secret", "client_secret",
+     "password", "sig", "signature"}
+)  # fmt: skip
+
+
 def redact_url(url: str) -> str:
-    """The URL without its ``user:password@`` part, fit for a message."""
+    """The URL without its ``user:password@`` part and with the values of token-like
+    query parameters (``access_token=***``), fit for a message."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url.split("@")[-1] if "@" in url else url
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    if parts.query:
+        params = []
+        for param in parts.query.split("&"):
+            name, eq, value = param.partition("=")
+            secret = eq and value and name.lower() in _SECRET_PARAMS
+            params.append(f"{name}=***" if secret else param)
+        parts = parts._replace(query="&".join(params))
+    return urlunsplit(parts)
 
 
 def _seconds(value: float) -> str:
@@ -91,7 +130,12 @@ def _host_of(url: str) -> str:
 
 
 class HttpClient:
-    """``async with HttpClient() as http: response = await http.get(url)``."""
+    """``async with HttpClient() as http: response = await http.get(url)``.
+
+    ``allow``: CIDRs (``"127.0.0.1"``, ``"10.0.0.0/8"``, ``"fd00::/8"``) and host names
+    (``"intranet.example"``) that untrusted requests may reach although they are private
+    (the config's allowlist).  A bad entry raises ``ValueError`` naming it.
+    """
 
     def __init__(
         self,
@@ -102,6 +146,7 @@ class HttpClient:
         max_redirects: int = 5,
         per_host: int = 4,
         user_agent: str = DEFAULT_USER_AGENT,
+        allow: Sequence[str] = (),
     ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -109,21 +154,34 @@ class HttpClient:
         self.max_redirects = max_redirects
         self.per_host = per_host
         self.user_agent = user_agent
+        self.guard = AddressGuard(allow)
         self._session: aiohttp.ClientSession | None = None
+        self._guarded_session: aiohttp.ClientSession | None = None  # for trusted=False
         self._host_slots: dict[str, asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> HttpClient:
+        self._session = self._new_session(aiohttp.TCPConnector(limit=0, limit_per_host=0))
+        self._guarded_session = self._new_session(
+            aiohttp.TCPConnector(
+                limit=0,
+                limit_per_host=0,
+                use_dns_cache=False,  # every connection asks the guarded resolver
+                resolver=_GuardedResolver(self.guard),
+            )
+        )
+        return self
+
+    def _new_session(self, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
         timeout = aiohttp.ClientTimeout(
             total=None, connect=self.connect_timeout, sock_read=self.read_timeout
         )
-        self._session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             timeout=timeout,
             headers={"User-Agent": self.user_agent, "Accept": ACCEPT},
-            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+            connector=connector,
             auto_decompress=True,
             raise_for_status=False,
         )
-        return self
 
     async def __aexit__(
         self,
@@ -131,30 +189,56 @@ class HttpClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._guarded_session):
+            if session is not None:
+                await session.close()
+        self._session = self._guarded_session = None
 
     async def get(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        trusted: bool = True,
+        user_agent: str | None = None,
     ) -> Response:
-        """GET ``url`` (http, https or file), following up to ``max_redirects``."""
+        """GET ``url`` (http, https or file), following up to ``max_redirects``.
+
+        ``trusted=False`` (user-added sources): refuse private addresses at every hop and
+        ``file:`` URLs (see the module docstring).  ``user_agent`` replaces the client's
+        User-Agent for this request (some sites, e.g. reddit, want a descriptive one).
+        """
         scheme = urlsplit(url).scheme.lower() if url else ""
         if scheme == "file":
+            if not trusted:
+                raise FetchError(
+                    f"refusing to read a local file for a source added from chat: {url}"
+                )
             return await self._get_file(url, etag=etag, last_modified=last_modified)
         if scheme not in ("http", "https"):
             raise FetchError(f"unsupported URL (only http, https and file): {redact_url(url)}")
-        if self._session is None:
+        session = self._session if trusted else self._guarded_session
+        if session is None:
             raise RuntimeError("HttpClient.get() outside `async with HttpClient() as http`")
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        if user_agent:
+            headers["User-Agent"] = user_agent
 
         current, all_permanent, hops = url, True, 0
         while True:
-            response, location = await self._request(current, headers)
+            if not trusted:
+                refusal = await self.guard.check_url(current)
+                if refusal:
+                    where = redact_url(current)
+                    if hops:
+                        where = f"a redirect from {redact_url(url)} to {where}"
+                    raise FetchError(f"refusing to fetch {where}: {refusal}")
+            response, location = await self._request(session, current, headers)
             if location is None:
                 permanent = current if hops and all_permanent else None
                 return Response(
@@ -180,14 +264,15 @@ class HttpClient:
             all_permanent = all_permanent and response.status in _PERMANENT
             current, hops = target, hops + 1
 
-    async def _request(self, url: str, headers: dict[str, str]) -> tuple[Response, str | None]:
+    async def _request(
+        self, session: aiohttp.ClientSession, url: str, headers: dict[str, str]
+    ) -> tuple[Response, str | None]:
         """One request, no redirects: the response, and the Location to follow if any."""
-        assert self._session is not None
         shown = redact_url(url)
         slot = self._host_slots.setdefault(_host_of(url), asyncio.Semaphore(self.per_host))
         async with slot:
             try:
-                async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
+                async with session.get(url, headers=headers, allow_redirects=False) as resp:
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
                     location = resp.headers.get("Location")
                     if resp.status in _REDIRECTS and location:
@@ -204,7 +289,9 @@ class HttpClient:
                 raise FetchError(
                     f"timed out after {_seconds(self.read_timeout)} reading {shown}"
                 ) from None
-            except aiohttp.ClientConnectorDNSError:
+            except aiohttp.ClientConnectorDNSError as exc:
+                if isinstance(exc.os_error, _Refused):  # the guarded resolver, at connect time
+                    raise FetchError(f"refusing to fetch {shown}: {exc.os_error}") from None
                 raise FetchError(f"host not found: {urlsplit(url).hostname} ({shown})") from None
             except aiohttp.ClientConnectorCertificateError as exc:
                 raise FetchError(
@@ -281,6 +368,132 @@ class HttpClient:
 
 class _TooLarge(Exception):
     pass
+
+
+# --------------------------------------------------------------------------- private addresses
+
+_ALLOW_HINT = "allow it in [polling] allow_private if you mean it"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def address_problem(address: IPAddress) -> str | None:
+    """Why an untrusted source may not reach ``address`` ("a private address"), or None."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address (where cloud metadata services live)"
+    if address.is_unspecified:
+        return "an unspecified address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_reserved:
+        return "a reserved address"
+    if address.is_private:
+        return "a private address"
+    if not address.is_global:
+        return "a non-public address"
+    return None
+
+
+class AddressGuard:
+    """Decides which hosts and addresses untrusted requests may reach (see ``HttpClient``)."""
+
+    def __init__(self, allow: Sequence[str] = ()) -> None:
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.hosts: set[str] = set()
+        for entry in allow:
+            text = str(entry).strip()
+            try:
+                self.networks.append(ipaddress.ip_network(text.strip("[]"), strict=False))
+            except ValueError:
+                host = text.lower().rstrip(".")
+                if not host or any(c in host for c in "/:@ []"):
+                    raise ValueError(
+                        f"allow_private: {entry!r} is neither an address, a CIDR range "
+                        "nor a host name"
+                    ) from None
+                self.hosts.add(host)
+
+    def allows_host(self, host: str) -> bool:
+        return host.lower().rstrip(".") in self.hosts
+
+    def problem(self, address: str) -> str | None:
+        """Why ``address`` (an IP literal) is refused, or None if it may be reached."""
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return f"{address} is not an IP address"
+        if any(ip in net for net in self.networks):
+            return None
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            if any(ip.ipv4_mapped in net for net in self.networks):
+                return None
+        return address_problem(ip)
+
+    async def check_url(self, url: str) -> str | None:
+        """Resolve the URL's host; why it is refused (for a message), or None."""
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            return "not a valid URL"
+        if not host:
+            return "no host in the URL"
+        if self.allows_host(host):
+            return None
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            problem = self.problem(host)
+            return f"{problem} ({_ALLOW_HINT})" if problem else None
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host.rstrip("."), port or 443, type=socket.SOCK_STREAM
+            )
+        except (OSError, UnicodeError):
+            return f"host not found: {host}"
+        return self.first_problem(host, [str(info[4][0]) for info in infos])
+
+    def first_problem(self, host: str, addresses: Sequence[str]) -> str | None:
+        """The first of ``host``'s resolved ``addresses`` that is refused, as a message."""
+        for address in dict.fromkeys(addresses):
+            problem = self.problem(address)
+            if problem:
+                return f"{host} resolves to {address}, {problem} ({_ALLOW_HINT})"
+        return None
+
+
+class _Refused(OSError):
+    """Raised by the guarded resolver; aiohttp wraps it in ClientConnectorDNSError."""
+
+
+class _GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp's default, then refuses forbidden addresses."""
+
+    def __init__(self, guard: AddressGuard) -> None:
+        self._guard = guard
+        self._inner: ThreadedResolver | None = None
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if self._inner is None:
+            self._inner = ThreadedResolver()
+        results = await self._inner.resolve(host, port, family)
+        if not self._guard.allows_host(host):
+            problem = self._guard.first_problem(host, [r["host"] for r in results])
+            if problem:
+                raise _Refused(problem)
+        return results
+
+    async def close(self) -> None:
+        if self._inner is not None:
+            with contextlib.suppress(Exception):
+                await self._inner.close()
 
 
 def _read_file(path: Path, max_bytes: int) -> tuple[tuple[int, int], bytes]:

@@ -2,7 +2,9 @@
 
     Source + FetchState -> fetch() -> HttpClient.get -> parse_feed() -> FetchResult
 
-``fetch`` does the HTTP side: conditional GET with the stored ETag/Last-Modified,
+``fetch`` does the HTTP side: conditional GET with the stored ETag/Last-Modified
+(``trusted=source.trusted``: chat-added sources cannot reach private addresses; a
+descriptive User-Agent for sites that ask for one, see ``SITE_USER_AGENTS``),
 the stored URL of a permanent redirect, status mapping (304 NOT_MODIFIED, 410 GONE,
 429/503 with Retry-After, other errors ERROR), and skipping the parse when the body
 is byte-identical to the last one (UNCHANGED).  Error messages read
@@ -414,7 +416,13 @@ async def fetch(
     """Poll one feed source once.  Never raises for network or feed trouble."""
     url = state.url or source.url
     try:
-        response = await http.get(url, etag=state.etag, last_modified=state.last_modified)
+        response = await http.get(
+            url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            trusted=source.trusted,
+            user_agent=user_agent_for(url),
+        )
     except FetchError as exc:
         return FetchResult(FetchStatus.ERROR, state=state, error=_about(source, str(exc)))
 
@@ -488,6 +496,25 @@ async def fetch(
         ttl=timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None,
         http_status=status,
     )
+
+
+# Sites that refuse or throttle generic clients and ask for a descriptive User-Agent
+# (reddit: "<platform>:<app id>:<version> (by ...)"), by host suffix.
+SITE_USER_AGENTS = {
+    "reddit.com": "python:dozor:0.1 (feed monitor; +https://github.com/dozor-osint/dozor)",
+}
+
+
+def user_agent_for(url: str) -> str | None:
+    """The User-Agent a site asks for, or None for the client's default."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
+    for suffix, agent in SITE_USER_AGENTS.items():
+        if host == suffix or host.endswith("." + suffix):
+            return agent
+    return None
 
 
 def _about(source: Source, message: str) -> str:

@@ -52,7 +52,10 @@ class ConsoleAdapter:
         return await self._write("\n".join(lines) + "\n")
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        return await self._write(self.format(message))
+        result = await self._write(self.format(message))
+        if result.status is SendStatus.SENT:  # the "message id" on a console: the alert's
+            return SendResult(SendStatus.SENT, remote_id=str(message.alert_id))
+        return result
 
     async def _write(self, text: str) -> SendResult:
         try:

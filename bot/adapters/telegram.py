@@ -17,11 +17,9 @@ from ``TELEGRAM_BOT_TOKEN`` and is never logged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +43,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from bot import pacing
 from bot.commands import COMMANDS, alert_buttons, dispatch, press
 from bot.commands.context import BotContext
 from bot.commands.types import Button, Invocation, Press
@@ -82,53 +81,23 @@ def _seconds(value: int | float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class Pacer:
-    """Telegram's flood limits as waits: one chat at most once per ``per_chat``, a group
-    at most ``group_per_minute`` a minute, everything at most ``global_per_second``."""
+class Pacer(pacing.Pacer):
+    """Telegram's flood limits as waits: one chat at most once per ``per_chat_interval``, a
+    group (negative id) at most ``group_per_minute`` a minute, everything at most
+    ``global_per_second``."""
 
     def __init__(self, settings: TelegramSettings, clock: Callable[[], float] = time.monotonic):
-        self.per_chat = settings.per_chat_interval.total_seconds()
-        self.group_per_minute = settings.group_per_minute
-        self.global_per_second = settings.global_per_second
-        self.clock = clock
-        self.last: dict[int, float] = {}
-        self.group_sends: dict[int, deque[float]] = {}
-        self.all_sends: deque[float] = deque()
-        self.locks: dict[int, asyncio.Lock] = {}
+        super().__init__(
+            settings.per_chat_interval.total_seconds(),
+            per_minute=settings.group_per_minute,
+            grouped=_is_group,
+            per_second=settings.global_per_second,
+            clock=clock,
+        )
 
-    def lock(self, chat_id: int) -> asyncio.Lock:
-        return self.locks.setdefault(chat_id, asyncio.Lock())
 
-    def wait_for(self, chat_id: int) -> float:
-        now = self.clock()
-        wait = self.last.get(chat_id, -1e9) + self.per_chat - now
-        if chat_id < 0:
-            window = self.group_sends.setdefault(chat_id, deque())
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= self.group_per_minute:
-                wait = max(wait, window[0] + 60 - now)
-        while self.all_sends and self.all_sends[0] <= now - 1:
-            self.all_sends.popleft()
-        if len(self.all_sends) >= self.global_per_second:
-            wait = max(wait, self.all_sends[0] + 1 - now)
-        return max(0.0, wait)
-
-    async def wait(self, chat_id: int) -> None:
-        """Sleep until ``chat_id`` may take a message (the global limit is shared, so the
-        wait is checked again after each sleep)."""
-        for _ in range(1000):
-            delay = self.wait_for(chat_id)
-            if delay <= 0:
-                return
-            await asyncio.sleep(delay)
-
-    def sent(self, chat_id: int) -> None:
-        now = self.clock()
-        self.last[chat_id] = now
-        if chat_id < 0:
-            self.group_sends.setdefault(chat_id, deque()).append(now)
-        self.all_sends.append(now)
+def _is_group(chat_id: Hashable) -> bool:
+    return isinstance(chat_id, int) and chat_id < 0
 
 
 class TelegramAdapter:
@@ -351,6 +320,8 @@ class TelegramAdapter:
             ),
         )
         reply = await dispatch(self.context, invocation)
+        if not reply.text and reply.image is None:
+            return  # e.g. a flood-limited user who was already told
         if reply.image is not None:
             await message.reply_photo(
                 InputFile(reply.image, filename=reply.image_name),

@@ -9,10 +9,11 @@ takes effect on the next poll: the pipeline is handed the new rule set at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot import __version__
+from bot.commands.limits import CommandLimiter
 from bot.config import Settings
 from bot.model import Destination, Rule, Source
 from bot.pipeline import Pipeline
@@ -30,6 +31,7 @@ class BotContext:
     last_poll_at: Callable[[], datetime | None] = lambda: None
     version: str = __version__
     bot_username: str | None = None  # the bot's @name on Telegram, once known
+    limiter: CommandLimiter = field(default_factory=CommandLimiter)
     _on_sources_changed: list[Callable[[], None]] = field(default_factory=list)
 
     def rules(self) -> list[Rule]:
@@ -63,9 +65,7 @@ class BotContext:
         out = []
         for d in [*self.settings.destinations, *self.store.chat_destinations()]:
             if d.name in moved and d.chat_id != moved[d.name]:
-                d = Destination(
-                    d.name, d.kind, moved[d.name], d.thread_id, d.silent, d.link_preview
-                )
+                d = replace(d, chat_id=moved[d.name])
             out.append(d)
         return out
 
@@ -75,12 +75,18 @@ class BotContext:
     def destination_for(
         self, platform: str, chat_id: int | str | None, thread_id: int | None
     ) -> str:
-        """The destination that posts into this chat (and topic); made on first use."""
+        """The destination that posts into this chat (and topic); made on first use.
+        ``chat_id`` is a Telegram chat id or a Slack channel id (Slack: no thread)."""
         if platform == "console":
             console = next((d for d in self.destinations() if d.kind == "console"), None)
             return console.name if console else "console"
         for d in self.destinations():
-            if d.kind == platform and d.chat_id == chat_id and d.thread_id == thread_id:
+            if (
+                d.kind == platform
+                and d.address == chat_id
+                and d.thread_id == thread_id
+                and d.thread_ts is None
+            ):
                 return d.name
-        assert isinstance(chat_id, int)
+        assert chat_id is not None
         return self.store.chat_destination(platform, chat_id, thread_id, self.clock())

@@ -1,13 +1,14 @@
 """Who may run which chat command where: the one check the registry makes first.
 
 - The chats Dozor serves are the chats of its destinations on the caller's platform
-  (config destinations and those /watch created) plus ``[telegram] chats``; the
-  console is always served.  A chat that /watch gave a destination stays served.
-- Admins (``[telegram] admins`` user ids; the console user) may do anything anywhere,
-  their private chat with the bot included.
-- In a served chat, members may run read-only commands and, when
-  ``[telegram] members_can_watch`` (default), add and end rules and mutes for that
-  chat.  Only admins add and remove sources.  Anyone may ask for /help anywhere.
+  (config destinations and those /watch created) plus ``[telegram] chats`` /
+  ``[slack] channels``; the console is always served.  A chat that /watch gave a
+  destination stays served.
+- Admins (``[telegram] admins`` / ``[slack] admins`` user ids; the console user) may do
+  anything anywhere, their private chat (Slack: DM) with the bot included.
+- In a served chat, members may run read-only commands and, when that platform's
+  ``members_can_watch`` (default), add and end rules and mutes for that chat.  Only
+  admins add and remove sources.  Anyone may ask for /help anywhere.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ class Access(enum.Enum):
 
 
 def is_admin(ctx: BotContext, platform: str, user_id: int | str) -> bool:
-    """The console user is an admin; on Telegram, the ids in ``[telegram] admins``.
-
-    Other platforms have no admin list yet, so nobody there is an admin."""
+    """The console user is an admin; on Telegram the ids in ``[telegram] admins``, on
+    Slack those in ``[slack] admins``; nobody else."""
     if platform == "console":
         return True
     if platform == "telegram":
         return _as_int(user_id) in ctx.settings.telegram.admins
+    if platform == "slack":
+        return str(user_id) in ctx.settings.slack.admins
     return False
 
 
@@ -42,7 +44,9 @@ def is_served(ctx: BotContext, platform: str, chat_id: int | str | None) -> bool
         return False
     if platform == "telegram" and _as_int(chat_id) in ctx.settings.telegram.chats:
         return True
-    return any(d.kind == platform and str(d.chat_id) == str(chat_id) for d in ctx.destinations())
+    if platform == "slack" and str(chat_id) in ctx.settings.slack.channels:
+        return True
+    return any(d.kind == platform and str(d.address) == str(chat_id) for d in ctx.destinations())
 
 
 def refusal(
@@ -58,22 +62,28 @@ def refusal(
     """Why this user may not ``action`` (e.g. "add sources") here, or None if they may."""
     if access is Access.ANYONE or is_admin(ctx, platform, user_id):
         return None
+    section, chats = ("slack", "channels") if platform == "slack" else ("telegram", "chats")
     if not is_served(ctx, platform, chat_id):
         if private:
             return (
                 "Dozor answers commands in a private chat only to its admins; use it in "
-                "your team's chat, or ask an admin to add your user id to [telegram] admins"
+                f"your team's chat, or ask an admin to add your user id to [{section}] admins"
             )
         return (
             "this chat is not one Dozor serves; ask an admin to add its id to "
-            f"[telegram] chats (this chat's id is {chat_id})"
+            f"[{section}] {chats} (this chat's id is {chat_id})"
         )
     if access is Access.READ:
         return None
-    if access is Access.WATCH and ctx.settings.telegram.members_can_watch:
+    members_can_watch = (
+        ctx.settings.slack.members_can_watch
+        if platform == "slack"
+        else ctx.settings.telegram.members_can_watch
+    )
+    if access is Access.WATCH and members_can_watch:
         return None
     if access is Access.WATCH:
-        return f"only admins may {action} here ([telegram] members_can_watch is false)"
+        return f"only admins may {action} here ([{section}] members_can_watch is false)"
     return f"only admins may {action}"
 
 

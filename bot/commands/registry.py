@@ -2,7 +2,8 @@
 
 For every invocation, in order: find the command (unknown -> the close names and
 /help); refuse arguments over ``MAX_ARGS`` characters; ask ``permissions.refusal``;
-run the handler.  A handler raising ``UsageError`` gets its usage line back; any
+ask the flood limiter (``limits.CommandLimiter``: told once, then silence); run the
+handler.  A handler raising ``UsageError`` gets its usage line back; any
 other exception is logged and answered with a short apology, never raised into the
 adapter.
 """
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.commands import mutes, rules, sources, status
+from bot.commands import alerts, mutes, rules, sources, status
 from bot.commands.common import MAX_ARGS, UsageError, close_names
 from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
@@ -141,6 +142,20 @@ COMMANDS: tuple[Command, ...] = (
         Access.READ,
     ),
     Command(
+        "show",
+        "/show <alert number>",
+        "an alert's full text as stored, even after the post was deleted (or reply /show)",
+        alerts.show,
+        Access.READ,
+    ),
+    Command(
+        "story",
+        "/story <alert number>",
+        "every source and time that told the same story as an alert",
+        alerts.story,
+        Access.READ,
+    ),
+    Command(
         "stats",
         "/stats [7|30]",
         "a chart of alerts per day over the last 7 or 30 days, by rule and by source",
@@ -176,10 +191,14 @@ async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
         inv.user_id,
         command.access,
         command.action,
-        private=inv.chat_type == "private",
+        private=inv.chat_type in ("private", "im"),
     )
     if why:
         return Reply(why, ephemeral=True)
+    if inv.platform != "console":  # the console is the operator at a terminal
+        limited = ctx.limiter.check(f"{inv.platform}:{inv.user_id}", name, ctx.clock())
+        if limited is not None:
+            return Reply(limited, ephemeral=True)  # "" once told: adapters send nothing
     try:
         return await command.handler(ctx, inv)
     except UsageError as e:

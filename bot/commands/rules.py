@@ -19,7 +19,7 @@ import asyncio
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from bot.commands.common import UsageError, find_name, moment, no_such, plural, shorten
@@ -233,8 +233,25 @@ def _query(inv: Invocation) -> Query:
         raise UsageError(str(e)) from None
 
 
+BROAD_SHARE = 0.5  # a new rule matching more than this share of recent items is refused
+BROAD_MINIMUM = 20  # ...when at least this many items were looked at
+ANYWAY = "--anyway"
+
+
 async def watch(ctx: BotContext, inv: Invocation) -> Reply:
+    anyway = inv.args.rstrip().endswith(ANYWAY)
+    if anyway:
+        inv = replace(inv, args=inv.args.rstrip().removesuffix(ANYWAY).rstrip())
     query = _query(inv)
+    if not anyway:
+        looked, found = await recent_matches(ctx, query.rule("preview"))
+        if looked >= BROAD_MINIMUM and len(found) > BROAD_SHARE * looked:
+            return Reply(
+                f"not added: it would match {len(found)} of the {looked} items of the last "
+                f"7 days ({100 * len(found) // looked}%), so this chat would get nearly "
+                f"everything. Add terms to narrow it, or end the command with {ANYWAY} "
+                "to add it all the same."
+            )
     destination = ctx.destination_for(inv.platform, inv.chat_id, inv.thread_id)
     for existing in ctx.store.chat_rules():
         r = existing.rule

@@ -9,6 +9,7 @@ channels (``@name``, ``t.me/name``) come with the channel watcher, not yet.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -19,16 +20,12 @@ from bot.commands.types import Invocation, Reply
 from bot.config import format_duration
 from bot.model import Source
 from bot.store import SourceHealth
+from watchers.expand import expand_source
 
 NAME_CHARS = 48
 CHAT_TAGS = ("chat",)
 _TELEGRAM_HOSTS = ("t.me", "www.t.me", "telegram.me", "www.telegram.me")
 _CHANNEL = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$")
-NOT_YET = (
-    "public Telegram channels are not supported in this version yet: they come with the "
-    "channel watcher. Until then, add a feed of the channel (an RSS bridge's URL) with "
-    "/addsource <feed URL>."
-)
 
 
 def condition(h: SourceHealth | None, source: Source) -> str:
@@ -83,20 +80,6 @@ async def list_sources(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply("\n".join(lines))
 
 
-def telegram_channel(text: str) -> str | None:
-    """The channel name of ``@name``, ``t.me/name``, ``https://t.me/s/name``; else None."""
-    if _CHANNEL.match(text):
-        return text[1:]
-    bare = re.sub(r"^https?://", "", text, flags=re.I)
-    host, _, path = bare.partition("/")
-    if host.lower() not in _TELEGRAM_HOSTS:
-        return None
-    parts = [p for p in path.split("/") if p]
-    if parts and parts[0] == "s":
-        parts = parts[1:]
-    return parts[0] if parts else ""
-
-
 def feed_problem(url: str) -> str | None:
     """Why ``url`` cannot be added from chat, or None."""
     parts = urlsplit(url)
@@ -116,41 +99,46 @@ def feed_problem(url: str) -> str | None:
     return None
 
 
-def source_name(url: str, taken: list[str]) -> str:
-    """Host + path of the URL, as a source name: ``meduza.io/rss/all`` -> meduza.io-rss-all."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "feed").removeprefix("www.")
-    raw = "-".join([host, *(p for p in parts.path.split("/") if p)])
-    name = re.sub(r"[^A-Za-z0-9_.]+", "-", raw).strip("-.")[:NAME_CHARS].rstrip("-.") or "feed"
-    used = {t.casefold() for t in taken}
-    base, n = name, 2
-    while name.casefold() in used:
-        name, n = f"{base}-{n}", n + 1
-    return name
-
-
 async def add_source(ctx: BotContext, inv: Invocation) -> Reply:
-    words = inv.args.split()
-    if len(words) != 1:
+    """/addsource <what>: a feed URL, a public Telegram channel (@name, t.me/name,
+    t.me/s/name), a Mastodon or Bluesky account, a subreddit, a YouTube channel,
+    news:<query>, or a VK wall; see ``watchers.expand``."""
+    text = inv.args.strip().strip("<>")
+    if not text or (len(text.split()) != 1 and not text.lower().startswith("news:")):
         raise UsageError()
-    url = words[0].strip("<>")
-    if telegram_channel(url) is not None:
-        return Reply(NOT_YET)
-    problem = feed_problem(url)
-    if problem:
-        return Reply(f"cannot add {shorten(url, 80)}: {problem}")
+    try:
+        found = expand_source(text, tme_base=ctx.settings.tme.base_url)
+    except ValueError as exc:
+        return Reply(f"cannot add {shorten(text, 80)}: {exc}")
+    if found.kind == "rss":
+        problem = feed_problem(found.url)
+        if problem:
+            return Reply(f"cannot add {shorten(found.url, 80)}: {problem}")
+    if found.kind == "vk" and not os.environ.get("VK_TOKEN"):
+        note_vk = " (VK walls need a VK_TOKEN in the bot's environment: until then it fails)"
+    else:
+        note_vk = ""
     sources = ctx.sources()
-    same = next((s for s in sources if s.url == url), None)
+    same = next((s for s in sources if s.url.rstrip("/") == found.url.rstrip("/")), None)
     if same is not None:
-        return Reply(f"that feed is already a source: {same.name}")
-    name = source_name(url, [s.name for s in sources])
+        return Reply(f"that is already a source: {same.name}")
+    taken = {s.name.casefold() for s in sources}
+    name, n = found.name, 2
+    while name.casefold() in taken:
+        name, n = f"{found.name}-{n}", n + 1
     interval = ctx.settings.polling.interval
-    if not ctx.add_source(Source(name, "rss", url, interval, CHAT_TAGS), inv.user_name):
+    tags = tuple(dict.fromkeys((*CHAT_TAGS, *found.tags)))
+    source = Source(name, found.kind, found.url, interval, tags, trusted=False)
+    if not ctx.add_source(source, inv.user_name):
         return Reply(f"the name {name} was just taken; please try again")
+    what = {
+        "telegram": " It is a public Telegram channel, read from its web preview.",
+        "vk": " It is a VK wall, read through the VK API.",
+    }.get(found.kind, "")
     return Reply(
-        f"added source {name} ({url}), polled every {format_duration(interval)}. Its first poll "
-        "records what is there (no alerts for old items); new items then alert. "
-        f"/sources shows its health; /removesource {name} removes it."
+        f"added source {name} ({found.url}), polled every {format_duration(interval)}."
+        f"{what}{note_vk} Its first poll records what is there (no alerts for old posts); "
+        f"new posts then alert. /sources shows its health; /removesource {name} removes it."
     )
 
 

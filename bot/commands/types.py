@@ -22,7 +22,7 @@ class Invocation:
     user_name: str  # as the chat shows the user, e.g. "@anna" or "Anna"
     command: str  # without "/" and without "@botname": "watch"
     args: str  # the rest of the line, stripped
-    chat_type: str = "private"  # "private" | "group" | "supergroup" | "channel"
+    chat_type: str = "private"  # "private" | "group" | "supergroup" | "channel" | "im"
     thread_id: int | None = None  # forum topic
     reply_to_message_id: str | None = None  # the message this command replies to
 

@@ -1,0 +1,486 @@
+"""The Slack edge: slack-bolt's async app in the bot's own event loop.
+
+Outbound, ``send`` posts one outbox alert as Block Kit (``render.slack_blocks``) with
+the mute buttons, into a channel or one thread of it, paced per channel
+(``per_channel_interval``), and turns every Web API answer into a ``SendResult``:
+
+    429 ratelimited (Retry-After)             -> retry that destination after Retry-After
+    channel_not_found, not_in_channel,
+    is_archived, invalid_auth, token_revoked,
+    account_inactive, missing_scope ...       -> destination broken: alerts kept, in /status
+    invalid_blocks, msg_too_long              -> the same alert as plain text
+    5xx, fatal_error, network errors          -> retry with backoff
+
+Inbound, ``/dozor <command> ...`` and mentions (``@Dozor mute ria for 2h``) become
+neutral ``Invocation``s for ``bot.commands``: a slash command is answered through its
+response_url (ephemeral when ``Reply.ephemeral``, else in the channel), a mention in
+its thread.  A press on an alert's button is acknowledged at once, handed to
+``press``, and the alert is redrawn with ``chat.update`` to say who muted what until
+when.  Socket Mode by default (no public URL); in HTTP mode one aiohttp server takes
+events, slash commands and interactivity on ``/slack/events``, every request's
+signature and timestamp checked by bolt.  Tokens come from ``SLACK_BOT_TOKEN``,
+``SLACK_APP_TOKEN`` and ``SLACK_SIGNING_SECRET`` and are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import alert_buttons, dispatch, press
+from bot.commands.context import BotContext
+from bot.commands.types import Button, Invocation, Press, Reply
+from bot.config import SlackSettings
+from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
+from bot.outbox import compose_note
+from bot.pacing import Pacer
+from bot.render import slack_blocks, slack_escape, slack_text, slack_url
+
+log = logging.getLogger("dozor.slack")
+
+COMMAND = "/dozor"
+EVENTS_PATH = "/slack/events"
+BUTTON_ACTIONS = re.compile(r"^(ms|mr|un):")  # the action_id of every alert button
+BROKEN_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_authed",
+        "missing_scope",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "no_permission",
+    }
+)
+RETRY_ERRORS = frozenset(
+    {"ratelimited", "fatal_error", "internal_error", "request_timeout", "service_unavailable"}
+)
+REFUSED_CONTENT = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long"})
+NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, SlackClientError)
+_MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def actions_block(buttons: tuple[Button, ...]) -> dict[str, Any] | None:
+    """Buttons as one ``actions`` block; action_id and value are the button's data."""
+    if not buttons:
+        return None
+    return {
+        "type": "actions",
+        "block_id": "dozor-buttons",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": b.label[:75], "emoji": True},
+                "action_id": b.data,
+                "value": b.data,
+            }
+            for b in buttons[:25]
+        ],
+    }
+
+
+def with_buttons(blocks: list[dict[str, Any]], buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
+    block = actions_block(buttons)
+    return [*blocks, block] if block else list(blocks)
+
+
+def unslack(text: str) -> str:
+    """What the user typed, from Slack's encoding of it: ``<https://x|x>`` -> the URL,
+    ``<#C1|desk>`` -> ``#desk``, ``<@U1>`` -> ``@U1``; entities decoded."""
+
+    def plain(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith(("@", "#")):
+            return target[0] + (label or target[1:])
+        if target.startswith("!"):
+            return "@" + (label or target[1:].split("^")[0])
+        if target.startswith("mailto:"):
+            return label or target[len("mailto:") :]
+        return target
+
+    text = _MARKUP.sub(plain, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class SlackAdapter:
+    kind = "slack"
+
+    def __init__(
+        self,
+        bot_token: str,
+        app_token: str | None,
+        signing_secret: str | None,
+        settings: SlackSettings,
+        context: BotContext,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        http = settings.mode == "http"
+        if http and not signing_secret:
+            raise ValueError("Slack HTTP mode needs SLACK_SIGNING_SECRET")
+        if not http and not app_token:
+            raise ValueError("Slack Socket Mode needs SLACK_APP_TOKEN")
+        self.settings = settings
+        self.context = context
+        self.app_token = app_token
+        self.client = AsyncWebClient(bot_token, base_url=settings.api_base_url)
+        self.app = AsyncApp(
+            name="dozor",
+            client=self.client,
+            signing_secret=signing_secret or "",
+            request_verification_enabled=http,
+            url_verification_enabled=http,
+            ssl_check_enabled=http,
+        )
+        self.app.command(COMMAND)(self._on_slash)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.action(BUTTON_ACTIONS)(self._on_press)
+        self.app.error(self._on_error)
+        self.pacer = Pacer(settings.per_channel_interval.total_seconds(), clock=clock)
+        self.bot_user_id: str | None = None
+        self.started = False
+        self.listening = False
+        self.http_port: int | None = None  # the HTTP-mode server's port, once listening
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._names: dict[str, str] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, *, listen: bool = True) -> None:
+        """Check the token (auth.test); with ``listen``, also take commands and button
+        presses over Socket Mode or on the HTTP endpoint."""
+        auth = await self.client.auth_test()
+        self.bot_user_id = auth.get("user_id")
+        self.started = True
+        if not listen:
+            return
+        try:
+            if self.settings.mode == "http":
+                await self._serve_http()
+            else:
+                self._socket = AsyncSocketModeHandler(self.app, self.app_token)
+                await self._socket.connect_async()
+        except (OSError, SlackApiError, *NETWORK_ERRORS) as exc:  # alerts still go out
+            log.error("Slack: cannot take commands (%s); alerts are still sent", _describe(exc))
+            await self.stop()
+            self.started = True
+            return
+        self.listening = True
+        where = f"http://{self.settings.http_listen}{EVENTS_PATH}" if self._runner else "socket"
+        log.info("Slack: connected as %s in %s (%s)", auth.get("user"), auth.get("team"), where)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.listening = False
+        self.started = False
+
+    async def _serve_http(self) -> None:
+        server = web.Application()
+        server.router.add_post(EVENTS_PATH, self._on_http)
+        self._runner = web.AppRunner(server, access_log=None)
+        await self._runner.setup()
+        host, _, port = self.settings.http_listen.rpartition(":")
+        await web.TCPSite(self._runner, host, int(port)).start()
+        self.http_port = self._runner.addresses[0][1]
+
+    async def _on_http(self, request: web.Request) -> web.Response:
+        """Events, slash commands and interactivity; bolt verifies the signature and
+        refuses stale timestamps (401) before any listener runs."""
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    # -- outbound ------------------------------------------------------------------------
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        destination = self.context.destination(message.destination)
+        if destination is None or destination.channel is None:
+            return SendResult(SendStatus.BROKEN, f"no Slack channel for {message.destination}")
+        channel = destination.channel
+        blocks, fallback = slack_blocks(message.alert, message.note)
+        buttons = alert_buttons(message.alert_id, message.alert)
+        async with self.pacer.lock(channel):
+            await self.pacer.wait(channel)
+            try:
+                posted = await self._post(destination, fallback, with_buttons(blocks, buttons))
+            except SlackApiError as exc:
+                if _error(exc) not in REFUSED_CONTENT:
+                    return self._failure(exc)
+                log.error(
+                    "Slack refused the blocks of alert %s (%s); sending it as plain text",
+                    message.alert_id,
+                    _error(exc),
+                )
+                try:
+                    posted = await self._post(destination, _plain(message, fallback), None)
+                except SlackApiError as again:
+                    return self._failure(again)
+                except NETWORK_ERRORS as again:
+                    return _unreachable(again)
+            except NETWORK_ERRORS as exc:
+                return _unreachable(exc)
+            finally:
+                self.pacer.sent(channel)
+        return SendResult(SendStatus.SENT, remote_id=str(posted["ts"]))
+
+    async def _post(self, d: Destination, text: str, blocks: list[dict[str, Any]] | None) -> Any:
+        assert d.channel is not None
+        return await self.client.chat_postMessage(
+            channel=d.channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=d.thread_ts,
+            unfurl_links=d.unfurl,
+            unfurl_media=d.unfurl,
+        )
+
+    async def edit(self, message: OutgoingMessage) -> SendResult:
+        """Redraw a sent alert with its notes ("also seen in", deletions), keeping its
+        buttons."""
+        destination = self.context.destination(message.destination)
+        if destination is None or destination.channel is None or message.remote_id is None:
+            return SendResult(SendStatus.BROKEN, f"no Slack message for {message.destination}")
+        blocks, fallback = slack_blocks(message.alert, message.note)
+        buttons = alert_buttons(message.alert_id, message.alert)
+        try:
+            await self.client.chat_update(
+                channel=destination.channel,
+                ts=message.remote_id,
+                text=fallback,
+                blocks=with_buttons(blocks, buttons),
+            )
+        except SlackApiError as exc:
+            if _error(exc) in ("message_not_found", "cant_update_message", "edit_window_closed"):
+                return SendResult(SendStatus.BROKEN, f"Slack: {_error(exc)}")
+            return self._failure(exc)
+        except NETWORK_ERRORS as exc:
+            return _unreachable(exc)
+        return SendResult(SendStatus.SENT, remote_id=message.remote_id)
+
+    def _failure(self, exc: SlackApiError) -> SendResult:
+        status = exc.response.status_code
+        error = _error(exc)
+        if status == 429 or error == "ratelimited":
+            wait = _retry_after(exc)
+            return SendResult(
+                SendStatus.RETRY,
+                f"Slack rate limit: retry after {wait:.0f} s",
+                retry_after=timedelta(seconds=wait),
+            )
+        if error in BROKEN_ERRORS:
+            return SendResult(SendStatus.BROKEN, f"Slack: {error}")
+        if status >= 500 or error in RETRY_ERRORS:
+            return SendResult(SendStatus.RETRY, f"Slack unavailable: HTTP {status} {error}".strip())
+        return SendResult(SendStatus.BROKEN, f"Slack refused the message: {error or status}")
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def _on_slash(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        head, _, args = unslack(command.get("text") or "").strip().partition(" ")
+        channel = str(command.get("channel_id") or "")
+        user_id = str(command.get("user_id") or "")
+        direct = channel.startswith("D") or command.get("channel_name") == "directmessage"
+        invocation = Invocation(
+            platform="slack",
+            chat_id=channel,
+            user_id=user_id,
+            user_name=f"@{command['user_name']}" if command.get("user_name") else user_id,
+            command=head.lstrip("/").lower() or "help",
+            args=args.strip(),
+            chat_type="im" if direct else "channel",
+        )
+        reply = await dispatch(self.context, invocation)
+        if not reply.text and reply.image is None:
+            return  # e.g. a flood-limited user who was already told
+        if reply.image is not None and not reply.ephemeral:
+            await self._upload(channel, reply, None)
+        if reply.text:
+            blocks, fallback = slack_text(reply.text)
+            await respond(
+                text=fallback,
+                blocks=with_buttons(blocks, reply.buttons),
+                response_type="ephemeral" if reply.ephemeral else "in_channel",
+            )
+
+    async def _on_mention(self, ack: AsyncAck, event: dict[str, Any]) -> None:
+        await ack()
+        text = str(event.get("text") or "")
+        me = f"<@{self.bot_user_id}" if self.bot_user_id else "<@"
+        at = text.find(me)
+        if at >= 0:  # what follows the bot's name: "<@UBOT> mute ria for 2h"
+            text = _MENTION.sub("", text[at:], count=1)
+        head, _, args = unslack(text).strip().partition(" ")
+        channel = str(event.get("channel") or "")
+        user_id = str(event.get("user") or "")
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        invocation = Invocation(
+            platform="slack",
+            chat_id=channel,
+            user_id=user_id,
+            user_name=await self._user_name(user_id),
+            command=head.lstrip("/").lower() or "help",
+            args=args.strip(),
+            chat_type="im" if channel.startswith("D") else "channel",
+            # in an alert's thread, "@Dozor mute" is a reply to that alert
+            reply_to_message_id=thread_ts if thread_ts != event.get("ts") else None,
+        )
+        reply = await dispatch(self.context, invocation)
+        if not reply.text and reply.image is None:
+            return
+        if reply.image is not None and not reply.ephemeral:
+            await self._upload(channel, reply, thread_ts)
+        if not reply.text:
+            return
+        blocks, fallback = slack_text(reply.text)
+        blocks = with_buttons(blocks, reply.buttons)
+        try:
+            if reply.ephemeral:
+                await self.client.chat_postEphemeral(
+                    channel=channel, user=user_id, text=fallback, blocks=blocks, thread_ts=thread_ts
+                )
+            else:
+                await self.client.chat_postMessage(
+                    channel=channel, text=fallback, blocks=blocks, thread_ts=thread_ts
+                )
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.error("Slack: cannot answer a mention in %s: %s", channel, _describe(exc))
+
+    async def _on_press(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        container = body.get("container") or {}
+        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts"))
+        user = body.get("user") or {}
+        user_id = str(user.get("id") or "")
+        name = user.get("username") or user.get("name")
+        outcome = await press(
+            self.context,
+            Press(
+                platform="slack",
+                chat_id=channel,
+                user_id=user_id,
+                user_name=f"@{name}" if name else user_id,
+                message_id=message_ts,
+                data=str(action.get("value") or action.get("action_id") or ""),
+            ),
+        )
+        store = self.context.store
+        names = [
+            d.name
+            for d in self.context.destinations()
+            if d.kind == "slack" and d.channel == channel
+        ]
+        stored = store.alert_by_remote_id(names, message_ts) if outcome.note else None
+        if stored is None:  # refused, stale, or not an alert of ours: tell only the presser
+            await respond(
+                text=slack_escape(outcome.notice), response_type="ephemeral", replace_original=False
+            )
+            return
+        assert outcome.note is not None
+        store.add_note(stored.id, "mute", outcome.note, self.context.clock())
+        blocks, fallback = slack_blocks(
+            stored.alert, compose_note(store, stored.id, stored.alert.story_key)
+        )
+        try:
+            await self.client.chat_update(
+                channel=channel,
+                ts=message_ts,
+                text=fallback,
+                blocks=with_buttons(blocks, outcome.buttons),
+            )
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.error("Slack: cannot redraw alert %s: %s", stored.id, _describe(exc))
+
+    async def _upload(self, channel: str, reply: Reply, thread_ts: str | None) -> None:
+        try:
+            await self.client.files_upload_v2(
+                channel=channel,
+                file=reply.image,
+                filename=reply.image_name,
+                title=reply.image_name,
+                thread_ts=thread_ts,
+            )
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.warning(
+                "Slack: cannot upload %s to %s: %s", reply.image_name, channel, _describe(exc)
+            )
+
+    async def _user_name(self, user_id: str) -> str:
+        """``@name`` for a user id (users.info, remembered); the id if Slack won't say."""
+        if user_id not in self._names:
+            try:
+                found = (await self.client.users_info(user=user_id)).get("user") or {}
+                self._names[user_id] = f"@{found['name']}" if found.get("name") else user_id
+            except (SlackApiError, *NETWORK_ERRORS):
+                return user_id
+        return self._names[user_id]
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("Slack: handling a %s request failed: %r", body.get("type", "?"), error)
+
+
+def _error(exc: SlackApiError) -> str:
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    return str(data.get("error") or "")
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _unreachable(exc: BaseException) -> SendResult:
+    return SendResult(SendStatus.RETRY, f"Slack unreachable: {_describe(exc)}")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"HTTP {exc.response.status_code} {_error(exc)}".strip()
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _plain(message: OutgoingMessage, fallback: str) -> str:
+    link = message.alert.item.link
+    if link and link.startswith(("http://", "https://")):
+        return f"{fallback}\n<{slack_url(link)}|Open the post>"
+    return fallback

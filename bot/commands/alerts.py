@@ -1,0 +1,82 @@
+"""/show and /story: an alert's full text as it was stored (the post may be gone), and
+every source that told the same story."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.commands.common import UsageError, shorten
+from bot.commands.context import BotContext
+from bot.commands.types import Invocation, Reply
+from bot.store import StoredAlert
+
+SHOWN_TEXT = 3500
+
+
+def _alert(ctx: BotContext, inv: Invocation) -> StoredAlert | str:
+    arg = inv.args.strip().lstrip("#")
+    if not arg.isdigit():
+        raise UsageError('give the alert\'s number, as in "Dozor alert #12" (or reply to it)')
+    stored = ctx.store.alert(int(arg))
+    if stored is None or stored.state == "suppressed":
+        return f"no alert #{arg}"
+    return stored
+
+
+def _replied(ctx: BotContext, inv: Invocation) -> Invocation:
+    """``/show`` as a reply to an alert message means that alert."""
+    if inv.args.strip() or inv.reply_to_message_id is None:
+        return inv
+    names = [d.name for d in ctx.destinations() if d.chat_key == inv.chat]
+    stored = ctx.store.alert_by_remote_id(names, inv.reply_to_message_id)
+    if stored is None:
+        return inv
+    return replace(inv, args=str(stored.id))
+
+
+async def show(ctx: BotContext, inv: Invocation) -> Reply:
+    found = _alert(ctx, _replied(ctx, inv))
+    if isinstance(found, str):
+        return Reply(found)
+    item = found.alert.item
+    lines = [
+        f"Alert #{found.id} ({found.state}), rules: "
+        + ", ".join(m.rule for m in found.alert.matches),
+        f"Source: {item.source}"
+        + (f", published {item.published:%Y-%m-%d %H:%M} UTC" if item.published else ""),
+    ]
+    if item.title:
+        lines.append(f"Title: {item.title}")
+    text = item.text if len(item.text) <= SHOWN_TEXT else item.text[:SHOWN_TEXT] + " …"
+    lines += ["", text or "(no text)", ""]
+    if item.link:
+        lines.append(f"Link: {item.link}")
+    for _, note in ctx.store.notes(found.id):
+        lines.append(note)
+    return Reply("\n".join(lines))
+
+
+async def story(ctx: BotContext, inv: Invocation) -> Reply:
+    found = _alert(ctx, _replied(ctx, inv))
+    if isinstance(found, str):
+        return Reply(found)
+    root = found.alert.story_key.split("#", 1)[0]
+    first = found.alert.item
+    lines = [
+        f"Story of alert #{found.id}: first {first.source}"
+        + (f" at {found.created_at:%Y-%m-%d %H:%M} UTC" if found.created_at else ""),
+        f"  {shorten(first.title or first.text, 100)}",
+    ]
+    if first.link:
+        lines.append(f"  {first.link}")
+    sightings = ctx.store.sightings(root)
+    if not sightings:
+        lines.append("No other source has told it yet.")
+    else:
+        lines.append(f"Also seen in {len(sightings)} items:")
+        for s in sightings:
+            lines.append(f"- {s.seen_at:%Y-%m-%d %H:%M} {s.source}: {shorten(s.title, 80)}")
+            if s.link:
+                lines.append(f"  {s.link}")
+            lines.append(f"  ({s.reason})")
+    return Reply("\n".join(lines))
