@@ -28,6 +28,7 @@ from bot.model import Rule
 from bot.outbox import Adapter, Outbox
 from bot.pipeline import Pipeline
 from bot.scheduler import Fetcher, Poller, PollReport, start_scheduler
+from bot.schedules import DigestSchedule
 from bot.store import Store
 from watchers import rss, telegram_channel, vk
 from watchers.http import HttpClient
@@ -92,7 +93,13 @@ class App:
         self.console = ConsoleAdapter(self.stream)
         self.adapters: dict[str, Adapter] = {"console": self.console}  # by destination kind
         self.pipeline = Pipeline(
-            self.store, self.rules, s.routes.default, s.routes.rules, self.clock, self._chat_of
+            self.store,
+            self.rules,
+            s.routes.default,
+            s.routes.rules,
+            self.clock,
+            self._chat_of,
+            self._digest_of,
         )
         self.context = BotContext(
             settings=s,
@@ -109,7 +116,13 @@ class App:
         self.metrics.longest_interval = max(
             [src.interval for src in s.sources] + [s.polling.interval]
         )
-        self.outbox = Outbox(self.store, self._adapter_for, self.clock, metrics=self.metrics)
+        self.outbox = Outbox(
+            self.store,
+            self._adapter_for,
+            self.clock,
+            metrics=self.metrics,
+            destination_of=self.context.destination,
+        )
         self.poller = Poller(
             self.context.sources,
             s.polling,
@@ -199,6 +212,10 @@ class App:
     def _adapter_for(self, destination: str) -> Adapter | None:
         found = self.context.destination(destination)
         return self.adapters.get(found.kind) if found else None
+
+    def _digest_of(self, destination: str) -> DigestSchedule | None:
+        found = self.context.destination(destination)
+        return found.digest if found else None
 
     def _chat_of(self, destination: str) -> str:
         found = self.context.destination(destination)

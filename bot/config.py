@@ -14,12 +14,14 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from bot.model import Destination, Source
+from bot.schedules import DigestSchedule, QuietHours, parse_zone
 
 SOURCE_KINDS = ("rss", "telegram", "vk")
 TME_BASE = "https://t.me"
@@ -330,6 +332,10 @@ DESTINATION_KEYS = (
     "unfurl",
     "silent",
     "link_preview",
+    "quiet_hours",
+    "quiet",
+    "digest",
+    "timezone",
 )
 TOP_KEYS = (
     "storage",
@@ -601,6 +607,24 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
                     r.error(f"{where}.{key}", f'only for kind = "slack", not "{kind}"')
         silent = r.get(t, where, "silent", _boolean, False, "true or false")
         link_preview = r.get(t, where, "link_preview", _boolean, False, "true or false")
+        zone = r.get(t, where, "timezone", parse_zone, UTC, 'a time zone like "Europe/Moscow"')
+        quiet_hours = r.get(
+            t,
+            where,
+            "quiet_hours",
+            partial(QuietHours.parse, zone=zone),
+            None,
+            'a window like "22:00-07:00"',
+        )
+        quiet = r.get(t, where, "quiet", _choice(("silent", "hold")), "silent", "silent or hold")
+        digest = r.get(
+            t,
+            where,
+            "digest",
+            partial(DigestSchedule.parse, zone=zone),
+            None,
+            '"hourly" or "daily 08:00"',
+        )
         if name in names:
             r.error(f"{where}.name", f'"{name}" is already the name of another destination')
         if name is not None and kind is not None:
@@ -616,6 +640,9 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
                     channel=channel,
                     thread_ts=thread_ts,
                     unfurl=unfurl,
+                    quiet_hours=quiet_hours,
+                    quiet=quiet,
+                    digest=digest,
                 )
             )
 

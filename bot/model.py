@@ -11,6 +11,10 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.schedules import DigestSchedule, QuietHours
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,9 @@ class Destination:
     channel: str | None = None  # slack channel id, e.g. "C0123ABC"
     thread_ts: str | None = None  # slack: post as replies in this thread
     unfurl: bool = False  # slack: let Slack unfurl the alert's link
+    quiet_hours: QuietHours | None = None  # alerts in this window are silent or held
+    quiet: str = "silent"  # "silent" | "hold" (until the window ends)
+    digest: DigestSchedule | None = None  # collect alerts into one message on a schedule
 
     @property
     def address(self) -> int | str | None:
@@ -203,6 +210,7 @@ class OutgoingMessage:
     created_at: datetime | None = None  # when the alert entered the outbox
     note: str | None = None  # lines under the alert: "also seen in ...", who muted what
     remote_id: str | None = None  # the platform's message id, when editing a sent alert
+    silent: bool = False  # deliver without a notification (quiet hours)
 
 
 class SendStatus(enum.Enum):

@@ -7,6 +7,11 @@ retry (the alert stays pending until ``retry_after`` or an exponential backoff; 
 alerts for that destination wait behind it so order holds), or broken (the destination
 is marked broken with the reason, the alert is kept and tried again much later).
 Nothing is ever dropped.
+
+Quiet hours: inside a destination's window alerts go out silently, or are held until
+the window ends.  Digests: a destination with a digest schedule gets its collected
+alerts as one message, grouped by rule and story, when the schedule is due.  After the
+sends, sent alerts whose notes changed ("also seen in", deleted) are redrawn.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.metrics import Metrics
-from bot.model import OutgoingMessage, SendResult, SendStatus
-from bot.render import notes_text
+from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
+from bot.render import digest_text, notes_text
 from bot.store import Store
 
 log = logging.getLogger("dozor.outbox")
@@ -36,6 +41,10 @@ class Adapter(Protocol):
 
     async def edit(self, message: OutgoingMessage) -> SendResult:
         """Redraw a sent alert (``message.remote_id``) with ``message.note`` under it."""
+        ...
+
+    async def send_text(self, destination: str, text: str) -> SendResult:
+        """A plain message, split as the platform needs (digests)."""
         ...
 
 
@@ -55,8 +64,10 @@ class Outbox:
         *,
         batch: int = 50,
         metrics: Metrics | None = None,
+        destination_of: Callable[[str], Destination | None] = lambda name: None,
     ):
         self.metrics = metrics
+        self.destination_of = destination_of
         self.store = store
         self.adapter_for = adapter_for
         self.clock = clock
@@ -71,7 +82,11 @@ class Outbox:
         """Send every alert that is due now, then redraw the sent alerts that asked for
         it ("also seen in", notes); returns how many alerts were sent."""
         now = self.clock()
-        wanted = {*self.store.pending_destinations(), *self.store.edit_destinations(now)}
+        wanted = {
+            *self.store.pending_destinations(),
+            *self.store.edit_destinations(now),
+            *self.store.digest_destinations(now),
+        }
         destinations = [d for d in sorted(wanted) if self._adapter(d)]
         counts = await asyncio.gather(*(self._drain(d) for d in destinations))
         return sum(counts)
@@ -90,7 +105,16 @@ class Outbox:
     async def _drain(self, destination: str) -> int:
         adapter = self.adapter_for(destination)
         assert adapter is not None
-        sent = 0
+        target = self.destination_of(destination)
+        silent = False
+        if target is not None and target.quiet_hours is not None:
+            now = self.clock()
+            if target.quiet_hours.contains(now):
+                if target.quiet == "hold":
+                    self.store.hold(destination, target.quiet_hours.ends_after(now))
+                    return 0
+                silent = True
+        sent = await self._digest(destination, adapter, target)
         while True:
             batch = self.store.claim_deliveries(destination, self.clock(), self.batch)
             if not batch:
@@ -100,6 +124,7 @@ class Outbox:
                 message = replace(
                     message,
                     note=compose_note(self.store, message.alert_id, message.alert.story_key),
+                    silent=silent,
                 )
                 try:
                     result = await adapter.send(message)
@@ -109,6 +134,32 @@ class Outbox:
                 if not self._record(message, result):
                     return sent
                 sent += 1
+
+    async def _digest(self, destination: str, adapter: Adapter, target: Destination | None) -> int:
+        """Send the collected alerts of a digest destination as one message, if due."""
+        due = self.store.due_digest(destination, self.clock())
+        if not due:
+            return 0
+        schedule = str(target.digest) if target is not None and target.digest else "digest"
+        text = digest_text([d.alert for d in due], schedule, self.clock())
+        try:
+            result = await adapter.send_text(destination, text)
+        except Exception as exc:
+            log.exception("sending the digest to %s failed", destination)
+            result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
+        now = self.clock()
+        if result.status is SendStatus.SENT:
+            self.store.mark_digest_sent([d.id for d in due], now, result.remote_id)
+            return len(due)
+        delay = result.retry_after if result.retry_after is not None else timedelta(minutes=1)
+        if result.status is SendStatus.BROKEN:
+            self.store.mark_destination_broken(destination, result.detail, now)
+            delay = BROKEN_RETRY
+        log.warning(
+            "digest for %s not sent (%s); next try in %s", destination, result.detail, delay
+        )
+        self.store.delay_digest(destination, now + delay, result.detail)
+        return 0
 
     async def _edits(self, destination: str, adapter: Adapter) -> None:
         for stored in self.store.due_edits(destination, self.clock()):

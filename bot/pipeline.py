@@ -9,7 +9,8 @@ For the items one poll of one source brought (oldest first):
 5. drop the matches whose rule is muted in the destination's chat; an alert whose
    source is muted there, or with no match left, is recorded as suppressed (never
    sent, not even after the mute ends);
-6. enqueue the alerts; the outbox refuses a story already sent to that destination.
+6. enqueue the alerts; the outbox refuses a story already sent to that destination; a
+   destination with a digest schedule collects them until the digest is due.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import datetime
 from bot.matching import Matcher
 from bot.model import Alert, Item, Rule, Source
 from bot.routing import route
+from bot.schedules import DigestSchedule
 from bot.store import Store
 
 
@@ -44,10 +46,12 @@ class Pipeline:
         rule_routes: Mapping[str, Sequence[str]],
         clock: Callable[[], datetime],
         chat_of: Callable[[str], str] = lambda destination: destination,
+        digest_of: Callable[[str], DigestSchedule | None] = lambda destination: None,
     ):
         self.store = store
         self.clock = clock
         self.chat_of = chat_of
+        self.digest_of = digest_of
         self.default_route = tuple(default_route)
         self.rule_routes = rule_routes
         self.set_rules(rules)
@@ -90,7 +94,13 @@ class Pipeline:
             fired.extend(dict.fromkeys(m.rule for a in alerts for m in a.matches))
             for alert in alerts:
                 kept, suppressed = self._apply_mutes(alert, muted)
-                alert_id = self.store.enqueue_alert(kept, now, suppressed=suppressed)
+                schedule = self.digest_of(alert.destination)
+                alert_id = self.store.enqueue_alert(
+                    kept,
+                    now,
+                    suppressed=suppressed,
+                    digest_at=schedule.next_due(now) if schedule else None,
+                )
                 if alert_id is not None and not suppressed:
                     alert_ids.append(alert_id)
         return IngestReport(

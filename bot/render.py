@@ -127,6 +127,52 @@ def notes_text(
     return "\n".join(lines) or None
 
 
+def digest_text(alerts: Sequence[Alert], schedule: str, at: datetime) -> str:
+    """One message for many alerts, grouped by rule and then by story."""
+    by_rule: dict[str, dict[str, list[Alert]]] = {}
+    for alert in alerts:
+        rule = ", ".join(m.rule for m in alert.matches)
+        story = alert.story_key.split("#", 1)[0]
+        by_rule.setdefault(rule, {}).setdefault(story, []).append(alert)
+    noun = "alert" if len(alerts) == 1 else "alerts"
+    lines = [f"🗞 Dozor digest ({schedule}), {at:%Y-%m-%d %H:%M} UTC: {len(alerts)} {noun}"]
+    for rule, stories in by_rule.items():
+        lines += ["", f"■ {rule} ({len(stories)})"]
+        for items in stories.values():
+            first = items[0].item
+            title = first.title or first.text[:100]
+            when = f"{first.published:%H:%M} " if first.published else ""
+            lines.append(f"• {when}{first.source}: {title[:200]}")
+            if first.link:
+                lines.append(f"  {first.link}")
+            if len(items) > 1:
+                others = ", ".join(dict.fromkeys(a.item.source for a in items[1:]))
+                lines.append(f"  also: {others}")
+    return "\n".join(lines)
+
+
+def split_plain(text: str, limit: int) -> list[str]:
+    """Split plain text at line breaks into parts of at most ``limit`` characters."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts or [""]
+
+
 def plain(segments: Segments, left: str = "", right: str = "") -> str:
     return "".join(f"{left}{t}{right}" if marked else t for t, marked in segments)
 

@@ -518,7 +518,14 @@ class Store:
 
     # -- outbox --------------------------------------------------------------------
 
-    def enqueue_alert(self, alert: Alert, now: datetime, *, suppressed: bool = False) -> int | None:
+    def enqueue_alert(
+        self,
+        alert: Alert,
+        now: datetime,
+        *,
+        suppressed: bool = False,
+        digest_at: datetime | None = None,
+    ) -> int | None:
         """Put an alert in the outbox; None when this story already went to that destination.
 
         A ``suppressed`` alert (muted in that chat) is recorded but never sent, not even
@@ -535,8 +542,8 @@ class Store:
                     ", ".join(m.rule for m in alert.matches),
                     json.dumps(alert_to_json(alert), ensure_ascii=False),
                     iso(now),
-                    "suppressed" if suppressed else "pending",
-                    iso(now),
+                    "suppressed" if suppressed else "digest" if digest_at else "pending",
+                    iso(digest_at or now),
                     alert.item.key,
                 ],
             )
@@ -733,6 +740,57 @@ class Store:
             )
         ]
 
+    def due_digest(self, destination: str, now: datetime) -> list[StoredAlert]:
+        """The alerts collected for a digest of ``destination``, once the first of them
+        is due (they all go out together), oldest first."""
+        first = self.db.execute(
+            "select min(next_attempt_at) from alerts where destination = ? and state = 'digest'",
+            [destination],
+        ).fetchone()[0]
+        if not first or first > iso(now):
+            return []
+        rows = self.db.query(
+            "select * from alerts where destination = ? and state = 'digest' order by id",
+            [destination],
+        )
+        return [_stored(r) for r in rows]
+
+    def digest_destinations(self, now: datetime) -> list[str]:
+        return [
+            r["destination"]
+            for r in self.db.query(
+                "select destination from alerts where state = 'digest' group by destination"
+                " having min(next_attempt_at) <= ?",
+                [iso(now)],
+            )
+        ]
+
+    def mark_digest_sent(self, alert_ids: list[int], now: datetime, remote_id: str | None) -> None:
+        with self._tx():
+            for alert_id in alert_ids:
+                self.db.execute(
+                    "update alerts set state = 'sent', sent_at = ?, remote_id = ?,"
+                    " attempts = attempts + 1 where id = ?",
+                    [iso(now), remote_id, alert_id],
+                )
+
+    def delay_digest(self, destination: str, until: datetime, error: str) -> None:
+        with self._tx():
+            self.db.execute(
+                "update alerts set next_attempt_at = ?, last_error = ?, attempts = attempts + 1"
+                " where destination = ? and state = 'digest'",
+                [iso(until), error, destination],
+            )
+
+    def hold(self, destination: str, until: datetime) -> None:
+        """Quiet hours: nothing pending for ``destination`` is sent before ``until``."""
+        with self._tx():
+            self.db.execute(
+                "update alerts set next_attempt_at = ? where destination = ?"
+                " and state = 'pending' and next_attempt_at < ?",
+                [iso(until), destination, iso(until)],
+            )
+
     def oldest_pending_at(self) -> datetime | None:
         row = self.db.execute(
             "select min(created_at) from alerts where state = 'pending'"
@@ -778,8 +836,9 @@ class Store:
         ]
 
     def next_attempt_at(self) -> datetime | None:
+        """When the outbox next has something to do: a retry, a held alert, a digest."""
         row = self.db.execute(
-            "select min(next_attempt_at) from alerts where state = 'pending'"
+            "select min(next_attempt_at) from alerts where state in ('pending', 'digest')"
         ).fetchone()
         return from_iso(row[0]) if row and row[0] else None
 

@@ -327,3 +327,31 @@ async def test_stats_answers_with_a_chart(
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Alerts in the last 7 days: 2" in photo.params["caption"]
     assert "deir-ez-zor" in photo.params["caption"]
+
+
+async def test_quiet_hours_deliver_silently(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    path = write_config(tmp_path, tg, feeds)
+    path.write_text(
+        path.read_text().replace(
+            f"chat_id = {DESK}\n", f'chat_id = {DESK}\nquiet_hours = "06:00-08:00"\n'
+        )
+    )
+    clock = Clock()  # 07:00 UTC: inside the desk's quiet hours
+    async with app_for(path, clock) as app:
+        await app.connect(listen=False)
+        rest = [p for p in real_posts() if p["message_id"] not in (271457, 194289)]
+        feeds.set("/ria.rss", body=rss(rest))
+        await app.poller.poll_all()
+        feeds.set("/ria.rss", body=rss([*rest, post(271457)]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        clock.now += timedelta(hours=2)  # 09:00: loud again
+        feeds.set("/ria.rss", body=rss([*rest, post(271457), post(194289)]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+    quiet, loud = tg.messages(DESK)
+    assert quiet.disable_notification is True
+    assert not loud.disable_notification

@@ -45,6 +45,9 @@ class ConsoleAdapter:
             lines.extend(f"Note:    {line}" for line in message.note.split("\n"))
         return "\n".join(lines) + "\n"
 
+    async def send_text(self, destination: str, text: str) -> SendResult:
+        return await self._write(f"── Dozor → {destination} ──\n{text}\n")
+
     async def edit(self, message: OutgoingMessage) -> SendResult:
         """A console cannot change what it printed: it prints the update under a header."""
         lines = [f"── Dozor alert #{message.alert_id} updated ──"]

@@ -49,7 +49,7 @@ from bot.config import SlackSettings
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.outbox import compose_note
 from bot.pacing import Pacer
-from bot.render import slack_blocks, slack_escape, slack_text, slack_url
+from bot.render import slack_blocks, slack_escape, slack_text, slack_url, split_plain
 
 log = logging.getLogger("dozor.slack")
 
@@ -262,6 +262,27 @@ class SlackAdapter:
             unfurl_links=d.unfurl,
             unfurl_media=d.unfurl,
         )
+
+    async def send_text(self, destination_name: str, text: str) -> SendResult:
+        """A plain message (a digest): mrkdwn-escaped, split within Slack's limits."""
+        destination = self.context.destination(destination_name)
+        if destination is None or destination.channel is None:
+            return SendResult(SendStatus.BROKEN, f"no Slack channel for {destination_name}")
+        channel = destination.channel
+        first: str | None = None
+        async with self.pacer.lock(channel):
+            for chunk in split_plain(text, 3500):
+                await self.pacer.wait(channel)
+                try:
+                    posted = await self._post(destination, slack_escape(chunk), None)
+                except SlackApiError as exc:
+                    return self._failure(exc)
+                except NETWORK_ERRORS as exc:
+                    return _unreachable(exc)
+                finally:
+                    self.pacer.sent(channel)
+                first = first or str(posted["ts"])
+        return SendResult(SendStatus.SENT, remote_id=first)
 
     async def edit(self, message: OutgoingMessage) -> SendResult:
         """Redraw a sent alert with its notes ("also seen in", deletions), keeping its

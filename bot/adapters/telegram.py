@@ -183,7 +183,7 @@ class TelegramAdapter:
             await self.pacer.wait(chat_id)
             try:
                 html = telegram_html(message.alert, message.note)
-                sent = await self._send_html(destination, html, markup)
+                sent = await self._send_html(destination, html, markup, message.silent)
             except BadRequest as exc:
                 if "parse entities" not in str(exc).lower():
                     return self._failure(destination, exc)
@@ -203,7 +203,11 @@ class TelegramAdapter:
         return SendResult(SendStatus.SENT, remote_id=str(sent.message_id))
 
     async def _send_html(
-        self, d: Destination, html: str, markup: InlineKeyboardMarkup | None
+        self,
+        d: Destination,
+        html: str,
+        markup: InlineKeyboardMarkup | None,
+        silent: bool = False,
     ) -> Any:
         assert d.chat_id is not None
         return await self.app.bot.send_message(
@@ -211,7 +215,7 @@ class TelegramAdapter:
             text=html,
             parse_mode="HTML",
             message_thread_id=d.thread_id,
-            disable_notification=d.silent,
+            disable_notification=d.silent or silent,
             link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
             reply_markup=markup,
         )
@@ -239,6 +243,31 @@ class TelegramAdapter:
             link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
             reply_markup=markup,
         )
+
+    async def send_text(self, destination_name: str, text: str) -> SendResult:
+        """A plain message (a digest), split at line breaks within Telegram's limit."""
+        destination = self._destination(destination_name)
+        if destination is None or destination.chat_id is None:
+            return SendResult(SendStatus.BROKEN, f"no Telegram chat for {destination_name}")
+        chat_id = destination.chat_id
+        first: str | None = None
+        async with self.pacer.lock(chat_id):
+            for chunk in split_text(text):
+                await self.pacer.wait(chat_id)
+                try:
+                    sent = await self.app.bot.send_message(
+                        chat_id=chat_id,
+                        text=chunk,
+                        message_thread_id=destination.thread_id,
+                        disable_notification=destination.silent,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    )
+                except TelegramError as exc:
+                    return self._failure(destination, exc)
+                finally:
+                    self.pacer.sent(chat_id)
+                first = first or str(sent.message_id)
+        return SendResult(SendStatus.SENT, remote_id=first)
 
     async def edit(self, message: OutgoingMessage) -> SendResult:
         """Redraw a sent alert with its notes ("also seen in", deletions), keeping its

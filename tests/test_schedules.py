@@ -1,0 +1,123 @@
+"""Quiet hours and digest schedules, and what the outbox does with them."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.adapters.console import ConsoleAdapter
+from bot.model import Alert, Destination, Item, Match, Span
+from bot.outbox import Outbox
+from bot.schedules import DigestSchedule, QuietHours
+from bot.store import Store
+from tests.feeds import real_posts
+
+T = datetime(2024, 12, 3, 21, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("window", "moment", "inside"),
+    [
+        ("22:00-07:00", "21:59", False),
+        ("22:00-07:00", "22:00", True),
+        ("22:00-07:00", "03:00", True),
+        ("22:00-07:00", "07:00", False),
+        ("09:00-17:30", "12:00", True),
+        ("09:00-17:30", "17:30", False),
+    ],
+)
+def test_quiet_hours_contain(window: str, moment: str, inside: bool) -> None:
+    hh, mm = map(int, moment.split(":"))
+    assert QuietHours.parse(window).contains(T.replace(hour=hh, minute=mm)) is inside
+
+
+def test_quiet_hours_end_and_time_zones() -> None:
+    moscow = QuietHours.parse("22:00-07:00", ZoneInfo("Europe/Moscow"))  # UTC+3
+    assert moscow.contains(datetime(2024, 12, 3, 19, 30, tzinfo=UTC))  # 22:30 in Moscow
+    assert moscow.ends_after(datetime(2024, 12, 3, 19, 30, tzinfo=UTC)) == datetime(
+        2024, 12, 4, 4, 0, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize("bad", ["22-07", "25:00-07:00", "22:00", "08:00-08:00", 5])
+def test_bad_windows(bad: object) -> None:
+    with pytest.raises(ValueError):
+        QuietHours.parse(bad)  # type: ignore[arg-type]
+
+
+def test_digest_due_times() -> None:
+    assert DigestSchedule.parse("hourly").next_due(T) == T.replace(hour=22, minute=0)
+    daily = DigestSchedule.parse("daily 08:00")
+    assert daily.next_due(T) == datetime(2024, 12, 4, 8, 0, tzinfo=UTC)
+    assert daily.next_due(T.replace(hour=7)) == datetime(2024, 12, 3, 8, 0, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        DigestSchedule.parse("weekly")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def alerts(destination: str) -> list[Alert]:
+    out = []
+    for p in real_posts()[:4]:
+        link = f"https://t.me/x/{p['message_id']}"
+        item = Item("ria", link, f"link:{link}", p["text"][:60], p["text"], link)
+        out.append(
+            Alert(
+                destination,
+                item,
+                (Match("wagner", ("ЧВК",), (Span("text", 0, 3, "ЧВК"),)),),
+                item.story_key,
+            )
+        )
+    return out
+
+
+async def test_digest_collects_then_sends_one_message(tmp_path: Path) -> None:
+    clock = Clock(T)
+    store = Store.open(tmp_path / "d.db")
+    schedule = DigestSchedule.parse("hourly")
+    for alert in alerts("console"):
+        store.enqueue_alert(alert, clock(), digest_at=schedule.next_due(clock()))
+    out = io.StringIO()
+    desk = Destination("console", "console", digest=schedule)
+    outbox = Outbox(
+        store, {"console": ConsoleAdapter(out)}.get, clock, destination_of=lambda n: desk
+    )
+    assert await outbox.deliver_due() == 0 and out.getvalue() == ""  # collected, not sent
+    clock.now = T.replace(hour=22, minute=0)
+    assert await outbox.deliver_due() == 4
+    text = out.getvalue()
+    assert text.count("── Dozor → console ──") == 1
+    assert "Dozor digest (hourly), 2024-12-03 22:00 UTC: 4 alerts" in text
+    assert "■ wagner (4)" in text and text.count("https://t.me/x/") == 4
+    assert store.outbox_counts() == {"console": {"sent": 4}}
+
+
+async def test_quiet_hours_hold_until_the_window_ends(tmp_path: Path) -> None:
+    clock = Clock(T.replace(hour=23))
+    store = Store.open(tmp_path / "d.db")
+    for alert in alerts("console")[:2]:
+        store.enqueue_alert(alert, clock())
+    out = io.StringIO()
+    desk = Destination(
+        "console", "console", quiet_hours=QuietHours.parse("22:00-07:00"), quiet="hold"
+    )
+    outbox = Outbox(
+        store, {"console": ConsoleAdapter(out)}.get, clock, destination_of=lambda n: desk
+    )
+    assert await outbox.deliver_due() == 0 and out.getvalue() == ""
+    assert store.next_attempt_at() == datetime(2024, 12, 4, 7, 0, tzinfo=UTC)
+    clock.now = datetime(2024, 12, 4, 7, 0, tzinfo=UTC)
+    assert await outbox.deliver_due() == 2
+    assert out.getvalue().count("Dozor alert #") == 2
+    assert store.outbox_counts() == {"console": {"sent": 2}}
