@@ -100,6 +100,7 @@ class App:
             self.clock,
             self._chat_of,
             self._digest_of,
+            s.routes.noisy_per_hour,
         )
         self.context = BotContext(
             settings=s,

@@ -77,6 +77,7 @@ class RulesSettings:
 class RoutesSettings:
     default: tuple[str, ...] = ()
     rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    noisy_per_hour: int = 20  # more alerts than this from one source in a chat: say so
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,7 @@ POLLING_KEYS = (
 )
 STORAGE_KEYS = ("path",)
 RULES_KEYS = ("paths",)
-ROUTES_KEYS = ("default", "rules")
+ROUTES_KEYS = ("default", "rules", "noisy_per_hour")
 LOG_KEYS = ("level", "format")
 METRICS_KEYS = ("listen",)
 TELEGRAM_KEYS = (
@@ -667,7 +668,10 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         for target in targets:
             if target not in names:
                 r.error(where, f'no destination named "{target}"{_known(target, names)}')
-    routes = RoutesSettings(default=tuple(default), rules=per_rule)
+    noisy = r.get(
+        route_t, "routes", "noisy_per_hour", _non_negative_int, 20, "a whole number (0: off)"
+    )
+    routes = RoutesSettings(default=tuple(default), rules=per_rule, noisy_per_hour=noisy)
 
     lt = r.table(data.get("log", {}), "log", LOG_KEYS)
     log = LogSettings(

@@ -173,10 +173,30 @@ def _m5_slack(db: sqlite_utils.Database) -> None:
     db["chat_destinations"].add_column("channel", str)
 
 
+def _m6_notices(db: sqlite_utils.Database) -> None:
+    """Messages from the bot itself, e.g. "source X is noisy here: mute it?"."""
+    db["notices"].create(
+        {
+            "id": int,
+            "destination": str,
+            "kind": str,
+            "subject": str,  # e.g. the noisy source's name
+            "text": str,
+            "created_at": str,
+            "state": str,  # pending | sent
+            "remote_id": str,
+        },
+        pk="id",
+        defaults={"state": "pending"},
+    )
+    db["notices"].create_index(["destination", "kind", "subject", "created_at"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
     _m3_stories,
     _m4_channels,
     _m5_slack,
+    _m6_notices,
 ]

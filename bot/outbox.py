@@ -23,6 +23,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.commands.buttons import notice_buttons
+from bot.commands.types import Button
 from bot.metrics import Metrics
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.render import digest_text, notes_text
@@ -43,8 +45,10 @@ class Adapter(Protocol):
         """Redraw a sent alert (``message.remote_id``) with ``message.note`` under it."""
         ...
 
-    async def send_text(self, destination: str, text: str) -> SendResult:
-        """A plain message, split as the platform needs (digests)."""
+    async def send_text(
+        self, destination: str, text: str, buttons: tuple[Button, ...] = ()
+    ) -> SendResult:
+        """A plain message, split as the platform needs (digests, notices)."""
         ...
 
 
@@ -86,6 +90,7 @@ class Outbox:
             *self.store.pending_destinations(),
             *self.store.edit_destinations(now),
             *self.store.digest_destinations(now),
+            *self.store.notice_destinations(),
         }
         destinations = [d for d in sorted(wanted) if self._adapter(d)]
         counts = await asyncio.gather(*(self._drain(d) for d in destinations))
@@ -115,6 +120,7 @@ class Outbox:
                     return 0
                 silent = True
         sent = await self._digest(destination, adapter, target)
+        await self._notices(destination, adapter)
         while True:
             batch = self.store.claim_deliveries(destination, self.clock(), self.batch)
             if not batch:
@@ -160,6 +166,18 @@ class Outbox:
         )
         self.store.delay_digest(destination, now + delay, result.detail)
         return 0
+
+    async def _notices(self, destination: str, adapter: Adapter) -> None:
+        for notice in self.store.pending_notices(destination):
+            buttons = notice_buttons(notice["id"], notice["kind"], notice["subject"])
+            try:
+                result = await adapter.send_text(destination, notice["text"], buttons)
+            except Exception:
+                log.exception("sending notice %s to %s failed", notice["id"], destination)
+                return
+            if result.status is not SendStatus.SENT:
+                return  # tried again on the next round
+            self.store.mark_notice_sent(notice["id"], result.remote_id)
 
     async def _edits(self, destination: str, adapter: Adapter) -> None:
         for stored in self.store.due_edits(destination, self.clock()):

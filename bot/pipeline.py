@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.matching import Matcher
 from bot.model import Alert, Item, Rule, Source
@@ -47,7 +47,9 @@ class Pipeline:
         clock: Callable[[], datetime],
         chat_of: Callable[[str], str] = lambda destination: destination,
         digest_of: Callable[[str], DigestSchedule | None] = lambda destination: None,
+        noisy_per_hour: int = 0,
     ):
+        self.noisy_per_hour = noisy_per_hour
         self.store = store
         self.clock = clock
         self.chat_of = chat_of
@@ -103,6 +105,7 @@ class Pipeline:
                 )
                 if alert_id is not None and not suppressed:
                     alert_ids.append(alert_id)
+                    self._check_noise(alert.destination, source.name, now)
         return IngestReport(
             source=source.name,
             items=len(items),
@@ -142,6 +145,24 @@ class Pipeline:
                     continue
                 self.store.add_note(stored.id, kind, text.replace("{id}", str(stored.id)), now)
                 self.store.request_edit(stored.id, now)
+
+    def _check_noise(self, destination: str, source: str, now: datetime) -> None:
+        """A source flooding a chat: say so once (a day), with buttons to mute it."""
+        if not self.noisy_per_hour:
+            return
+        count = self.store.count_alerts(destination, source, now - timedelta(hours=1))
+        if count <= self.noisy_per_hour:
+            return
+        if self.store.noticed_since(destination, "noisy", source, now - timedelta(days=1)):
+            return
+        self.store.enqueue_notice(
+            destination,
+            "noisy",
+            source,
+            f"📢 Source {source} sent {count} alerts here in the last hour (more than "
+            f"{self.noisy_per_hour}). Mute it for a while?",
+            now,
+        )
 
     def _muted(self, now: datetime) -> dict[str, set[tuple[str, str]]]:
         """{chat: {(kind, target)}} of the mutes in force now."""

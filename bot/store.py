@@ -791,6 +791,64 @@ class Store:
                 [iso(until), destination, iso(until)],
             )
 
+    # -- notices: the bot's own messages -------------------------------------------------
+
+    def count_alerts(self, destination: str, source: str, since: datetime) -> int:
+        return int(
+            self.db.execute(
+                "select count(*) from alerts where destination = ? and source = ?"
+                " and created_at >= ? and state != 'suppressed'",
+                [destination, source, iso(since)],
+            ).fetchone()[0]
+        )
+
+    def noticed_since(self, destination: str, kind: str, subject: str, since: datetime) -> bool:
+        return bool(
+            self.db.execute(
+                "select 1 from notices where destination = ? and kind = ? and subject = ?"
+                " and created_at >= ? limit 1",
+                [destination, kind, subject, iso(since)],
+            ).fetchone()
+        )
+
+    def enqueue_notice(
+        self, destination: str, kind: str, subject: str, text: str, now: datetime
+    ) -> int:
+        with self._tx():
+            cursor = self.db.execute(
+                "insert into notices (destination, kind, subject, text, created_at, state)"
+                " values (?, ?, ?, ?, ?, 'pending')",
+                [destination, kind, subject, text, iso(now)],
+            )
+        return int(cursor.lastrowid or 0)
+
+    def pending_notices(self, destination: str) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "select * from notices where destination = ? and state = 'pending' order by id",
+                [destination],
+            )
+        )
+
+    def notice_destinations(self) -> list[str]:
+        return [
+            r["destination"]
+            for r in self.db.query(
+                "select distinct destination from notices where state = 'pending'"
+            )
+        ]
+
+    def notice(self, notice_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query("select * from notices where id = ?", [notice_id]))
+        return rows[0] if rows else None
+
+    def mark_notice_sent(self, notice_id: int, remote_id: str | None) -> None:
+        with self._tx():
+            self.db.execute(
+                "update notices set state = 'sent', remote_id = ? where id = ?",
+                [remote_id, notice_id],
+            )
+
     def oldest_pending_at(self) -> datetime | None:
         row = self.db.execute(
             "select min(created_at) from alerts where state = 'pending'"

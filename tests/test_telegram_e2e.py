@@ -355,3 +355,27 @@ async def test_quiet_hours_deliver_silently(
     quiet, loud = tg.messages(DESK)
     assert quiet.disable_notification is True
     assert not loud.disable_notification
+
+
+async def test_a_noisy_source_is_pointed_out_once_with_mute_buttons(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    path = write_config(tmp_path, tg, feeds, "backfill = 50\n[routes]\nnoisy_per_hour = 2")
+    async with app_for(path) as app:
+        await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(real_posts()))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        desk = tg.messages(DESK)
+        notices = [m for m in desk if m.text.startswith("📢 Source ria sent")]
+        assert len(notices) == 1  # said once, not once per alert
+        assert "more than 2" in notices[0].text
+        labels = [b["text"] for row in notices[0].reply_markup["inline_keyboard"] for b in row]
+        assert labels == ["Mute ria 6h", "Mute ria 24h"]
+        data = notices[0].reply_markup["inline_keyboard"][0][1]["callback_data"]
+        tg.push_callback(DESK, notices[0].message_id, data, user_id=7, username="anna")
+        await tg.wait_for("answerCallbackQuery")
+        mutes = app.store.active_mutes(app.clock())
+    assert [(m.chat, m.kind, m.target) for m in mutes] == [(f"telegram:{DESK}", "source", "ria")]
+    assert mutes[0].until - app.clock() > timedelta(hours=23)

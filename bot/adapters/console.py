@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from bot.commands.types import Button
 from bot.model import OutgoingMessage, SendResult, SendStatus
 from bot.render import plain, render
 
@@ -45,8 +46,11 @@ class ConsoleAdapter:
             lines.extend(f"Note:    {line}" for line in message.note.split("\n"))
         return "\n".join(lines) + "\n"
 
-    async def send_text(self, destination: str, text: str) -> SendResult:
-        return await self._write(f"── Dozor → {destination} ──\n{text}\n")
+    async def send_text(
+        self, destination: str, text: str, buttons: tuple[Button, ...] = ()
+    ) -> SendResult:
+        shown = "".join(f"\n[{b.label}]" for b in buttons)
+        return await self._write(f"── Dozor → {destination} ──\n{text}{shown}\n")
 
     async def edit(self, message: OutgoingMessage) -> SendResult:
         """A console cannot change what it printed: it prints the update under a header."""

@@ -263,7 +263,9 @@ class SlackAdapter:
             unfurl_media=d.unfurl,
         )
 
-    async def send_text(self, destination_name: str, text: str) -> SendResult:
+    async def send_text(
+        self, destination_name: str, text: str, buttons: tuple[Button, ...] = ()
+    ) -> SendResult:
         """A plain message (a digest): mrkdwn-escaped, split within Slack's limits."""
         destination = self.context.destination(destination_name)
         if destination is None or destination.channel is None:
@@ -274,7 +276,14 @@ class SlackAdapter:
             for chunk in split_plain(text, 3500):
                 await self.pacer.wait(channel)
                 try:
-                    posted = await self._post(destination, slack_escape(chunk), None)
+                    blocks = None
+                    if buttons and first is None:
+                        section = {
+                            "type": "section",
+                            "text": {"type": "mrkdwn", "text": slack_escape(chunk)},
+                        }
+                        blocks = with_buttons([section], buttons)
+                    posted = await self._post(destination, slack_escape(chunk), blocks)
                 except SlackApiError as exc:
                     return self._failure(exc)
                 except NETWORK_ERRORS as exc:

@@ -244,7 +244,9 @@ class TelegramAdapter:
             reply_markup=markup,
         )
 
-    async def send_text(self, destination_name: str, text: str) -> SendResult:
+    async def send_text(
+        self, destination_name: str, text: str, buttons: tuple[Button, ...] = ()
+    ) -> SendResult:
         """A plain message (a digest), split at line breaks within Telegram's limit."""
         destination = self._destination(destination_name)
         if destination is None or destination.chat_id is None:
@@ -261,6 +263,7 @@ class TelegramAdapter:
                         message_thread_id=destination.thread_id,
                         disable_notification=destination.silent,
                         link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        reply_markup=keyboard(buttons) if first is None else None,
                     )
                 except TelegramError as exc:
                     return self._failure(destination, exc)

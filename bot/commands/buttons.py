@@ -4,7 +4,8 @@ every press to ``press``; the alert is found again from the outbox id in the dat
 
 Callback data (at most 64 bytes, Telegram's limit):
 ``ms:<alert id>`` mute the source; ``mr:<alert id>:<i>`` mute the alert's i-th rule;
-``un:<mute id>:<alert id>`` undo that mute.
+``un:<mute id>:<alert id>`` undo that mute; ``nm:<notice id>:<hours>`` mute the source
+a "noisy source" notice names.
 """
 
 from __future__ import annotations
@@ -33,15 +34,24 @@ def alert_buttons(alert_id: int, alert: Alert) -> tuple[Button, ...]:
     return tuple(buttons)
 
 
+def notice_buttons(notice_id: int, kind: str, subject: str) -> tuple[Button, ...]:
+    """Buttons under a notice: for a noisy source, mute it for 6 or 24 hours."""
+    if kind != "noisy":
+        return ()
+    return tuple(Button(f"Mute {subject[:40]} {h}h", f"nm:{notice_id}:{h}") for h in (6, 24))
+
+
 async def press(ctx: BotContext, press: Press) -> PressOutcome:
     """Apply the button's mute (or undo it) in the chat where it was pressed."""
     kind, _, rest = press.data.partition(":")
     fields = rest.split(":")
-    if kind not in ("ms", "mr", "un") or not all(f.isdigit() for f in fields):
+    if kind not in ("ms", "mr", "un", "nm") or not all(f.isdigit() for f in fields):
         return STALE
     why = refusal(ctx, press.platform, press.chat_id, press.user_id, Access.WATCH, "mute")
     if why:
         return PressOutcome(notice=why)
+    if kind == "nm":
+        return _mute_noisy(ctx, press, fields)
     if kind == "un":
         if len(fields) != 2:
             return STALE
@@ -67,6 +77,24 @@ async def press(ctx: BotContext, press: Press) -> PressOutcome:
         notice=f"muted {target_kind} {target} in this chat until {until}",
         note=f"🔇 {press.user_name} muted {target_kind} {target} until {until}",
         buttons=(Button("Undo", f"un:{made.id}:{alert_id}"),),
+    )
+
+
+def _mute_noisy(ctx: BotContext, press: Press, fields: list[str]) -> PressOutcome:
+    notice = ctx.store.notice(int(fields[0])) if len(fields) == 2 else None
+    hours = int(fields[1]) if len(fields) == 2 else 0
+    if (
+        notice is None
+        or hours not in (6, 24)
+        or not _in_chat(ctx, notice["destination"], press.chat)
+    ):
+        return STALE
+    now = ctx.clock()
+    made = ctx.store.add_mute(
+        press.chat, "source", notice["subject"], now + timedelta(hours=hours), press.user_name, now
+    )
+    return PressOutcome(
+        notice=f"muted source {notice['subject']} in this chat until {moment(made.until, now)}"
     )
 
 
