@@ -111,6 +111,9 @@ class App:
             started_at=self.started_at,
         )
         self.context.refresh_rules()
+        if s.dedup.enabled:
+            loaded = self.pipeline.load_stories(s.dedup.window, s.dedup.threshold)
+            log.debug("story index: %d fingerprints from the last %s", loaded, s.dedup.window)
         self.store.sync_sources(self.context.sources())
         self.metrics = Metrics(self.clock)
         self.metrics.store = self.store

@@ -92,6 +92,15 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class DedupSettings:
+    """One alert per story across sources (bot/dedup: MinHash LSH + a second signal)."""
+
+    enabled: bool = True
+    threshold: float = 0.5  # estimated Jaccard similarity of two texts' words
+    window: timedelta = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
 class TmeSettings:
     """Public Telegram channels, read from their web preview at <base_url>/s/<channel>."""
 
@@ -149,6 +158,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=lambda: TelegramSettings())
     metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings())
     tme: TmeSettings = field(default_factory=lambda: TmeSettings())
+    dedup: DedupSettings = field(default_factory=lambda: DedupSettings())
     vk: VkSettings = field(default_factory=lambda: VkSettings())
     slack: SlackSettings = field(default_factory=lambda: SlackSettings())
 
@@ -351,6 +361,7 @@ TOP_KEYS = (
     "tme",
     "vk",
     "slack",
+    "dedup",
 )
 POLLING_KEYS = (
     "interval",
@@ -369,6 +380,7 @@ RULES_KEYS = ("paths",)
 ROUTES_KEYS = ("default", "rules", "noisy_per_hour")
 LOG_KEYS = ("level", "format")
 METRICS_KEYS = ("listen",)
+DEDUP_KEYS = ("enabled", "threshold", "window")
 TELEGRAM_KEYS = (
     "api_base_url",
     "mode",
@@ -402,6 +414,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "telegram": TELEGRAM_KEYS,
     "metrics": METRICS_KEYS,
     "tme": TME_KEYS,
+    "dedup": DEDUP_KEYS,
     "vk": VK_KEYS,
     "slack": SLACK_KEYS,
 }
@@ -470,6 +483,12 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         page_jitter=r.get(
             tme_t, "tme", "page_jitter", _duration_or_zero, timedelta(seconds=1), duration
         ),
+    )
+    dt = r.table(data.get("dedup", {}), "dedup", DEDUP_KEYS)
+    dedup = DedupSettings(
+        enabled=r.get(dt, "dedup", "enabled", _boolean, True, "true or false"),
+        threshold=r.get(dt, "dedup", "threshold", _unit, 0.5, "a number from 0.1 to 1.0"),
+        window=r.get(dt, "dedup", "window", _duration, timedelta(hours=48), duration),
     )
     vk_t = r.table(data.get("vk", {}), "vk", VK_KEYS)
     vk = VkSettings(r.get(vk_t, "vk", "api_base_url", _base_url, VK_API, "an http(s) URL"))
@@ -703,7 +722,14 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         metrics=metrics,
         tme=tme,
         vk=vk,
+        dedup=dedup,
     )
+
+
+def _unit(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.1 <= value <= 1:
+        raise ValueError
+    return float(value)
 
 
 def _channel(value: Any) -> str:

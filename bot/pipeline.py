@@ -6,6 +6,8 @@ For the items one poll of one source brought (oldest first):
    items), except the newest ``backfill`` items when the source asks for them;
 3. match them against the rules (the matcher decides which rules apply to which tags);
 4. route each match to its destinations, one alert per destination per item;
+4b. collapse stories (bot/dedup): an item that tells a story already alerted there
+   becomes "also seen in" under that alert, unless it fires a rule the story did not;
 5. drop the matches whose rule is muted in the destination's chat; an alert whose
    source is muted there, or with no match left, is recorded as suppressed (never
    sent, not even after the mute ends);
@@ -15,10 +17,12 @@ For the items one poll of one source brought (oldest first):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.dedup import Fingerprint, StoryIndex, fingerprint
 from bot.matching import Matcher
 from bot.model import Alert, Item, Rule, Source
 from bot.routing import route
@@ -50,6 +54,7 @@ class Pipeline:
         noisy_per_hour: int = 0,
     ):
         self.noisy_per_hour = noisy_per_hour
+        self.stories: StoryIndex | None = None  # load_stories() turns near-dup stories on
         self.store = store
         self.clock = clock
         self.chat_of = chat_of
@@ -94,6 +99,7 @@ class Pipeline:
             alerts = self.alerts_for(item)
             matched += bool(alerts)
             fired.extend(dict.fromkeys(m.rule for a in alerts for m in a.matches))
+            alerts = self._collapse(item, alerts, now)
             for alert in alerts:
                 kept, suppressed = self._apply_mutes(alert, muted)
                 schedule = self.digest_of(alert.destination)
@@ -106,6 +112,12 @@ class Pipeline:
                 if alert_id is not None and not suppressed:
                     alert_ids.append(alert_id)
                     self._check_noise(alert.destination, source.name, now)
+                if alert_id is not None and "#" in alert.story_key:
+                    first = self._first_alert(alert.story_key, alert.destination)
+                    if first is not None:
+                        self.store.add_note(
+                            alert_id, "story", f"🔗 Part of the story of alert #{first}", now
+                        )
         return IngestReport(
             source=source.name,
             items=len(items),
@@ -145,6 +157,59 @@ class Pipeline:
                     continue
                 self.store.add_note(stored.id, kind, text.replace("{id}", str(stored.id)), now)
                 self.store.request_edit(stored.id, now)
+
+    def _collapse(self, item: Item, alerts: list[Alert], now: datetime) -> list[Alert]:
+        """One alert per story: an item that tells a story already alerted (the same
+        link, a forward of it, a near-duplicate text) becomes an "also seen in" line
+        under that alert; only rules the story did not fire yet alert again."""
+        if not alerts or self.stories is None:
+            return alerts
+        fp = fingerprint(item)
+        found = self.stories.find(fp, now)
+        if found is None:
+            self.stories.add(item.story_key, fp, now)
+            self.store.save_fingerprint(item.story_key, item.key, json.dumps(fp.to_json()), now)
+            return alerts
+        story = found.story_id
+        earlier = self.store.alerts_for_story(story)
+        out: list[Alert] = []
+        sighted = False
+        for alert in alerts:
+            here = [e for e in earlier if e.alert.destination == alert.destination]
+            if not here:  # the story never reached this destination: it alerts here first
+                out.append(replace(alert, story_key=story))
+                continue
+            done = {m.rule for e in here for m in e.alert.matches}
+            fresh = tuple(m for m in alert.matches if m.rule not in done)
+            if fresh:
+                rules = "+".join(sorted(m.rule for m in fresh))
+                out.append(replace(alert, matches=fresh, story_key=f"{story}#{rules}"))
+            if item.source != here[0].alert.item.source or item.key != here[0].alert.item.key:
+                sighted = True
+                for e in here:
+                    if e.state == "sent":
+                        self.store.request_edit(e.id, now)
+        if sighted:
+            self.store.add_sighting(story, item, found.reason, now)
+        return out
+
+    def _first_alert(self, story_key: str, destination: str) -> int | None:
+        root = story_key.split("#", 1)[0]
+        for stored in self.store.alerts_for_story(root):
+            if stored.alert.destination == destination and stored.alert.story_key == root:
+                return stored.id
+        return None
+
+    def load_stories(self, window: timedelta, threshold: float) -> int:
+        """Build the story index from the fingerprints kept for the last ``window``."""
+        now = self.clock()
+        self.stories = StoryIndex(threshold=threshold, window=window)
+        self.store.forget_fingerprints(now - window)
+        count = 0
+        for story_key, data, seen_at in self.store.fingerprints_since(now - window):
+            self.stories.add(story_key, Fingerprint.from_json(json.loads(data)), seen_at)
+            count += 1
+        return count
 
     def _check_noise(self, destination: str, source: str, now: datetime) -> None:
         """A source flooding a chat: say so once (a day), with buttons to mute it."""

@@ -52,7 +52,8 @@ def write_config(tmp_path: Path, tg: FakeTelegram, feeds: FeedServer) -> Path:
     path.write_text(
         f'[storage]\npath = "dozor.db"\n[polling]\ninterval = "1h"\ntick = "1s"\n'
         f'[rules]\npaths = ["rules/*.toml"]\n[telegram]\napi_base_url = "{tg.api_root}"\n'
-        f'per_chat_interval = "10ms"\n{destinations}{sources}',
+        f'per_chat_interval = "10ms"\n[dedup]\nenabled = false  # every item its own alert\n'
+        f"{destinations}{sources}",
         encoding="utf-8",
     )
     return path
