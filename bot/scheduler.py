@@ -105,7 +105,7 @@ class Poller:
         async with self.limit:
             state = self.store.fetch_state(source.name)
             fetcher = self.fetchers[source.kind]
-            deadline = self.polling.timeout.total_seconds() * 2 + 5
+            deadline = self.polling.timeout.total_seconds() * 3
             try:
                 async with asyncio.timeout(deadline):  # a trickling server cannot hold a poll
                     result = await fetcher(source, state, self.http, self.pool)

@@ -48,6 +48,9 @@ from watchers.text import collapse_whitespace, html_to_text
 __all__ = ["ParsedFeed", "fetch", "parse_feed", "parse_max_age", "parse_retry_after"]
 
 
+MAX_ITEMS = 2000  # items kept from one feed body (the newest): parsing stays bounded
+
+
 @dataclass(frozen=True)
 class ParsedFeed:
     items: tuple[Item, ...] = ()
@@ -82,7 +85,7 @@ def parse_feed(
 def _parse_xml_feed(
     body: bytes, headers: dict[str, str], source_name: str, tags: tuple[str, ...], base_url: str
 ) -> ParsedFeed:
-    body, headers = _prefer_utf8(body, headers)
+    body, headers = _prefer_utf8(_cut_items(body), headers)
     headers.setdefault("content-location", base_url)
     parsed = feedparser.parse(
         io.BytesIO(body),
@@ -232,15 +235,19 @@ def _prefer_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str,
         headers["content-type"] = media_type = "application/xml"
     if body.startswith(_BOMS) or b"\x00" in body[:4]:
         return body, headers  # a BOM or UTF-16/32 without one: feedparser knows these
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body, headers
     declared = [_charset(content_type)]
     match = _XML_DECL_ENCODING.match(body[:1024])
     if match:
         declared.append(match.group(2).decode("ascii", "replace").strip().lower())
     declared = [d for d in declared if d]
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        if not declared or any(d.replace("_", "-") not in ("utf-8", "utf8") for d in declared):
+            return body, headers
+        # Declared UTF-8 with a few broken bytes: keep the text, mark the bad bytes (U+FFFD)
+        # rather than let a guess re-read the whole feed in another encoding.
+        body = body.decode("utf-8", "replace").encode("utf-8")
     if body.isascii() and not any(d.startswith(_WIDE) for d in declared):
         return body, headers
     if match and match.group(2).strip().lower() not in (b"utf-8", b"utf8"):
@@ -353,11 +360,29 @@ def _plain(value: Any, *, keep_lines: bool = False) -> str:
 
 
 def _oldest_first(items: list[Item]) -> tuple[Item, ...]:
-    """Feeds list newest first: reverse, then order by date if every item has one."""
+    """Feeds list newest first: reverse, then order by date if every item has one; at
+    most the newest ``MAX_ITEMS``."""
     items = items[::-1]
     if items and all(item.published is not None for item in items):
         items.sort(key=lambda item: item.published or datetime.min.replace(tzinfo=UTC))
-    return tuple(items)
+    return tuple(items[-MAX_ITEMS:])
+
+
+def _cut_items(body: bytes) -> bytes:
+    """A body with far more than ``MAX_ITEMS`` entries is cut after the first
+    ``MAX_ITEMS`` of them (feeds list the newest first), so parsing time stays bounded;
+    feedparser recovers the entries before the cut."""
+    items, entries = body.count(b"</item>"), body.count(b"</entry>")
+    if items + entries <= MAX_ITEMS:
+        return body
+    closing = b"</item>" if items >= entries else b"</entry>"
+    end = 0
+    for _ in range(MAX_ITEMS):
+        found = body.find(closing, end)
+        if found < 0:
+            return body
+        end = found + len(closing)
+    return body[:end]
 
 
 def _http_link(value: Any, base_url: str) -> str | None:
