@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -118,7 +119,16 @@ class Poller:
                 result = FetchResult(
                     FetchStatus.ERROR, state=state, error=f"internal error: {exc!r}"
                 )
-            report = self.record(source, result)
+            try:
+                report = self.record(source, result)
+            except sqlite3.Error as exc:  # locked or full: nothing of this poll was kept
+                log.error(
+                    "source %s: the store refused the poll (%s); nothing is lost, the "
+                    "next tick polls it again",
+                    source.name,
+                    exc,
+                )
+                return PollReport(source.name, FetchStatus.ERROR, f"store: {exc}")
             self.last_poll_at = self.clock()
             if self.metrics is not None:
                 self.metrics.observe_poll(report, self.last_poll_at)
