@@ -50,7 +50,7 @@ from bot.commands.types import Button, Invocation, Press
 from bot.config import TelegramSettings
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.outbox import compose_note
-from bot.render import TELEGRAM_LIMIT, plain, render, telegram_html
+from bot.render import TELEGRAM_LIMIT, plain, render, split_plain, telegram_html
 
 log = logging.getLogger("dozor.telegram")
 
@@ -404,21 +404,4 @@ class TelegramAdapter:
 
 def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Split a long reply at line breaks into messages Telegram accepts."""
-    chunks: list[str] = []
-    current = ""
-    for line in (text or "…").split("\n"):
-        while len(line) > limit:
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
-    return chunks
+    return split_plain(text or "…", limit)
