@@ -1,5 +1,8 @@
-"""The "Item -> Match" stage: tokenizer, matcher semantics, and the shipped rules on
-the seed article and on real Telegram posts (tests/fixtures/tg_posts_sample.json)."""
+"""The "Item -> Match" stage: tokenizer, the any/all/none semantics, and the shipped
+rules on the seed article and on real Telegram posts (tests/fixtures/tg_posts_sample.json).
+
+The rule language's operators, folding and inflection: test_matching_language.py;
+the parser: test_query.py; hand-labelled real posts: test_matching_labels.py."""
 
 from __future__ import annotations
 
@@ -147,8 +150,14 @@ CASES: list[tuple[str, Rule, Item, list[str] | None]] = [
         ["Deir ez Zor", "Deir-ez-Zor", "DEIR EZ–ZOR"],
     ),
     (
-        "phrase ru",
+        "phrase ru, inflected",
         Rule("d", any=("Дейр-эз-Зор",)),
+        item(text="в провинции Дейр эз Зор и Дейр-эз-Зоре"),
+        ["Дейр эз Зор", "Дейр-эз-Зоре"],
+    ),
+    (
+        "phrase ru, inflection off",
+        Rule("d", any=("Дейр-эз-Зор",), inflect=False),
         item(text="в провинции Дейр эз Зор и Дейр-эз-Зоре"),
         ["Дейр эз Зор"],
     ),
@@ -178,7 +187,9 @@ CASES: list[tuple[str, Rule, Item, list[str] | None]] = [
         ["частной военной компании", "частная военная компания"],
     ),
     ("prefix is the word itself", Rule("c", any=("Вагнер*",)), item(text="вагнер"), ["вагнер"]),
-    ("no prefix: no inflection", Rule("c", any=("Вагнер",)), item(text="Вагнера"), None),
+    ("inflection", Rule("c", any=("Вагнер",)), item(text="Вагнера"), ["Вагнера"]),
+    ("exact form", Rule("c", any=("!Вагнер",)), item(text="Вагнера"), None),
+    ("inflection off", Rule("c", any=("Вагнер",), inflect=False), item(text="Вагнера"), None),
     (
         "any: one is enough",
         Rule("a", any=("Wagner", "Prigozhin")),

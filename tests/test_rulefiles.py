@@ -3,11 +3,12 @@ is reported with the file, the line and the key."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from bot.matching import RULE_KEYS, load_rule_files
+from bot.matching import RULE_KEYS, RuleFiles, load_rule_files
 from bot.model import Rule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +97,8 @@ ERRORS = [
         7,
         [
             'rule "wagner": unknown key "anyy" (expected one of: all, any, description, '
-            "destinations, name, none, tags)",
+            "destinations, digest, english_forms, inflect, name, none, query, severity, "
+            "silent, sources, tags, translit)",
             'did you mean "any"?',
         ],
     ),
@@ -146,7 +148,7 @@ ERRORS = [
         "no positive terms",
         GOOD + '\n[[rule]]\nname = "only-none"\nnone = ["opera"]\n',
         5,
-        ['rule "only-none"', 'no "any" or "all" terms'],
+        ['rule "only-none"', 'no "query", "any" or "all" terms'],
     ),
     (
         "none cancels any",
@@ -208,7 +210,173 @@ ERRORS = [
         1,
         ['"rule" must be [[rule]] tables'],
     ),
+    (
+        "query syntax",
+        '[[rule]]\nname = "a"\nquery = "Wagner OR (ЧВК"\n',
+        3,
+        ['rule "a": "query": missing ")" for this "(" (at character 11: "(ЧВК")'],
+    ),
+    (
+        "query syntax on its line of a multi-line query",
+        "[[rule]]\nname = \"a\"\nquery = '''\nWagner\nOR Вагнер\nAND NEAR/x погиб\n'''\n",
+        6,
+        ['"query": write NEAR/ and a number of words', "at character 22"],
+    ),
+    (
+        "bad regex in a query",
+        '[[rule]]\nname = "a"\nquery = "/(a/"\n',
+        3,
+        ['"query": bad regex /(a/: missing )'],
+    ),
+    (
+        "query only negative",
+        '[[rule]]\nname = "a"\nquery = "NOT opera"\n',
+        3,
+        ["nothing to look for"],
+    ),
+    (
+        "query and lists",
+        '[[rule]]\nname = "a"\nquery = "Wagner"\nnone = ["opera"]\n',
+        3,
+        ['give either "query" or "any"/"all"/"none", not both'],
+    ),
+    (
+        "empty query",
+        '[[rule]]\nname = "a"\nquery = " "\n',
+        3,
+        ['"query" is empty'],
+    ),
+    (
+        "regex in a list",
+        '[[rule]]\nname = "a"\nany = ["/[/"]\n',
+        3,
+        ['"any": bad regex'],
+    ),
+    (
+        "severity",
+        '[[rule]]\nname = "a"\nany = ["x"]\nseverity = "critical"\n',
+        4,
+        ['"severity" must be one of low, normal, high, urgent, got "critical"'],
+    ),
+    (
+        "digest",
+        '[[rule]]\nname = "a"\nany = ["x"]\ndigest = "hourly"\n',
+        4,
+        ['"digest" must be a duration like "1h"'],
+    ),
+    (
+        "boolean option",
+        '[[rule]]\nname = "a"\nany = ["x"]\ntranslit = "yes"\n',
+        4,
+        ['"translit" must be true or false, got "yes"'],
+    ),
+    (
+        "sources not strings",
+        '[[rule]]\nname = "a"\nany = ["x"]\nsources = "ria"\n',
+        4,
+        ['"sources" must be a list of strings'],
+    ),
 ]
+
+OPTIONS = """
+[[rule]]
+name = "q"
+description = "all options"
+query = '''
+(Wagner OR Вагнер)   # the group
+NEAR/5 погиб
+'''
+sources = ["ria-*"]
+severity = "urgent"
+digest = "30m"
+silent = true
+inflect = false
+translit = true
+english_forms = true
+"""
+
+
+def test_every_option_becomes_a_rule_field(tmp_path: Path) -> None:
+    write(tmp_path, "rules/a.toml", OPTIONS)
+    load = load_rule_files(["rules/*.toml"], tmp_path)
+    assert load.errors == ()
+    assert load.rules == (
+        Rule(
+            name="q",
+            description="all options",
+            query="(Wagner OR Вагнер)   # the group\nNEAR/5 погиб",
+            sources=("ria-*",),
+            severity="urgent",
+            digest="30m",
+            silent=True,
+            inflect=False,
+            translit=True,
+            english_forms=True,
+            origin="rules/a.toml",
+        ),
+    )
+
+
+# --- reload without restart --------------------------------------------------------------
+
+
+def touch(path: Path, text: str) -> None:
+    """Write ``text`` and move the mtime on, as an editor saving a second later would."""
+    path.write_text(text, encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def test_reload_picks_up_changes_and_keeps_a_broken_files_last_good_rules(
+    tmp_path: Path,
+) -> None:
+    a = write(tmp_path, "rules/a.toml", GOOD)
+    write(tmp_path, "rules/b.toml", '[[rule]]\nname = "b"\nany = ["b"]\n')
+    files = RuleFiles(["rules/*.toml"], tmp_path)
+    first = files.reload()
+    assert first.errors == () and first.changed
+    assert [r.name for r in first.rules] == ["ok", "b"]
+
+    again = files.reload()  # nothing changed on disk: nothing re-read, nothing changed
+    assert again.rules == first.rules and not again.changed
+
+    touch(a, '[[rule]]\nname = "ok"\nany = ["Wagner", "Вагнер"]\n')
+    edited = files.reload()
+    assert edited.changed and edited.errors == ()
+    assert edited.rules[0].any == ("Wagner", "Вагнер")
+
+    touch(a, '[[rule]]\nname = "ok"\nanyy = ["x"]\n')  # broken: the last good version stays
+    broken = files.reload()
+    assert not broken.changed
+    assert [r.name for r in broken.rules] == ["ok", "b"]
+    assert broken.rules[0].any == ("Wagner", "Вагнер")
+    assert broken.errors[0].startswith('rules/a.toml:3: rule "ok": unknown key "anyy"')
+    assert broken.errors[-1].startswith("rules/a.toml: keeping the previous version of its 1")
+
+    touch(a, '[[rule]]\nname = "ok2"\nany = ["y"]\n')  # fixed
+    fixed = files.reload()
+    assert fixed.changed and fixed.errors == ()
+    assert [r.name for r in fixed.rules] == ["ok2", "b"]
+
+    a.unlink()  # deleted: its rules go
+    gone = files.reload()
+    assert [r.name for r in gone.rules] == ["b"] and gone.changed
+
+
+def test_reload_ignores_a_touch_that_does_not_change_the_content(tmp_path: Path) -> None:
+    a = write(tmp_path, "rules/a.toml", GOOD)
+    files = RuleFiles(["rules/*.toml"], tmp_path)
+    first = files.reload()
+    touch(a, GOOD)
+    assert files.reload().rules == first.rules
+
+
+def test_a_broken_file_that_never_loaded_contributes_nothing(tmp_path: Path) -> None:
+    write(tmp_path, "rules/a.toml", '[[rule]]\nname = "a"\nquery = "(x"\n')
+    write(tmp_path, "rules/b.toml", '[[rule]]\nname = "b"\nany = ["b"]\n')
+    load = RuleFiles(["rules/*.toml"], tmp_path).reload()
+    assert [r.name for r in load.rules] == ["b"]
+    assert len(load.errors) == 1 and load.errors[0].startswith("rules/a.toml:3:")
 
 
 @pytest.mark.parametrize(
@@ -301,7 +469,10 @@ def test_unreadable_and_empty_files(tmp_path: Path) -> None:
 
 
 def test_rule_keys_are_the_documented_ones() -> None:
-    assert RULE_KEYS == ("all", "any", "description", "destinations", "name", "none", "tags")
+    assert RULE_KEYS == (
+        "all", "any", "description", "destinations", "digest", "english_forms", "inflect",
+        "name", "none", "query", "severity", "silent", "sources", "tags", "translit",
+    )  # fmt: skip
     text = (ROOT / "rules" / "wagner.toml").read_text(encoding="utf-8")
     for key in RULE_KEYS:
         assert f"#   {key}" in text  # the newcomer's reference lists every key

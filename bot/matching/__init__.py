@@ -2,30 +2,42 @@
 
     watchers -> Item -> matching -> Match -> routing -> Alert -> outbox -> adapters
 
-Pure functions over ``bot.model`` types: imports only ``bot.model`` (and the standard
-library); no I/O except ``load_rule_files``, which reads the team's rule files.
+Pure functions over ``bot.model`` types: imports only ``bot.model`` (and third-party
+text libraries); no I/O except the rule files.  Modules, in pipeline order:
 
-- ``normalize``: the tokenizer shared by terms and text (case, ё/е, hyphens);
-- ``matcher``: ``Matcher(rules).match(item) -> list[Match]``;
-- ``rulefiles``: ``rules/*.toml`` -> validated ``Rule``s, errors with file and line.
+- ``query``: the rule language (``parse_query``; ``QueryError`` points at the position);
+- ``normalize``: the folding that item text and terms share (case, ё/е, dashes,
+  diacritics, look-alike letters, markup), keeping offsets into the original;
+- ``inflect`` / ``translit``: a term's word forms and other-script spellings, at compile
+  time only;
+- ``automaton``: every word form of every rule in one Aho-Corasick automaton;
+- ``matcher``: ``Matcher(rules).match(item) -> list[Match]``, ``rule_from_query``;
+- ``rulefiles``: ``rules/*.toml`` -> validated ``Rule``s (errors with file and line),
+  and ``RuleFiles``, which reloads changed files and keeps a broken file's last good
+  rules.
 """
 
-from bot.matching.matcher import Matcher, Pattern, TermError, check_term, compile_term, match_rule
-from bot.matching.normalize import Token, normalize_term, normalize_word, tokenize
-from bot.matching.rulefiles import RULE_KEYS, RuleLoad, load_rule_files
+from bot.matching.matcher import Matcher, check_term, match_rule, rule_from_query
+from bot.matching.normalize import Token, fold, normalize, normalize_term, normalize_word, tokenize
+from bot.matching.query import QueryError, TermError, parse_query
+from bot.matching.rulefiles import RULE_KEYS, RuleFiles, RuleLoad, load_rule_files
 
 __all__ = [
     "RULE_KEYS",
     "Matcher",
-    "Pattern",
+    "QueryError",
+    "RuleFiles",
     "RuleLoad",
     "TermError",
     "Token",
     "check_term",
-    "compile_term",
+    "fold",
     "load_rule_files",
     "match_rule",
+    "normalize",
     "normalize_term",
     "normalize_word",
+    "parse_query",
+    "rule_from_query",
     "tokenize",
 ]

@@ -1,34 +1,61 @@
-"""Rule files -> Rules: the team's ``rules/*.toml``, validated, every problem located.
+"""Rule files -> Rules: the team's ``rules/*.toml``, validated, every problem located,
+and reloaded when they change.
 
-Feeds the "Item -> Match" stage (``Matcher``).  A rule file holds ``[[rule]]``
-tables (see ``rules/wagner.toml``); ``RULE_KEYS`` are the keys a rule may have.
+Feeds the "Item -> Match" stage (``Matcher``).  A rule file holds ``[[rule]]`` tables
+(see ``rules/wagner.toml``); ``RULE_KEYS`` are the keys a rule may have.
 
 Invariants: every problem becomes one error string starting ``file:line:`` (line of
 the key when known, else of the rule's ``[[rule]]`` header; tomllib gives no line for
-values, so lines are found by scanning the text); a file with any error contributes
-no rules, other files still load; rule names are unique across all files.  Nothing
-raises: the caller decides whether errors are fatal.
+values, so lines are found by scanning the text; a query error points at the query's
+line and character); a file with any error contributes no rules of its new version,
+other files still load; rule names are unique across all files.  Nothing raises: the
+caller decides whether errors are fatal.
+
+Reload: ``RuleFiles(patterns, base_dir).reload()`` re-reads only files whose mtime or
+size changed (and re-parses only when their content hash changed); a file that is now
+broken is reported and its previous good rules stay active; a deleted file's rules go.
+Call it on a timer and rebuild the ``Matcher`` when ``RuleLoad.changed``.
 """
 
 from __future__ import annotations
 
 import difflib
 import glob
+import hashlib
 import os
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.matching.matcher import Pattern, TermError, compile_term
+from bot.matching.query import QueryError, Regex, Term, TermError, parse_list_entry, parse_query
 from bot.model import Rule
 
-RULE_KEYS = ("all", "any", "description", "destinations", "name", "none", "tags")
+RULE_KEYS = (
+    "all",
+    "any",
+    "description",
+    "destinations",
+    "digest",
+    "english_forms",
+    "inflect",
+    "name",
+    "none",
+    "query",
+    "severity",
+    "silent",
+    "sources",
+    "tags",
+    "translit",
+)
+SEVERITIES = ("low", "normal", "high", "urgent")
 _TERM_KEYS = ("any", "all", "none")
-_LIST_KEYS = ("tags", "destinations")
+_LIST_KEYS = ("tags", "sources", "destinations")
+_BOOL_KEYS = ("silent", "inflect", "translit", "english_forms")
 _NAME = re.compile(r"^[\w-]+(?: [\w-]+)*$")
+_DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d))+$")
 _RULE_HEADER = re.compile(r"""^\s*\[\[\s*(?:rule|"rule"|'rule')\s*\]\]""")
 _TABLE_HEADER = re.compile(r"^\s*\[")
 _ANY_KEY = re.compile(r"""^\s*(?:[\w-]+|"[^"]*"|'[^']*')\s*=""")
@@ -37,27 +64,112 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 
 @dataclass(frozen=True)
 class RuleLoad:
-    """What ``load_rule_files`` found: the rules of error-free files, every error, and
-    every file it read (absolute paths, in load order)."""
+    """What a load found: the rules in force, every error, every file read (absolute
+    paths, in load order), and whether the rules differ from the previous load."""
 
     rules: tuple[Rule, ...] = ()
     errors: tuple[str, ...] = ()
     files: tuple[Path, ...] = ()
+    changed: bool = True
 
 
 def load_rule_files(patterns: Sequence[str], base_dir: Path) -> RuleLoad:
     """Load the rule files that ``patterns`` (globs, relative to ``base_dir`` unless
     absolute; ``**`` recurses) match, in pattern order, each file once."""
-    errors: list[str] = []
-    files = _expand(patterns, base_dir, errors)
-    first_seen: dict[str, str] = {}  # rule name -> "file:line" of its first definition
-    rules: list[Rule] = []
-    for path in files:
-        file_rules, file_errors = _RuleFile(path, base_dir, first_seen).load()
-        errors.extend(file_errors)
-        if not file_errors:
-            rules.extend(file_rules)
-    return RuleLoad(rules=tuple(rules), errors=tuple(errors), files=tuple(files))
+    return RuleFiles(patterns, base_dir).reload()
+
+
+@dataclass
+class _FileState:
+    stamp: tuple[int, int]
+    digest: str
+    rules: list[tuple[Rule, int | None]]  # this version's rules and their header lines
+    errors: list[str]
+    good: list[tuple[Rule, int | None]] | None = None  # the last version without errors
+    shown: str = ""
+
+
+@dataclass
+class RuleFiles:
+    """The rule files of ``patterns``, reloadable without a restart (see module doc)."""
+
+    patterns: Sequence[str]
+    base_dir: Path
+    _states: dict[str, _FileState] = field(default_factory=dict, repr=False)
+    _last: tuple[Rule, ...] | None = field(default=None, repr=False)
+
+    def reload(self) -> RuleLoad:
+        errors: list[str] = []
+        files = _expand(self.patterns, self.base_dir, errors)
+        states: dict[str, _FileState] = {}
+        for path in files:
+            state = self._read(path, self._states.get(str(path)))
+            states[str(path)] = state
+        self._states = states
+
+        first_seen: dict[str, str] = {}  # rule name -> "file:line" of its first definition
+        rules: list[Rule] = []
+        for path in files:
+            state = states[str(path)]
+            problems = list(state.errors)
+            if not problems:
+                problems += _duplicates(state.rules, state.shown, first_seen)
+            if not problems:
+                state.good = state.rules
+                _claim(state.rules, state.shown, first_seen)
+                rules.extend(rule for rule, _ in state.rules)
+                continue
+            errors.extend(problems)
+            if state.good and state.good is not state.rules:
+                if not _duplicates(state.good, state.shown, first_seen):
+                    _claim(state.good, state.shown, first_seen)
+                    rules.extend(rule for rule, _ in state.good)
+                    errors.append(
+                        f"{state.shown}: keeping the previous version of its "
+                        f"{len(state.good)} rule(s) until the problems above are fixed"
+                    )
+        result = tuple(rules)
+        changed = result != self._last
+        self._last = result
+        return RuleLoad(rules=result, errors=tuple(errors), files=tuple(files), changed=changed)
+
+    def _read(self, path: Path, state: _FileState | None) -> _FileState:
+        shown = _display(path, self.base_dir)
+        try:
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if state is not None and state.stamp == stamp:
+                return state
+            data = path.read_bytes()
+        except OSError as e:
+            return _FileState((0, 0), "", [], [f"{shown}: cannot read: {e.strerror or e}"],
+                              good=state.good if state else None, shown=shown)  # fmt: skip
+        digest = hashlib.sha256(data).hexdigest()
+        if state is not None and state.digest == digest:
+            state.stamp = stamp
+            return state
+        parsed, problems = _RuleFile(shown, data).load()
+        return _FileState(stamp, digest, parsed, problems,
+                          good=state.good if state else None, shown=shown)  # fmt: skip
+
+
+def _duplicates(
+    rules: list[tuple[Rule, int | None]], shown: str, first_seen: dict[str, str]
+) -> list[str]:
+    return [
+        f'{shown}:{line}: rule "{rule.name}": duplicate name, first defined at '
+        f"{first_seen[rule.name]} (rule names must be unique across all rule files)"
+        if line
+        else f'{shown}: rule "{rule.name}": duplicate name, first defined at '
+        f"{first_seen[rule.name]} (rule names must be unique across all rule files)"
+        for rule, line in rules
+        if rule.name in first_seen
+    ]
+
+
+def _claim(rules: list[tuple[Rule, int | None]], shown: str, first_seen: dict[str, str]) -> None:
+    for rule, line in rules:
+        first_seen[rule.name] = f"{shown}:{line}" if line else shown
 
 
 def _expand(patterns: Sequence[str], base_dir: Path, errors: list[str]) -> list[Path]:
@@ -94,29 +206,32 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def _same(a: Term | Regex, b: Term | Regex) -> bool:
+    if isinstance(a, Regex) or isinstance(b, Regex):
+        return isinstance(a, Regex) and isinstance(b, Regex) and a.pattern == b.pattern
+    return a.tokens == b.tokens and [w.prefix for w in a.words] == [w.prefix for w in b.words]
+
+
 class _RuleFile:
     """One file being loaded: its text for line lookups, and the errors found so far."""
 
-    def __init__(self, path: Path, base_dir: Path, first_seen: dict[str, str]):
-        self.path = path
-        self.shown = _display(path, base_dir)
-        self.first_seen = first_seen
+    def __init__(self, shown: str, data: bytes):
+        self.shown = shown
+        self.data = data
         self.lines: list[str] = []
         self.headers: list[int] = []  # 1-based line of each [[rule]] header
         self.errors: list[str] = []
+        self.names: dict[str, int | None] = {}  # within this file
 
     def error(self, line: int | None, message: str) -> None:
         where = f"{self.shown}:{line}" if line else self.shown
         self.errors.append(f"{where}: {message}")
 
-    def load(self) -> tuple[list[Rule], list[str]]:
+    def load(self) -> tuple[list[tuple[Rule, int | None]], list[str]]:
         try:
-            text = self.path.read_text(encoding="utf-8").removeprefix("\ufeff")
+            text = self.data.decode("utf-8").removeprefix("\ufeff")
         except UnicodeDecodeError as e:
             self.error(None, f"not UTF-8 text ({e.reason} at byte {e.start})")
-            return [], self.errors
-        except OSError as e:
-            self.error(None, f"cannot read: {e.strerror or e}")
             return [], self.errors
         self.lines = text.split("\n")
         self.headers = [n for n, line in enumerate(self.lines, 1) if _RULE_HEADER.match(line)]
@@ -141,7 +256,11 @@ class _RuleFile:
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             self.error(self._top_key_line("rule"), '"rule" must be [[rule]] tables')
             return [], self.errors
-        rules = [r for n, entry in enumerate(entries) if (r := self._rule(n, entry)) is not None]
+        rules = []
+        for n, entry in enumerate(entries):
+            rule = self._rule(n, entry)
+            if rule is not None:
+                rules.append((rule, self._rule_line(n)))
         return rules, self.errors
 
     # --- one [[rule]] table -------------------------------------------------------
@@ -169,12 +288,22 @@ class _RuleFile:
                 f"got {_show(name)}",
             )
 
-        description = entry.get("description", "")
-        if not isinstance(description, str):
+        description = self._string(n, label, entry, "description", "")
+        query = self._string(n, label, entry, "query", "")
+        severity = self._string(n, label, entry, "severity", "normal")
+        if isinstance(severity, str) and severity not in SEVERITIES:
             self.error(
-                self._key_line(n, "description"),
-                f'{label}: "description" must be a string, got {_show(description)}',
+                self._key_line(n, "severity"),
+                f'{label}: "severity" must be one of {", ".join(SEVERITIES)}, '
+                f"got {_show(severity)}",
             )
+        digest = self._string(n, label, entry, "digest", None)
+        if isinstance(digest, str) and not _DURATION.match(digest):
+            self.error(
+                self._key_line(n, "digest"),
+                f'{label}: "digest" must be a duration like "1h" or "30m", got {_show(digest)}',
+            )
+        flags = {key: self._bool(n, label, entry, key) for key in _BOOL_KEYS}
 
         lists: dict[str, tuple[str, ...]] = {}
         for key in (*_TERM_KEYS, *_LIST_KEYS):
@@ -182,45 +311,71 @@ class _RuleFile:
             if got is not None:
                 lists[key] = got
 
-        patterns: dict[str, list[tuple[str, Pattern]]] = {}
+        terms: dict[str, list[tuple[str, Term | Regex]]] = {}
         for key in _TERM_KEYS:
-            patterns[key] = []
+            terms[key] = []
             for term in lists.get(key, ()):
                 try:
-                    patterns[key].append((term, compile_term(term)))
+                    terms[key].append((term, parse_list_entry(term)))
                 except TermError as e:
-                    self.error(self._value_line(n, key, term), f'{label}: "{key}": {e}')
+                    message = e.message if isinstance(e, QueryError) else str(e)
+                    self.error(self._value_line(n, key, term), f'{label}: "{key}": {message}')
 
-        if "any" in lists and "all" in lists and not lists["any"] and not lists["all"]:
+        has_lists = any(k in entry for k in _TERM_KEYS)
+        if isinstance(query, str) and query.strip():
+            if has_lists:
+                self.error(
+                    self._key_line(n, "query"),
+                    f'{label}: give either "query" or "any"/"all"/"none", not both '
+                    '(in a query, NOT excludes: "Wagner NOT opera")',
+                )
+            try:
+                parse_query(query)
+            except QueryError as e:
+                snippet = query[e.position : e.position + 20].split("\n")[0]
+                self.error(
+                    self._query_line(n, query, e.position),
+                    f'{label}: "query": {e.message} (at character {e.position + 1}'
+                    + (f': "{snippet}")' if snippet else ")"),
+                )
+        elif isinstance(query, str) and "query" in entry:
+            self.error(self._key_line(n, "query"), f'{label}: "query" is empty')
+        elif "any" in lists and "all" in lists and not lists["any"] and not lists["all"]:
             self.error(
                 self._rule_line(n),
-                f'{label}: no "any" or "all" terms, so it can never match '
+                f'{label}: no "query", "any" or "all" terms, so it can never match '
                 '(a rule needs something to look for; "none" only excludes)',
             )
-        positive = {p: (key, term) for key in ("any", "all") for term, p in patterns[key]}
-        for term, p in patterns["none"]:
-            if p in positive:
-                key, other = positive[p]
-                self.error(
-                    self._value_line(n, "none", term),
-                    f'{label}: "none" term "{term}" is also in "{key}" (as "{other}"), '
-                    "so the rule can never match",
-                )
+
+        positive = [(key, term, p) for key in ("any", "all") for term, p in terms[key]]
+        for term, p in terms["none"]:
+            for key, other, q in positive:
+                if _same(p, q):
+                    self.error(
+                        self._value_line(n, "none", term),
+                        f'{label}: "none" term "{term}" is also in "{key}" (as "{other}"), '
+                        "so the rule can never match",
+                    )
+                    break
 
         line = self._rule_line(n)
         if isinstance(name, str) and _NAME.match(name):
-            if name in self.first_seen:
+            if name in self.names:
+                first = self.names[name]
+                where = f"{self.shown}:{first}" if first else self.shown
                 self.error(
                     line,
-                    f"{label}: duplicate name, first defined at {self.first_seen[name]} "
+                    f"{label}: duplicate name, first defined at {where} "
                     "(rule names must be unique across all rule files)",
                 )
             else:
-                self.first_seen[name] = f"{self.shown}:{line}" if line else self.shown
+                self.names[name] = line
 
         if len(self.errors) > before:
             return None
         assert isinstance(name, str) and isinstance(description, str)
+        assert isinstance(query, str) and isinstance(severity, str)
+        assert digest is None or isinstance(digest, str)
         return Rule(
             name=name,
             any=lists["any"],
@@ -230,7 +385,36 @@ class _RuleFile:
             destinations=lists["destinations"],
             description=description.strip(),
             origin=self.shown,
+            query=query.strip(),
+            sources=lists["sources"],
+            severity=severity,
+            digest=digest,
+            silent=flags["silent"] is True,
+            inflect=flags["inflect"] is not False,
+            translit=flags["translit"] is True,
+            english_forms=flags["english_forms"] is True,
         )
+
+    def _string(
+        self, n: int, label: str, entry: dict[str, Any], key: str, default: str | None
+    ) -> str | None:
+        value = entry.get(key, default)
+        if value is not default and not isinstance(value, str):
+            self.error(
+                self._key_line(n, key), f'{label}: "{key}" must be a string, got {_show(value)}'
+            )
+            return default
+        return value
+
+    def _bool(self, n: int, label: str, entry: dict[str, Any], key: str) -> bool | None:
+        value = entry.get(key)
+        if value is not None and not isinstance(value, bool):
+            self.error(
+                self._key_line(n, key),
+                f'{label}: "{key}" must be true or false, got {_show(value)}',
+            )
+            return None
+        return value
 
     def _strings(
         self, n: int, label: str, entry: dict[str, Any], key: str
@@ -290,6 +474,15 @@ class _RuleFile:
             if pattern.match(self.lines[number - 1]):
                 return number
         return start
+
+    def _query_line(self, n: int, query: str, position: int) -> int | None:
+        """The line of character ``position`` of a (possibly multi-line) query."""
+        line = self._key_line(n, "query")
+        if line is None or line == self._rule_line(n):
+            return line
+        opening = self.lines[line - 1].split("=", 1)[1].strip()
+        first = line + 1 if opening in ('"""', "'''") else line
+        return first + query.count("\n", 0, position)
 
     def _value_line(self, n: int, key: str, value: str) -> int | None:
         """The line of ``value`` in a (possibly multi-line) list under ``key``."""

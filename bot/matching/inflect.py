@@ -1,0 +1,151 @@
+"""Term word -> its word forms: Russian and Ukrainian inflection, English forms on request.
+
+Part of the "Item -> Match" stage, used only when rules compile: a term's words are
+expanded into their forms once, so matching an item costs nothing extra (no stemming
+of item text).  Russian and Ukrainian use the pymorphy3 analyser and its OpenCorpora /
+VESUM dictionaries; English uses lemminflect.  Everything is cached per word.
+
+Precision before recall (a missed form can be added to a rule; a false hit costs every
+reader's attention):
+
+- only the likely readings of the term are expanded (parses scoring at least a third of
+  the best; a reading whose dictionary form IS the term wins over the others, so
+  "Пригожин" is the surname, not a form of "пригожина");
+- function words, pronouns and unknown tokens (ЧВК, digits, 1-2 letter words) are not
+  expanded;
+- imperatives and present passive participles are left out of verb forms (they are
+  the forms that collide with other words: рань, ранимый);
+- a generated form that the dictionary reads mostly as ANOTHER word is dropped
+  ("стали" is not a form of "сталь" here: it is mostly "стать").
+
+Hyphenated words are analysed whole ("Дейр-эз-Зор" -> "Дейр-эз-Зором"; "Ростов-на-Дону"
+-> "Ростове-на-Дону"); derived words (вагнеровцы from Вагнер) are not inflections: write
+them as terms or use a prefix ("Вагнер*").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, lru_cache
+from typing import Any
+
+_CYRILLIC = re.compile(r"[а-яёєіїґў]")
+_UKRAINIAN = re.compile(r"[єіїґ']")
+_APOSTROPHES = str.maketrans({c: "'" for c in "’ʼ`´‘′"})
+_SKIP_POS = {"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED", None}
+_SKIP_TAGS = {"UNKN", "LATN", "NUMB", "ROMN", "PNCT"}
+MIN_LENGTH = 3  # shorter words are not inflected (бо, в, их)
+
+
+@cache
+def analyzer(lang: str) -> Any:
+    """The pymorphy3 analyser of ``lang`` ("ru" or "uk"), loaded once (~0.1 s)."""
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer(lang=lang)
+
+
+def _analyzers(word: str) -> list[Any]:
+    """Russian for Russian words; Ukrainian for words with Ukrainian letters; both for a
+    word the Russian dictionary lacks but the Ukrainian one has (загинули, or a name)."""
+    if _UKRAINIAN.search(word):
+        return [analyzer("uk")]
+    ru = analyzer("ru")
+    if ru.word_is_known(word):
+        return [ru]
+    uk = analyzer("uk")
+    return [ru, uk] if uk.word_is_known(word) else [ru]
+
+
+def _excluded(tag: Any, own: set[str]) -> bool:
+    grammemes = set(tag.grammemes)
+    if grammemes & {"Erro", "Dist", "Cmp2"}:
+        return True
+    if "impr" in grammemes and "impr" not in own:
+        return True
+    return (
+        tag.POS in ("PRTF", "PRTS")
+        and "pres" in grammemes
+        and "pssv" in grammemes
+        and not {"pres", "pssv"} <= own
+    )
+
+
+def _dominated(analyzer: Any, form: str, lemmas: set[str]) -> bool:
+    """Whether the dictionary reads ``form`` mostly as a word that is not ours."""
+    words = analyzer.dictionary.words.similar_items(form, analyzer.char_substitutes)
+    normal = {
+        analyzer.dictionary.build_normal_form(para, idx, fixed).replace("ё", "е")
+        for fixed, entries in words
+        for para, idx in entries
+    }
+    if not normal or normal <= lemmas:
+        return False
+    if analyzer.prob_estimator is None:  # no corpus scores (Ukrainian): only a clash of
+        return not normal & lemmas  # dictionary readings could tell, so keep ours
+    ours = other = 0.0
+    for parse in analyzer.parse(form):
+        if parse.normal_form.replace("ё", "е") in lemmas:
+            ours += parse.score
+        else:
+            other += parse.score
+    return ours < other
+
+
+@lru_cache(maxsize=200_000)
+def slavic_forms(word: str) -> frozenset[str]:
+    """The Russian or Ukrainian forms of ``word`` (casefolded, ё as е), itself included."""
+    word = word.casefold().translate(_APOSTROPHES).replace("ё", "е")
+    if len(word) < MIN_LENGTH or not _CYRILLIC.search(word) or any(c.isdigit() for c in word):
+        return frozenset({word})
+    forms = {word}
+    for analyzer in _analyzers(word):
+        forms |= _forms(analyzer, word)
+    return frozenset(forms)
+
+
+def _forms(analyzer: Any, word: str) -> set[str]:
+    parses = [
+        p for p in analyzer.parse(word) if p.tag.POS not in _SKIP_POS and not (
+            set(p.tag.grammemes) & _SKIP_TAGS)
+    ]  # fmt: skip
+    if not parses:
+        return {word}
+    best = max(p.score for p in parses)
+    likely = [p for p in parses if p.score >= best / 3]
+    own = [p for p in likely if p.normal_form.replace("ё", "е") == word]
+    chosen = own or likely
+    lemmas = {p.normal_form.replace("ё", "е") for p in chosen}
+    own_grammemes = {g for p in chosen for g in p.tag.grammemes}
+    forms = {word}
+    seen_lexemes: set[tuple[str, str]] = set()
+    for parse in chosen:
+        key = (parse.normal_form, str(parse.tag.POS))
+        if key in seen_lexemes:
+            continue
+        seen_lexemes.add(key)
+        for form in parse.lexeme:
+            if _excluded(form.tag, own_grammemes):
+                continue
+            text = form.word.replace("ё", "е")
+            if text not in forms and not _dominated(analyzer, text, lemmas):
+                forms.add(text)
+    return forms
+
+
+@lru_cache(maxsize=100_000)
+def english_forms(word: str) -> frozenset[str]:
+    """Plural, tense and participle forms of an English ``word``, itself included."""
+    word = word.casefold()
+    if len(word) < MIN_LENGTH or not (word.isascii() and word.isalpha()):
+        return frozenset({word})
+    from lemminflect import getAllInflections, getAllInflectionsOOV, getAllLemmas
+
+    lemmas = {lemma for found in getAllLemmas(word).values() for lemma in found}
+    forms = {word}
+    for lemma in lemmas or {word}:
+        for found in getAllInflections(lemma).values():
+            forms.update(f.casefold() for f in found)
+    if not lemmas and len(forms) == 1:  # a name or a new word: regular plural only
+        forms.update(f.casefold() for f in getAllInflectionsOOV(word, "NOUN").get("NNS", ()))
+    return frozenset(forms)
