@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot.adapters.console import ConsoleAdapter
 from bot.commands.context import BotContext
 from bot.config import Settings
+from bot.matching import Matcher, RuleFiles
 from bot.metrics import Metrics
 from bot.metrics import serve as serve_metrics
 from bot.model import Rule
@@ -140,6 +141,9 @@ class App:
             fetchers=self._fetchers(),
         )
         self.context.last_poll_at = lambda: self.poller.last_poll_at
+        self.rule_files = RuleFiles(s.rules.paths, s.base_dir)
+        self.rule_files.reload()  # remember the files as they are now
+        self._rule_errors: tuple[str, ...] = ()
         self.telegram = self._telegram()
         self.slack = self._slack()
         return self
@@ -168,6 +172,24 @@ class App:
         )
         self.adapters["telegram"] = adapter
         return adapter
+
+    async def reload_rules(self) -> bool:
+        """Pick up edited rule files without a restart; a broken file keeps its previous
+        rules and its problems are logged (once per change).  True when rules changed.
+        Reading and compiling run in a thread: thousands of rules take seconds."""
+        loaded = await asyncio.to_thread(self.rule_files.reload)
+        if loaded.errors != self._rule_errors:
+            for problem in loaded.errors:
+                log.error("rules: %s", problem)
+            self._rule_errors = loaded.errors
+        if not loaded.changed:
+            return False
+        self.rules = list(loaded.rules)
+        self.context.file_rules = self.rules
+        every = self.context.rules()
+        self.pipeline.set_rules(every, await asyncio.to_thread(Matcher, every))
+        log.info("rules reloaded: %d rules from %d files", len(self.rules), len(loaded.files))
+        return True
 
     def _fetchers(self) -> dict[str, Fetcher]:
         s = self.settings
@@ -269,6 +291,14 @@ class App:
             ops = await serve_metrics(self.metrics, self.settings.metrics.listen)
             log.info("metrics on http://%s/metrics", self.settings.metrics.listen)
         scheduler = start_scheduler(self.poller, self.settings.polling.tick)
+        scheduler.add_job(
+            self.reload_rules,
+            "interval",
+            seconds=5,
+            id="reload-rules",
+            max_instances=1,
+            coalesce=True,
+        )
         delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
         try:
             await stop.wait()

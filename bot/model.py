@@ -200,6 +200,7 @@ class Alert:
     item: Item
     matches: tuple[Match, ...]
     story_key: str
+    silent: bool = False  # every rule that sent it asks for no notification sound
 
 
 @dataclass(frozen=True)

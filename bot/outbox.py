@@ -130,7 +130,7 @@ class Outbox:
                 message = replace(
                     message,
                     note=compose_note(self.store, message.alert_id, message.alert.story_key),
-                    silent=silent,
+                    silent=silent or message.alert.silent,
                 )
                 try:
                     result = await adapter.send(message)

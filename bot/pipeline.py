@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.config import parse_duration
 from bot.dedup import Fingerprint, StoryIndex, fingerprint
 from bot.matching import Matcher
 from bot.model import Alert, Item, Rule, Source
@@ -63,9 +64,10 @@ class Pipeline:
         self.rule_routes = rule_routes
         self.set_rules(rules)
 
-    def set_rules(self, rules: Sequence[Rule]) -> None:
+    def set_rules(self, rules: Sequence[Rule], matcher: Matcher | None = None) -> None:
+        """Use these rules from now on (``matcher``: already compiled for them)."""
         self.rules = {rule.name: rule for rule in rules}
-        self.matcher = Matcher(list(rules))
+        self.matcher = matcher or Matcher(list(rules))
 
     def ingest(
         self,
@@ -102,12 +104,12 @@ class Pipeline:
             alerts = self._collapse(item, alerts, now)
             for alert in alerts:
                 kept, suppressed = self._apply_mutes(alert, muted)
-                schedule = self.digest_of(alert.destination)
+                kept = self._rule_options(kept)
                 alert_id = self.store.enqueue_alert(
                     kept,
                     now,
                     suppressed=suppressed,
-                    digest_at=schedule.next_due(now) if schedule else None,
+                    digest_at=self._digest_at(kept, now),
                 )
                 if alert_id is not None and not suppressed:
                     alert_ids.append(alert_id)
@@ -210,6 +212,32 @@ class Pipeline:
             self.stories.add(story_key, Fingerprint.from_json(json.loads(data)), seen_at)
             count += 1
         return count
+
+    def _rule_options(self, alert: Alert) -> Alert:
+        """A rule file's ``silent = true``: its alerts make no sound (when every rule that
+        sent the alert asks for it)."""
+        rules = [self.rules.get(m.rule) for m in alert.matches]
+        if rules and all(r is not None and r.silent for r in rules):
+            return replace(alert, silent=True)
+        return alert
+
+    def _digest_at(self, alert: Alert, now: datetime) -> datetime | None:
+        """When the alert goes out in a digest: the destination's schedule, or the rules'
+        ``digest = "1h"`` (when every rule that sent it has one); None: at once."""
+        times = []
+        schedule = self.digest_of(alert.destination)
+        if schedule is not None:
+            times.append(schedule.next_due(now))
+        every = [
+            parse_duration(rule.digest) if rule and rule.digest else None
+            for rule in (self.rules.get(m.rule) for m in alert.matches)
+        ]
+        if every and all(e is not None and e.total_seconds() > 0 for e in every):
+            step = min(e.total_seconds() for e in every if e is not None)
+            epoch = now.timestamp()
+            due = (epoch // step + 1) * step
+            times.append(datetime.fromtimestamp(due, tz=now.tzinfo))
+        return min(times) if times else None
 
     def _check_noise(self, destination: str, source: str, now: datetime) -> None:
         """A source flooding a chat: say so once (a day), with buttons to mute it."""

@@ -373,7 +373,12 @@ class Store:
                     rule.rule.name,
                     rule.query,
                     json.dumps(
-                        {"any": rule.rule.any, "all": rule.rule.all, "none": rule.rule.none},
+                        {
+                            "any": rule.rule.any,
+                            "all": rule.rule.all,
+                            "none": rule.rule.none,
+                            "query": rule.rule.query,
+                        },
                         ensure_ascii=False,
                     ),
                     rule.destination,
@@ -397,6 +402,7 @@ class Store:
                 any=tuple(terms["any"]),
                 all=tuple(terms["all"]),
                 none=tuple(terms["none"]),
+                query=terms.get("query") or "",
                 destinations=(r["destination"],),
                 description=f"/watch {r['query']}",
                 origin="chat",
@@ -992,6 +998,7 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
     return {
         "destination": alert.destination,
         "story_key": alert.story_key,
+        "silent": alert.silent,
         "item": {
             "source": item.source,
             "key": item.key,
@@ -1035,4 +1042,6 @@ def alert_from_json(data: dict[str, Any]) -> Alert:
         )
         for m in data["matches"]
     )
-    return Alert(data["destination"], item, matches, data["story_key"])
+    return Alert(
+        data["destination"], item, matches, data["story_key"], bool(data.get("silent"))
+    )

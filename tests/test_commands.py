@@ -694,3 +694,18 @@ async def test_a_command_flood_is_limited_and_told_once(testbot: ChatBot) -> Non
     testbot.clock.advance(timedelta(minutes=1, seconds=1))
     again = await testbot.command("/watch Вагнер-final", chat=testbot.DESK)
     assert again.text.startswith("Watching as")
+
+
+async def test_watch_takes_the_rule_language_and_points_at_mistakes(testbot: ChatBot) -> None:
+    testbot.seed(real_posts())
+    reply = await testbot.command("/watch (Вагнер OR ЧВК) NEAR/8 погиб*", chat=testbot.DESK)
+    assert reply.text.startswith("Watching as watch-vagner-chvk")
+    assert "Terms: query: (Вагнер OR ЧВК) NEAR/8 погиб*" in reply.text
+    await testbot.restart()  # the query survives, as a query
+    (stored,) = testbot.store.chat_rules()
+    assert stored.rule.query == "(Вагнер OR ЧВК) NEAR/8 погиб*"
+    bad = await testbot.command("/watch (Вагнер OR ЧВК", chat=testbot.DESK)
+    assert bad.text.startswith("usage: /watch <terms>")
+    assert "^" in bad.text  # a caret under the problem
+    found = await testbot.command('/test title:Дейр* OR "Дейр-эз-Зор"', chat=testbot.DESK)
+    assert "https://t.me/rian_ru/271457" in found.text

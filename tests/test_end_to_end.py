@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -264,7 +265,6 @@ def test_cli_check_lists_every_problem(tmp_path: Path) -> None:
 async def test_metrics_and_health_while_running(tmp_path: Path, server: FeedServer) -> None:
     import aiohttp
 
-
     port = _free_port()
     server.set("/feed.rss", body=rss(real_posts()))
     settings = make_config(
@@ -303,3 +303,33 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def test_rule_files_reload_without_a_restart_and_a_broken_edit_keeps_the_old_rules(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    rules_dir = tmp_path / "myrules"
+    rules_dir.mkdir()
+    rule_file = rules_dir / "desk.toml"
+    rule_file.write_text('[[rule]]\nname = "desk"\nany = ["Алтай*"]\n', "utf-8")
+    older = [p for p in real_posts() if p["message_id"] not in (271457, 194289)]
+    server.set("/feed.rss", body=rss(older))
+    settings = make_config(tmp_path, source("ria", server.url("/feed.rss")))
+    settings = replace(settings, rules=replace(settings.rules, paths=(f"{rules_dir}/*.toml",)))
+    rules, _ = load_rules(settings)
+    out = io.StringIO()
+    async with App(settings, rules, stream=out, pool=POOL) as app:
+        await app.run_once()
+        rule_file.write_text('[[rule]]\nname = "desk"\nquery = "курдских OR ЧВК"\n', "utf-8")
+        assert await app.reload_rules()
+        server.set("/feed.rss", body=rss([*older, post(271457)]))
+        await app.run_once()
+        assert alerted_links(out.getvalue()) == ["https://t.me/rian_ru/271457"]
+        rule_file.write_text('[[rule]]\nname = "desk"\nquery = "(unclosed"\n', "utf-8")
+        assert not await app.reload_rules()  # broken: the previous rules stay
+        server.set("/feed.rss", body=rss([*older, post(271457), post(194289)]))
+        await app.run_once()
+    assert alerted_links(out.getvalue()) == [
+        "https://t.me/rian_ru/271457",
+        "https://t.me/bbbreaking/194289",
+    ]

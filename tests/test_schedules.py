@@ -121,3 +121,45 @@ async def test_quiet_hours_hold_until_the_window_ends(tmp_path: Path) -> None:
     assert await outbox.deliver_due() == 2
     assert out.getvalue().count("Dozor alert #") == 2
     assert store.outbox_counts() == {"console": {"sent": 2}}
+
+
+async def test_a_rule_file_digest_and_silent_option(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.app import App
+    from bot.cli import load_rules
+    from bot.config import load_config
+    from tests.fakes.feed_server import FeedServer
+    from tests.feeds import rss
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.toml").write_text(
+        '[[rule]]\nname = "syria-hourly"\nquery = "Сири*"\ndigest = "1h"\n'
+        '[[rule]]\nname = "zelensky-quiet"\nquery = "Зеленск*"\nsilent = true\n',
+        encoding="utf-8",
+    )
+    clock = Clock(T)
+    async with FeedServer() as feeds:
+        feeds.set("/f.rss", body=rss([]))
+        (tmp_path / "config.toml").write_text(
+            '[[destinations]]\nname = "console"\nkind = "console"\n'
+            f'[[sources]]\nname = "ria"\nurl = "{feeds.url("/f.rss")}"\n',
+            encoding="utf-8",
+        )
+        settings = load_config(tmp_path / "config.toml")
+        rules, problems = load_rules(settings)
+        assert problems == []
+        out = io.StringIO()
+        app = App(settings, rules, stream=out, pool=ThreadPoolExecutor(1), clock=clock, environ={})
+        async with app:
+            await app.run_once()
+            feeds.set("/f.rss", body=rss(real_posts()))
+            await app.run_once()
+            assert "Dozor digest" not in out.getvalue()  # collected until the hour
+            sent = app.store.sent_alerts()
+            assert sent and all(a.silent for _, a in sent)
+            assert all(m.rule == "zelensky-quiet" for _, a in sent for m in a.matches)
+            clock.now = T.replace(hour=22, minute=0)
+            await app.run_once()
+    assert "Dozor digest (digest), 2024-12-03 22:00 UTC" in out.getvalue()
+    assert "■ syria-hourly" in out.getvalue()

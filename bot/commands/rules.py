@@ -26,7 +26,8 @@ from bot.commands.common import UsageError, find_name, moment, no_such, plural, 
 from bot.commands.context import BotContext
 from bot.commands.permissions import is_admin
 from bot.commands.types import Invocation, Reply
-from bot.matching import Matcher, check_term, normalize_term
+from bot.matching import Matcher, check_term, normalize_term, rule_from_query
+from bot.matching import QueryError as LanguageError
 from bot.model import Item, Match, Rule
 from bot.store import ChatRule
 
@@ -48,20 +49,48 @@ class Query:
     any: tuple[str, ...] = ()
     none: tuple[str, ...] = ()
     typed: tuple[str, ...] = field(default=(), compare=False)  # all + any, as typed
+    expression: str = ""  # a query in the rule language (parentheses, NEAR, fields, /re/)
 
     def rule(self, name: str, destination: str | None = None, text: str = "") -> Rule:
+        destinations = (destination,) if destination else ()
+        description = f"/watch {text}" if text else ""
+        if self.expression:
+            return rule_from_query(
+                name, self.expression, destinations=destinations, description=description
+            )
         return Rule(
             name=name,
             any=self.any,
             all=self.all,
             none=self.none,
-            destinations=(destination,) if destination else (),
-            description=f"/watch {text}" if text else "",
+            destinations=destinations,
+            description=description,
             origin="chat",
         )
 
     def describe(self) -> str:
+        if self.expression:
+            return f"query: {self.expression}"
         return describe(Rule("", any=self.any, all=self.all, none=self.none))
+
+
+# What only the full rule language has: then /watch and /test take it as a query, the
+# same language as rule files (README "Rule files").
+_LANGUAGE = re.compile(
+    r"[()]|\bNEAR(/\d+)?\b|\bAND\b|\bNOT\b|\b(title|text|source|tag|link):|(^|\s)/\S.*/(\s|$)"
+)
+
+
+def language_query(text: str) -> Query:
+    """A query in the rule language; raises QueryError pointing at the problem."""
+    try:
+        rule_from_query("check", text)
+    except LanguageError as exc:
+        pointer = exc.pointer() if hasattr(exc, "pointer") else str(exc)
+        raise QueryError(pointer) from None
+    words = tuple(re.findall(r"[^\W\d_][\w-]*", text))
+    keywords = {"AND", "OR", "NOT", "NEAR", "title", "text", "source", "tag", "link"}
+    return Query(typed=tuple(w for w in words if w not in keywords), expression=text)
 
 
 def describe(rule: Rule, limit: int = 0) -> str:
@@ -84,7 +113,11 @@ def describe(rule: Rule, limit: int = 0) -> str:
 
 
 def parse_query(text: str) -> Query:
-    """The query syntax above -> terms; raises QueryError with the reason."""
+    """The query syntax above -> terms; raises QueryError with the reason.  A query that
+    uses the rule language's own syntax (parentheses, AND/NOT, NEAR/n, field:, /regex/)
+    is taken whole as a rule-language query."""
+    if _LANGUAGE.search(text):
+        return language_query(text)
     words = _split(text)
     if not words:
         raise QueryError("say what to watch for, e.g. Вагнер* погиб*")
