@@ -1042,6 +1042,4 @@ def alert_from_json(data: dict[str, Any]) -> Alert:
         )
         for m in data["matches"]
     )
-    return Alert(
-        data["destination"], item, matches, data["story_key"], bool(data.get("silent"))
-    )
+    return Alert(data["destination"], item, matches, data["story_key"], bool(data.get("silent")))

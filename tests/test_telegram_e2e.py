@@ -379,3 +379,22 @@ async def test_a_noisy_source_is_pointed_out_once_with_mute_buttons(
         mutes = app.store.active_mutes(app.clock())
     assert [(m.chat, m.kind, m.target) for m in mutes] == [(f"telegram:{DESK}", "source", "ria")]
     assert mutes[0].until - app.clock() > timedelta(hours=23)
+
+
+async def test_export_gives_admins_an_opml_file(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    from watchers.opml import read_opml
+
+    tg, feeds = servers
+    async with app_for(write_config(tmp_path, tg, feeds)) as app:
+        await app.connect(listen=True)
+        tg.push_command(DESK, "/export", user_id=7)  # a member: refused
+        (refused,) = await wait_messages(tg, DESK, 1)
+        tg.push_command(DESK, "/export", user_id=1, username="boss")  # an admin
+        (document,) = await tg.wait_for("sendDocument")
+    assert "only admins may export sources" in refused.text
+    data = next(iter(document.files.values()))
+    body = data if isinstance(data, bytes) else data[1] if isinstance(data, tuple) else data.data
+    (feed,) = read_opml(body)
+    assert (feed.name, feed.url) == ("ria", feeds.url("/ria.rss"))

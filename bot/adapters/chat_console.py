@@ -50,9 +50,9 @@ async def run_chat(ctx: BotContext, input: TextIO, output: TextIO) -> None:
             continue
         reply = await dispatch(ctx, inv)
         text = reply.text.rstrip("\n")
-        if reply.image is not None:  # a console shows no pictures: save it, say where
-            path = Path(tempfile.gettempdir()) / reply.image_name
-            path.write_bytes(reply.image)
-            text += f"\n(chart saved to {path})"
+        if reply.attachment is not None:  # a console shows no files: save it, say where
+            path = Path(tempfile.gettempdir()) / reply.attachment_name
+            path.write_bytes(reply.attachment)
+            text += f"\n(saved to {path})"
         output.write(text + "\n\n")
         output.flush()

@@ -352,9 +352,9 @@ class SlackAdapter:
             chat_type="im" if direct else "channel",
         )
         reply = await dispatch(self.context, invocation)
-        if not reply.text and reply.image is None:
+        if not reply.text and reply.attachment is None:
             return  # e.g. a flood-limited user who was already told
-        if reply.image is not None and not reply.ephemeral:
+        if reply.attachment is not None and not reply.ephemeral:
             await self._upload(channel, reply, None)
         if reply.text:
             blocks, fallback = slack_text(reply.text)
@@ -387,9 +387,9 @@ class SlackAdapter:
             reply_to_message_id=thread_ts if thread_ts != event.get("ts") else None,
         )
         reply = await dispatch(self.context, invocation)
-        if not reply.text and reply.image is None:
+        if not reply.text and reply.attachment is None:
             return
-        if reply.image is not None and not reply.ephemeral:
+        if reply.attachment is not None and not reply.ephemeral:
             await self._upload(channel, reply, thread_ts)
         if not reply.text:
             return
@@ -459,14 +459,14 @@ class SlackAdapter:
         try:
             await self.client.files_upload_v2(
                 channel=channel,
-                file=reply.image,
-                filename=reply.image_name,
-                title=reply.image_name,
+                file=reply.attachment,
+                filename=reply.attachment_name,
+                title=reply.attachment_name,
                 thread_ts=thread_ts,
             )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             log.warning(
-                "Slack: cannot upload %s to %s: %s", reply.image_name, channel, _describe(exc)
+                "Slack: cannot upload %s to %s: %s", reply.attachment_name, channel, _describe(exc)
             )
 
     async def _user_name(self, user_id: str) -> str:

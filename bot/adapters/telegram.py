@@ -352,8 +352,16 @@ class TelegramAdapter:
             ),
         )
         reply = await dispatch(self.context, invocation)
-        if not reply.text and reply.image is None:
+        if not reply.text and reply.attachment is None:
             return  # e.g. a flood-limited user who was already told
+        if reply.file is not None:
+            await message.reply_document(
+                InputFile(reply.file, filename=reply.file_name),
+                caption=reply.text[:1024],
+                do_quote=False,
+            )
+            if len(reply.text) <= 1024:
+                return
         if reply.image is not None:
             await message.reply_photo(
                 InputFile(reply.image, filename=reply.image_name),

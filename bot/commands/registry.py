@@ -142,6 +142,14 @@ COMMANDS: tuple[Command, ...] = (
         Access.READ,
     ),
     Command(
+        "export",
+        "/export",
+        "every feed source as an OPML file, to move them to another reader",
+        sources.export_sources,
+        Access.ADMIN,
+        "export sources",
+    ),
+    Command(
         "show",
         "/show <alert number>",
         "an alert's full text as stored, even after the post was deleted (or reply /show)",

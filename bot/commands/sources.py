@@ -21,6 +21,7 @@ from bot.config import format_duration
 from bot.model import Source
 from bot.store import SourceHealth
 from watchers.expand import expand_source
+from watchers.opml import OpmlFeed, write_opml
 
 NAME_CHARS = 48
 CHAT_TAGS = ("chat",)
@@ -139,6 +140,19 @@ async def add_source(ctx: BotContext, inv: Invocation) -> Reply:
         f"added source {name} ({found.url}), polled every {format_duration(interval)}."
         f"{what}{note_vk} Its first poll records what is there (no alerts for old posts); "
         f"new posts then alert. /sources shows its health; /removesource {name} removes it."
+    )
+
+
+async def export_sources(ctx: BotContext, inv: Invocation) -> Reply:
+    """/export: every feed source (config and chat-added) as an OPML file."""
+    feeds = [s for s in ctx.sources() if s.kind == "rss"]
+    others = len(ctx.sources()) - len(feeds)
+    opml = write_opml(OpmlFeed(s.name, s.name, s.url, s.tags) for s in feeds)
+    note = f" ({others} channel and wall sources are not feeds: not in OPML)" if others else ""
+    return Reply(
+        f"{len(feeds)} feed sources as OPML{note}.",
+        file=opml.encode("utf-8"),
+        file_name="dozor-sources.opml",
     )
 
 

@@ -47,6 +47,16 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     image: bytes | None = None  # a PNG to send with the text (a photo in Telegram)
     image_name: str = "dozor.png"
+    file: bytes | None = None  # a file to send with the text (a document in Telegram)
+    file_name: str = "dozor.txt"
+
+    @property
+    def attachment(self) -> bytes | None:
+        return self.image if self.image is not None else self.file
+
+    @property
+    def attachment_name(self) -> str:
+        return self.image_name if self.image is not None else self.file_name
 
 
 @dataclass(frozen=True)
