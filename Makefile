@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.toml
 
-.PHONY: run test lint bench check clean
+.PHONY: run test lint bench bench-full check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,10 +31,14 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench_scale --quick --json bench-results.json
+
+bench-full: $(VENV)/.installed-test
+	$(BIN)/python -m tests.bench_scale --json bench-results.json
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bot watchers tests
 	$(BIN)/ruff format --check bot watchers tests
 
 clean:
-	rm -rf $(VENV) dozor.db dozor.db-wal dozor.db-shm .pytest_cache
+	rm -rf $(VENV) dozor.db dozor.db-wal dozor.db-shm .pytest_cache bench-results.json

@@ -65,7 +65,11 @@ class App:
         clock: Callable[[], datetime] = utcnow,
         pool: Executor | None = None,
         environ: Mapping[str, str] | None = None,
+        rule_files: RuleFiles | None = None,
     ):
+        """``rule_files``: the files ``rules`` were just read from (so they are not read
+        again); by default the config's rule files are read to remember them as they are."""
+        self._rule_files = rule_files
         self.environ = os.environ if environ is None else environ
         self.settings = settings
         self.rules = list(rules)
@@ -95,7 +99,7 @@ class App:
         self.adapters: dict[str, Adapter] = {"console": self.console}  # by destination kind
         self.pipeline = Pipeline(
             self.store,
-            self.rules,
+            [*self.rules, *(chat.rule for chat in self.store.chat_rules())],  # = context.rules()
             s.routes.default,
             s.routes.rules,
             self.clock,
@@ -141,8 +145,11 @@ class App:
             fetchers=self._fetchers(),
         )
         self.context.last_poll_at = lambda: self.poller.last_poll_at
-        self.rule_files = RuleFiles(s.rules.paths, s.base_dir)
-        self.rule_files.reload()  # remember the files as they are now
+        if self._rule_files is None:
+            self.rule_files = RuleFiles(s.rules.paths, s.base_dir)
+            self.rule_files.reload()  # remember the files as they are now
+        else:
+            self.rule_files = self._rule_files
         self._rule_errors: tuple[str, ...] = ()
         self.telegram = self._telegram()
         self.slack = self._slack()

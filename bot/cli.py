@@ -28,7 +28,7 @@ from bot.adapters.chat_console import run_chat
 from bot.app import App
 from bot.config import ConfigError, Settings, format_duration, load_config
 from bot.logs import setup_logging
-from bot.matching import load_rule_files
+from bot.matching import RuleFiles
 from bot.model import Rule
 from bot.store import Store
 from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
@@ -84,7 +84,8 @@ def _main(args: argparse.Namespace) -> int:
         if args.action == "import":
             return import_opml(settings, args.file)
         return export_opml(settings, args.output)
-    rules, problems = load_rules(settings)
+    files = RuleFiles(settings.rules.paths, settings.base_dir)
+    rules, problems = load_rules(settings, files)
     if args.command == "check":
         return check_command(settings, rules, problems)
     if args.command == "status":
@@ -98,13 +99,16 @@ def _main(args: argparse.Namespace) -> int:
             "no rules are loaded: nothing will alert (rules.paths = %s)", settings.rules.paths
         )
     if args.command == "chat":
-        return asyncio.run(_chat(settings, rules))
-    return asyncio.run(_run(settings, rules, once=args.once))
+        return asyncio.run(_chat(settings, rules, files))
+    return asyncio.run(_run(settings, rules, files, once=args.once))
 
 
-def load_rules(settings: Settings) -> tuple[list[Rule], list[str]]:
-    """Rules from the files the config names, plus checks against the config itself."""
-    loaded = load_rule_files(settings.rules.paths, settings.base_dir)
+def load_rules(settings: Settings, files: RuleFiles | None = None) -> tuple[list[Rule], list[str]]:
+    """Rules from the files the config names, plus checks against the config itself
+    (``files``: read through it, so the running bot need not read them again)."""
+    if files is None:
+        files = RuleFiles(settings.rules.paths, settings.base_dir)
+    loaded = files.reload()
     problems = list(loaded.errors)
     known = settings.destination_names()
     names = {rule.name for rule in loaded.rules}
@@ -135,8 +139,8 @@ def check_command(settings: Settings, rules: list[Rule], problems: list[str]) ->
     return 0
 
 
-async def _run(settings: Settings, rules: list[Rule], *, once: bool) -> int:
-    async with App(settings, rules) as app:
+async def _run(settings: Settings, rules: list[Rule], files: RuleFiles, *, once: bool) -> int:
+    async with App(settings, rules, rule_files=files) as app:
         if once:
             summary = await app.run_once()
             for poll in summary.failed:
@@ -157,9 +161,9 @@ async def _run(settings: Settings, rules: list[Rule], *, once: bool) -> int:
         return 0
 
 
-async def _chat(settings: Settings, rules: list[Rule]) -> int:
+async def _chat(settings: Settings, rules: list[Rule], files: RuleFiles) -> int:
     """The bot as `run` builds it, but nothing polls: commands from stdin, replies to stdout."""
-    async with App(settings, rules) as app:
+    async with App(settings, rules, rule_files=files) as app:
         await run_chat(app.context, sys.stdin, sys.stdout)
     return 0
 

@@ -9,7 +9,7 @@ the same story as an indexed one when, within the window:
 
 1. they have the same ``story_key`` (a ``link:`` key: "same link"; a ``hash:`` key:
    "same text"), or the same forward origin ("channel/123"): no text comparison;
-2. or MinHash LSH (datasketch) finds the indexed one, their estimated Jaccard
+2. or MinHash LSH finds the indexed one, their estimated Jaccard
    similarity over the sets of lightly stemmed words of title + text is >=
    ``threshold``, *and* the rare terms (numbers, names, long words) confirm it: their
    Jaccard is >= ``confirm``; the numbers do not disagree (each side has one the other
@@ -22,11 +22,19 @@ template with 250 a week later; the second signal can.  Posts of fewer than
 ``SHORT_POST`` words carry little evidence: they match by text (or same hash) only
 within ``short_window`` (6 h), since short flashes recur ("Воздушная тревога объявлена
 на всей территории Украины" several days in a row).
+
+MinHash and LSH banding are datasketch's algorithms (the same permutations from seed 1,
+the same SHA-1 token hashes: ``tests/test_dedup.py`` checks the values equal
+datasketch's), written here in 40 lines of numpy because importing datasketch costs
+68 MB of memory and 0.2 s per process (it loads scipy) and its LSH keeps a set per
+band and entry: 58 MB for 6,000 stories where ``_Bands`` keeps 13 MB.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import heapq
 import json
 import re
@@ -39,7 +47,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from bot.model import Item
 
@@ -181,6 +188,7 @@ def _rare_terms(words: Sequence[_Word]) -> tuple[str, ...]:
     return tuple(sorted(seen.values(), key=term_key))
 
 
+@lru_cache(maxsize=1 << 16)  # names and numbers recur across a window's stories
 def term_key(term: str) -> str:
     """How rare terms compare: "Кореи" = "Корее", "1,5" = "1.5"."""
     return _stem(_normalize(term).casefold())
@@ -189,15 +197,88 @@ def term_key(term: str) -> str:
 # ---------------------------------------------------------------- fingerprints
 
 
+_MERSENNE = np.uint64((1 << 61) - 1)
+_MAX_HASH = np.uint64((1 << 32) - 1)
+
+
 @lru_cache(maxsize=8)
-def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    return MinHash(num_perm=num_perm, seed=_SEED).permutations
+def _permutations(num_perm: int) -> np.ndarray:
+    """The (a, b) of the ``num_perm`` hash functions: datasketch's, for its seed."""
+    gen = np.random.RandomState(_SEED)
+    pairs = [
+        (
+            gen.randint(1, _MERSENNE, dtype=np.uint64),
+            gen.randint(0, _MERSENNE, dtype=np.uint64),
+        )
+        for _ in range(num_perm)
+    ]
+    return np.array(pairs, dtype=np.uint64).T
 
 
-def _minhash(tokens: Iterable[str], num_perm: int) -> MinHash:
-    m = MinHash(num_perm=num_perm, seed=_SEED, permutations=_permutations(num_perm))
-    m.update_batch([t.encode("utf-8", "surrogatepass") for t in tokens])
-    return m
+def _minhash(tokens: Iterable[str], num_perm: int) -> np.ndarray:
+    """The MinHash values (uint64) of a non-empty set of tokens, as datasketch's
+    ``MinHash.update_batch`` computes them."""
+    a, b = _permutations(num_perm)
+    hv = np.array(
+        [
+            int.from_bytes(hashlib.sha1(t.encode("utf-8", "surrogatepass")).digest()[:4], "little")
+            for t in tokens
+        ],
+        dtype=np.uint64,
+        ndmin=2,
+    ).T
+    return np.bitwise_and((hv * a + b) % _MERSENNE, _MAX_HASH).min(axis=0)
+
+
+class _Bands:
+    """LSH banding: entries whose MinHash values agree on every row of at least one
+    band are candidates.  A bucket is keyed by a 64-bit hash of (band, its values) and
+    holds one entry id or a list of them (most hold one)."""
+
+    def __init__(self, bands: int, rows: int) -> None:
+        self.bands, self.rows = bands, rows
+        self._buckets: dict[int, int | list[int]] = {}
+
+    def _keys(self, hashvalues: np.ndarray) -> list[int]:
+        data = hashvalues.astype("<u4").tobytes()
+        width = self.rows * 4
+        return [hash((i, data[i * width : (i + 1) * width])) for i in range(self.bands)]
+
+    def insert(self, eid: int, hashvalues: np.ndarray) -> None:
+        buckets = self._buckets
+        for key in self._keys(hashvalues):
+            held = buckets.get(key)
+            if held is None:
+                buckets[key] = eid
+            elif isinstance(held, int):
+                buckets[key] = [held, eid]
+            else:
+                held.append(eid)
+
+    def remove(self, eid: int, hashvalues: np.ndarray) -> None:
+        buckets = self._buckets
+        for key in self._keys(hashvalues):
+            held = buckets.get(key)
+            if held == eid:
+                del buckets[key]
+            elif isinstance(held, list):
+                with contextlib.suppress(ValueError):
+                    held.remove(eid)
+                if len(held) == 1:
+                    buckets[key] = held[0]
+
+    def query(self, hashvalues: np.ndarray) -> set[int]:
+        found: set[int] = set()
+        buckets = self._buckets
+        for key in self._keys(hashvalues):
+            held = buckets.get(key)
+            if held is None:
+                continue
+            if isinstance(held, int):
+                found.add(held)
+            else:
+                found.update(held)
+        return found
 
 
 def _forward_ref(origin: str | None) -> str | None:
@@ -235,7 +316,8 @@ class Fingerprint:
         return len(self.hashes) // 4
 
     def hashvalues(self) -> np.ndarray:
-        return np.frombuffer(self.hashes, dtype="<u4").astype(np.uint64)
+        """The MinHash values as uint32, a view of ``hashes`` (no copy)."""
+        return np.frombuffer(self.hashes, dtype="<u4")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -278,7 +360,7 @@ def fingerprint(item: Item, num_perm: int = 128) -> Fingerprint:
     keys = {w.key for w in words}
     hashes = b""
     if keys:
-        hashes = _minhash(keys, num_perm).hashvalues.astype("<u4").tobytes()
+        hashes = _minhash(keys, num_perm).astype("<u4").tobytes()
     return Fingerprint(
         story_key=item.story_key,
         forwarded_from=item.forwarded_from,
@@ -359,7 +441,7 @@ class StoryIndex:
         self.short_window = min(short_window, window)
         self.num_perm = num_perm
         self.rare = rare
-        self._lsh = MinHashLSH(num_perm=num_perm, params=_bands(threshold, num_perm))
+        self._lsh = _Bands(*_bands(threshold, num_perm))
         self._entries: dict[int, _Entry] = {}
         self._hashes: dict[int, np.ndarray] = {}  # the entries in the LSH
         self._by_key: dict[str, set[int]] = {}
@@ -383,7 +465,7 @@ class StoryIndex:
             self._by_ref.setdefault(ref, set()).add(eid)
         if e.hashvalues is not None:
             self._hashes[eid] = e.hashvalues
-            self._lsh.insert(eid, self._minhash(e.hashvalues), check_duplication=False)
+            self._lsh.insert(eid, e.hashvalues)
         self._df.update(e.terms.keys())
         heapq.heappush(self._expiry, (at, eid))
 
@@ -402,9 +484,7 @@ class StoryIndex:
             candidates |= self._by_ref.get(ref, set())
         if new.hashvalues is not None:
             # LSH candidates, first sifted by their estimated Jaccard all at once
-            similar = [
-                e for e in self._lsh.query(self._minhash(new.hashvalues)) if e not in candidates
-            ]
+            similar = [e for e in self._lsh.query(new.hashvalues) if e not in candidates]
             if similar:
                 stacked = np.stack([self._hashes[e] for e in similar])
                 jaccard = np.count_nonzero(stacked == new.hashvalues, axis=1) / self.num_perm
@@ -444,8 +524,7 @@ class StoryIndex:
             for ref in {e.own, e.origin} - {None}:
                 _discard(self._by_ref, ref, eid)
             if e.hashvalues is not None:
-                self._lsh.remove(eid)
-                del self._hashes[eid]
+                self._lsh.remove(eid, self._hashes.pop(eid))
             self._df.subtract(e.terms.keys())
             for key in e.terms:
                 if self._df[key] <= 0:
@@ -454,11 +533,6 @@ class StoryIndex:
         return dropped
 
     # ------------------------------------------------------------------ rules
-
-    def _minhash(self, hashvalues: np.ndarray) -> MinHash:
-        return MinHash(
-            num_perm=self.num_perm, hashvalues=hashvalues, permutations=_permutations(self.num_perm)
-        )
 
     def _judge(self, new: _Entry, old: _Entry) -> StoryMatch | None:
         if new.fp.story_key == old.fp.story_key:

@@ -65,9 +65,13 @@ class Pipeline:
         self.set_rules(rules)
 
     def set_rules(self, rules: Sequence[Rule], matcher: Matcher | None = None) -> None:
-        """Use these rules from now on (``matcher``: already compiled for them)."""
+        """Use these rules from now on (``matcher``: already compiled for them).  The same
+        rules again keep the compiled matcher: 10,000 rules take seconds to compile."""
+        rules = list(rules)
+        if matcher is None and rules == list(getattr(self, "rules", {}).values()):
+            return
         self.rules = {rule.name: rule for rule in rules}
-        self.matcher = matcher or Matcher(list(rules))
+        self.matcher = matcher or Matcher(rules)
 
     def ingest(
         self,

@@ -242,3 +242,40 @@ def test_bench_reports_rates() -> None:
     result = bench(items, window=200, seconds=0.05)
     assert result["window"] == 200
     assert result["checks_per_s"] > 0 and result["fingerprints_per_s"] > 0
+
+
+def test_minhash_and_lsh_are_datasketchs() -> None:
+    """The MinHash values are exactly datasketch's (seed 1, SHA-1 token hashes), and the
+    banded index returns the candidates datasketch's MinHashLSH returns."""
+    from datasketch import MinHash, MinHashLSH
+
+    from bot.dedup import _Bands, _bands, _minhash
+
+    texts = [
+        *(str(post["text"]) for post in POSTS.values()),
+        "Вагнер Дейр-эз-Зор погибли",
+        "Wagner Deir ez-Zor killed",
+    ]
+    bands, rows = _bands(0.5, 128)
+    ours, theirs = _Bands(bands, rows), MinHashLSH(num_perm=128, params=(bands, rows))
+    values = []
+    for n, text in enumerate(texts):
+        tokens = set(text.casefold().split())
+        reference = MinHash(num_perm=128, seed=1)
+        reference.update_batch([t.encode("utf-8") for t in tokens])
+        mine = _minhash(tokens, 128)
+        assert mine.tolist() == reference.hashvalues.tolist(), text[:60]
+        values.append(mine.astype("<u4"))
+        ours.insert(n, values[-1])
+        theirs.insert(n, reference, check_duplication=False)
+    for hv in values:
+        reference = MinHash(num_perm=128, hashvalues=hv.astype("uint64"))
+        assert ours.query(hv) == set(theirs.query(reference))
+    for n, hv in enumerate(values[: len(values) // 2]):
+        ours.remove(n, hv)
+        theirs.remove(n)
+    for hv in values:
+        reference = MinHash(num_perm=128, hashvalues=hv.astype("uint64"))
+        assert ours.query(hv) == set(theirs.query(reference))
+    assert len(values) >= 20
+    assert any(len(ours.query(hv)) > 1 for hv in values)  # near-duplicates do meet

@@ -1,8 +1,9 @@
-"""Faults: a locked database, chat platforms unreachable for ten minutes, a clock that
+"""Faults: a locked database, a full disk, chat platforms unreachable for ten minutes, a clock that
 jumps.  The bot reports, retries, and loses nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sqlite3
 from collections.abc import AsyncIterator
@@ -142,5 +143,50 @@ async def test_a_clock_jumping_back_and_forth_breaks_nothing(
         assert await app.poller.poll_due() == 1  # due, whatever the jump
         await app.poller.wait_idle()
         await app.outbox.deliver_due()
+    links = [m.text.split('href="')[1].split('"')[0] for m in tg.messages(DESK)]
+    assert links == ["https://t.me/rian_ru/271457", "https://t.me/bbbreaking/194289"]
+
+
+async def test_a_full_disk_loses_nothing_in_the_outbox_or_the_feed(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    """SQLite's own limit on the file's pages gives the very error a full disk gives
+    ("database or disk is full"), through the same code paths."""
+    tg, feeds = servers
+    clock = Clock()
+    rest = [p for p in real_posts() if p["message_id"] not in (271457, 194289)]
+    feeds.set("/ria.rss", body=rss(rest))
+    async with make_app(tmp_path, tg, feeds, clock) as app:
+        await app.connect(listen=False)
+        await app.poller.poll_all()  # baseline
+        feeds.set("/ria.rss", body=rss([*rest, post(271457)]))
+        await app.poller.poll_all()  # an alert waits in the outbox
+        assert app.store.outbox_counts()["desk"] == {"pending": 1}
+        db = app.store.db
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (pages,) = db.execute("PRAGMA page_count").fetchone()
+        db.execute(f"PRAGMA max_page_count = {pages + 8}")  # the disk fills up
+        db.execute("CREATE TABLE ballast (b BLOB)")
+        for size in (4096, 64):
+            with contextlib.suppress(sqlite3.OperationalError):
+                while True:
+                    with db.conn:
+                        db.execute("INSERT INTO ballast VALUES (zeroblob(?))", [size])
+        news = post(194289)  # a long one: its text needs pages of its own
+        news["text"] = "\n\n".join([news["text"]] * 8)
+        feeds.set("/ria.rss", body=rss([*rest, post(271457), news]))
+        clock.now += timedelta(minutes=10)
+        (refused,) = await app.poller.poll_all()
+        assert refused.status is FetchStatus.ERROR
+        assert "full" in (refused.error or ""), refused.error
+        await app.outbox.deliver_due()  # what was already queued goes out
+        db.execute("PRAGMA max_page_count = 1073741823")  # space again
+        with db.conn:
+            db.execute("DROP TABLE ballast")
+        clock.now += timedelta(minutes=10)
+        await app.poller.poll_all()  # the same feed: the missed post is read and kept
+        clock.now += timedelta(minutes=10)
+        await app.outbox.deliver_due()
+        assert app.store.outbox_counts()["desk"] == {"sent": 2}
     links = [m.text.split('href="')[1].split('"')[0] for m in tg.messages(DESK)]
     assert links == ["https://t.me/rian_ru/271457", "https://t.me/bbbreaking/194289"]
