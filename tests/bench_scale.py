@@ -850,15 +850,17 @@ async def memory_child(args: dict[str, Any]) -> dict[str, Any]:
     from bot.cli import load_rules
     from bot.config import load_config
     from bot.logs import setup_logging
+    from bot.matching import RuleFiles
 
     marks = {"imports": time.time()}
     folder = Path(args["folder"])
     log = (folder / "bot.log").open("w", encoding="utf-8")
     setup_logging("info", "text", stream=log, environ={"TELEGRAM_BOT_TOKEN": TOKEN})
     settings = load_config(folder / "config.toml")
-    rules, problems = load_rules(settings)
+    files = RuleFiles(settings.rules.paths, settings.base_dir)
+    rules, problems = load_rules(settings, files)
     marks["config_and_rules"] = time.time()
-    app = App(settings, rules, environ={"TELEGRAM_BOT_TOKEN": TOKEN})
+    app = App(settings, rules, environ={"TELEGRAM_BOT_TOKEN": TOKEN}, rule_files=files)
     done: set[str] = set()
     peak_tree = 0
     stop = asyncio.Event()
