@@ -19,7 +19,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/dozor run --config $(CONFIG)
+	$(BIN)/python -m bot run --config $(CONFIG)
 
 check: $(VENV)/.installed
 	$(BIN)/dozor check --config $(CONFIG)

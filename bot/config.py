@@ -347,6 +347,7 @@ DESTINATION_KEYS = (
     "quiet",
     "digest",
     "timezone",
+    "also_seen",
 )
 TOP_KEYS = (
     "storage",
@@ -637,6 +638,9 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
             'a window like "22:00-07:00"',
         )
         quiet = r.get(t, where, "quiet", _choice(("silent", "hold")), "silent", "silent or hold")
+        also_seen = r.get(
+            t, where, "also_seen", _choice(("edit", "thread")), "edit", "edit or thread"
+        )
         digest = r.get(
             t,
             where,
@@ -663,6 +667,7 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
                     quiet_hours=quiet_hours,
                     quiet=quiet,
                     digest=digest,
+                    also_seen=also_seen,
                 )
             )
 

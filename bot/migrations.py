@@ -192,6 +192,12 @@ def _m6_notices(db: sqlite_utils.Database) -> None:
     db["notices"].create_index(["destination", "kind", "subject", "created_at"])
 
 
+def _m7_replies(db: sqlite_utils.Database) -> None:
+    """``also_seen = "thread"``: how many sightings and notes an alert's thread has had."""
+    db["alerts"].add_column("replied_sightings", int)
+    db["alerts"].add_column("replied_notes", int)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
@@ -199,4 +205,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m4_channels,
     _m5_slack,
     _m6_notices,
+    _m7_replies,
 ]

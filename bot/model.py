@@ -164,6 +164,7 @@ class Destination:
     quiet_hours: QuietHours | None = None  # alerts in this window are silent or held
     quiet: str = "silent"  # "silent" | "hold" (until the window ends)
     digest: DigestSchedule | None = None  # collect alerts into one message on a schedule
+    also_seen: str = "edit"  # later sightings of a story: "edit" the alert | "thread" replies
 
     @property
     def address(self) -> int | str | None:
@@ -201,6 +202,10 @@ class Alert:
     matches: tuple[Match, ...]
     story_key: str
     silent: bool = False  # every rule that sent it asks for no notification sound
+    severity: str = "normal"  # the highest of its rules': "low" | "normal" | "high" | "urgent"
+
+
+SEVERITY_ORDER = ("low", "normal", "high", "urgent")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from bot.commands.buttons import notice_buttons
 from bot.commands.types import Button
 from bot.metrics import Metrics
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
-from bot.render import digest_text, notes_text
+from bot.render import digest_text, notes_text, thread_reply_text
 from bot.store import Store
 
 log = logging.getLogger("dozor.outbox")
@@ -46,9 +46,15 @@ class Adapter(Protocol):
         ...
 
     async def send_text(
-        self, destination: str, text: str, buttons: tuple[Button, ...] = ()
+        self,
+        destination: str,
+        text: str,
+        buttons: tuple[Button, ...] = (),
+        *,
+        reply_to: str | None = None,
     ) -> SendResult:
-        """A plain message, split as the platform needs (digests, notices)."""
+        """A plain message, split as the platform needs (digests, notices); ``reply_to``:
+        a sent message's id (its remote id) to answer, in its thread."""
         ...
 
 
@@ -180,6 +186,10 @@ class Outbox:
             self.store.mark_notice_sent(notice["id"], result.remote_id)
 
     async def _edits(self, destination: str, adapter: Adapter) -> None:
+        target = self.destination_of(destination)
+        if target is not None and target.also_seen == "thread":
+            await self._replies(destination, adapter)
+            return
         for stored in self.store.due_edits(destination, self.clock()):
             message = OutgoingMessage(
                 stored.id,
@@ -207,6 +217,36 @@ class Outbox:
                     destination,
                     result.detail,
                 )
+            self.store.edit_done(stored.id)
+
+    async def _replies(self, destination: str, adapter: Adapter) -> None:
+        """``also_seen = "thread"``: answer each alert with what is new under it (new
+        sightings of its story, new notes) instead of redrawing it."""
+        for stored in self.store.due_edits(destination, self.clock()):
+            done_sightings, done_notes = self.store.replied(stored.id)
+            root = stored.alert.story_key.split("#", 1)[0]
+            sightings = self.store.sightings(root)
+            notes = [text for _, text in self.store.notes(stored.id)]
+            text = thread_reply_text(
+                [(s.source, s.title, s.link, s.seen_at) for s in sightings[done_sightings:]],
+                notes[done_notes:],
+            )
+            if text is None:
+                self.store.edit_done(stored.id)
+                continue
+            try:
+                result = await adapter.send_text(destination, text, reply_to=stored.remote_id)
+            except Exception as exc:
+                log.exception("answering alert %s in %s failed", stored.id, destination)
+                result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
+            if result.status is not SendStatus.SENT:
+                delay = result.retry_after or timedelta(seconds=30)
+                if result.status is SendStatus.BROKEN:
+                    log.warning("alert %s in %s: %s", stored.id, destination, result.detail)
+                    delay = BROKEN_RETRY
+                self.store.edit_retry(stored.id, result.detail, self.clock() + delay)
+                return
+            self.store.set_replied(stored.id, len(sightings), len(notes))
             self.store.edit_done(stored.id)
 
     def _record(self, message: OutgoingMessage, result: SendResult) -> bool:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from bot.config import parse_duration
 from bot.dedup import Fingerprint, StoryIndex, fingerprint
 from bot.matching import Matcher
-from bot.model import Alert, Item, Rule, Source
+from bot.model import SEVERITY_ORDER, Alert, Item, Rule, Source
 from bot.routing import route
 from bot.schedules import DigestSchedule
 from bot.store import Store
@@ -218,12 +218,18 @@ class Pipeline:
         return count
 
     def _rule_options(self, alert: Alert) -> Alert:
-        """A rule file's ``silent = true``: its alerts make no sound (when every rule that
-        sent the alert asks for it)."""
+        """The alert's severity (the highest of its rules'), and a rule file's ``silent =
+        true``: its alerts make no sound (when every rule that sent the alert asks for it,
+        or is of ``low`` severity)."""
         rules = [self.rules.get(m.rule) for m in alert.matches]
-        if rules and all(r is not None and r.silent for r in rules):
-            return replace(alert, silent=True)
-        return alert
+        levels = [SEVERITY_ORDER.index(r.severity) for r in rules if r is not None]
+        severity = SEVERITY_ORDER[max(levels)] if levels else "normal"
+        silent = bool(rules) and all(
+            r is not None and (r.silent or r.severity == "low") for r in rules
+        )
+        if severity == alert.severity and silent == alert.silent:
+            return alert
+        return replace(alert, severity=severity, silent=silent or alert.silent)
 
     def _digest_at(self, alert: Alert, now: datetime) -> datetime | None:
         """When the alert goes out in a digest: the destination's schedule, or the rules'

@@ -127,6 +127,25 @@ def notes_text(
     return "\n".join(lines) or None
 
 
+def thread_reply_text(
+    sightings: Sequence[tuple[str, str, str | None, datetime]], notes: Sequence[str]
+) -> str | None:
+    """An answer under an alert (``also_seen = "thread"``): the sources that told its
+    story since the last answer, each with its title and link, then new notes.
+    ``sightings``: (source, title, link, seen at)."""
+    lines = []
+    if sightings:
+        noun = "source" if len(sightings) == 1 else "sources"
+        lines.append(f"👥 Also seen in {len(sightings)} more {noun}:")
+        for source, title, link, at in sightings[:20]:
+            shown = " ".join(title.split())[:200]
+            lines.append(f"• {source} ({at:%H:%M} UTC): {shown}" + (f" {link}" if link else ""))
+        if len(sightings) > 20:
+            lines.append(f"… and {len(sightings) - 20} more (/story shows them all)")
+    lines.extend(notes)
+    return "\n".join(lines) or None
+
+
 def digest_text(alerts: Sequence[Alert], schedule: str, at: datetime) -> str:
     """One message for many alerts, grouped by rule and then by story."""
     by_rule: dict[str, dict[str, list[Alert]]] = {}
@@ -204,6 +223,9 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+SEVERITY_MARKS = {"urgent": "🚨 URGENT", "high": "🔴 HIGH"}  # low and normal: the bell only
+
+
 def telegram_html(alert: Alert, note: str | None = None, limit: int = TELEGRAM_LIMIT) -> str:
     """An alert as Telegram HTML: rules and source, title, a snippet with the matched
     words in bold, the time and the link, and an optional note under it (e.g. who muted
@@ -215,7 +237,12 @@ def telegram_html(alert: Alert, note: str | None = None, limit: int = TELEGRAM_L
         f"{rule} ({', '.join(terms[:6])}{', …' if len(terms) > 6 else ''})"
         for rule, terms in shown.rules[:5]
     )
-    head = f"🔔 <b>{html_escape(_clip(rules, 400))}</b>\n📰 {html_escape(_clip(shown.source, 100))}"
+    mark = SEVERITY_MARKS.get(alert.severity)
+    bell = f"{mark[:1]} <b>{mark[2:]}</b> ·" if mark else "🔔"
+    head = (
+        f"{bell} <b>{html_escape(_clip(rules, 400))}</b>\n"
+        f"📰 {html_escape(_clip(shown.source, 100))}"
+    )
     title = shown.title
     if sum(len(t) for t, _ in title) > 300:
         title = ((_clip("".join(t for t, _ in title), 300), False),)
@@ -320,7 +347,9 @@ def slack_blocks(alert: Alert, note: str | None = None) -> tuple[list[dict[str, 
         for rule, terms in shown.rules[:5]
     )
     source = _clip(shown.source, 100).strip()
-    head = [f"🔔 *{slack_escape(_clip(rules, 400).strip())}*" if rules.strip() else "🔔"]
+    mark = SEVERITY_MARKS.get(alert.severity)
+    bell = f"{mark[:1]} *{mark[2:]}* ·" if mark else "🔔"
+    head = [f"{bell} *{slack_escape(_clip(rules, 400).strip())}*" if rules.strip() else bell]
     if source:
         head.append(f"📰 {slack_escape(source)}")
     blocks: list[dict[str, object]] = [_section("\n".join(head))]

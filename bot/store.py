@@ -669,6 +669,20 @@ class Store:
             )
         ]
 
+    def replied(self, alert_id: int) -> tuple[int, int]:
+        """How many of the alert's sightings and notes its thread has been told of."""
+        row = self.db.execute(
+            "select replied_sightings, replied_notes from alerts where id = ?", [alert_id]
+        ).fetchone()
+        return (row[0] or 0, row[1] or 0) if row else (0, 0)
+
+    def set_replied(self, alert_id: int, sightings: int, notes: int) -> None:
+        with self._tx():
+            self.db.execute(
+                "update alerts set replied_sightings = ?, replied_notes = ? where id = ?",
+                [sightings, notes, alert_id],
+            )
+
     def request_edit(self, alert_id: int, due: datetime) -> None:
         """Ask for the sent alert's message to be redrawn (several requests: one edit)."""
         with self._tx():
@@ -999,6 +1013,7 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
         "destination": alert.destination,
         "story_key": alert.story_key,
         "silent": alert.silent,
+        "severity": alert.severity,
         "item": {
             "source": item.source,
             "key": item.key,
@@ -1042,4 +1057,11 @@ def alert_from_json(data: dict[str, Any]) -> Alert:
         )
         for m in data["matches"]
     )
-    return Alert(data["destination"], item, matches, data["story_key"], bool(data.get("silent")))
+    return Alert(
+        data["destination"],
+        item,
+        matches,
+        data["story_key"],
+        bool(data.get("silent")),
+        str(data.get("severity") or "normal"),
+    )

@@ -20,6 +20,19 @@ def real_posts() -> list[dict]:
     return posts
 
 
+def labelled_pair(a: str, b: str) -> tuple[dict, dict]:
+    """Two real posts from the labelled near-duplicate pairs (fixtures/dedup_pairs.json),
+    e.g. RIA's and a retelling, each with its permalink as ``link``."""
+    posts = json.loads((FIXTURES / "dedup_pairs.json").read_text("utf-8"))["posts"]
+    out = []
+    for key in (a, b):
+        post = dict(posts[key])
+        channel = "rian_ru" if key.startswith("1001101170442") else "bbbreaking"
+        post["link"] = f"https://t.me/{channel}/{post['message_id']}"
+        out.append(post)
+    return out[0], out[1]
+
+
 def post(message_id: int) -> dict:
     return next(p for p in real_posts() if p["message_id"] == message_id)
 

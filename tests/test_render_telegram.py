@@ -19,9 +19,17 @@ NASTY = st.text(
 )
 
 
-def alert_for(title: str, text: str, link: str | None, source: str, spans: list[Span]) -> Alert:
+def alert_for(
+    title: str,
+    text: str,
+    link: str | None,
+    source: str,
+    spans: list[Span],
+    severity: str = "normal",
+) -> Alert:
     item = Item(source, "k", "s", title, text, link, datetime(2024, 12, 3, 7, 8, tzinfo=UTC))
-    return Alert("desk", item, (Match("wagner", ("Вагнер*", "<b>"), tuple(spans)),), "s")
+    matches = (Match("wagner", ("Вагнер*", "<b>"), tuple(spans)),)
+    return Alert("desk", item, matches, "s", severity=severity)
 
 
 @settings(max_examples=300, deadline=None)
@@ -32,6 +40,7 @@ def alert_for(title: str, text: str, link: str | None, source: str, spans: list[
     source=NASTY,
     raw_spans=st.lists(st.tuples(st.booleans(), st.integers(0, 6000), st.integers(1, 50))),
     note=st.none() | NASTY,
+    severity=st.sampled_from(["low", "normal", "high", "urgent"]),
 )
 def test_any_alert_renders_to_valid_telegram_html_within_the_limit(
     title: str,
@@ -40,13 +49,14 @@ def test_any_alert_renders_to_valid_telegram_html_within_the_limit(
     source: str,
     raw_spans: list[tuple[bool, int, int]],
     note: str | None,
+    severity: str,
 ) -> None:
     spans = []
     for in_title, start, size in raw_spans:
         field, value = ("title", title) if in_title else ("text", text)
         if start < len(value):
             spans.append(Span(field, start, min(len(value), start + size), "t"))
-    html = telegram_html(alert_for(title, text, link, source, spans), note)
+    html = telegram_html(alert_for(title, text, link, source, spans, severity), note)
     visible = parse_html(html)  # raises on anything Telegram would refuse
     html.encode("utf-8")  # valid UTF-8: no lone surrogate survives
     assert utf16_len(html) <= TELEGRAM_LIMIT

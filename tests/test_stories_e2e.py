@@ -5,7 +5,6 @@ linked to the story; the same link in two feeds is one story too."""
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +17,7 @@ from bot.commands import dispatch
 from bot.commands.types import Invocation
 from bot.config import load_config
 from tests.fakes.feed_server import FeedServer
+from tests.feeds import labelled_pair as pair
 from tests.feeds import rss
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -31,18 +31,6 @@ any = ["Курск*"]
 name = "investigators"
 any = ["СК РФ"]
 """
-
-
-def pair(a: str, b: str) -> tuple[dict, dict]:
-    """Two real posts from the labelled near-duplicate pairs (RIA, then a retelling)."""
-    posts = json.loads((FIXTURES / "dedup_pairs.json").read_text("utf-8"))["posts"]
-    out = []
-    for key in (a, b):
-        post = dict(posts[key])
-        channel = "rian_ru" if key.startswith("1001101170442") else "bbbreaking"
-        post["link"] = f"https://t.me/{channel}/{post['message_id']}"
-        out.append(post)
-    return out[0], out[1]
 
 
 @pytest.fixture

@@ -32,6 +32,11 @@ class ConsoleAdapter:
         lines = [
             f"── Dozor alert #{message.alert_id} → {message.destination} ──",
             f"Rule:    {rules}",
+            *(
+                [f"Severity: {message.alert.severity}"]
+                if message.alert.severity != "normal"
+                else []
+            ),
             f"Source:  {shown.source}",
             f"Title:   {plain(shown.title, left, right)}",
         ]
@@ -47,10 +52,18 @@ class ConsoleAdapter:
         return "\n".join(lines) + "\n"
 
     async def send_text(
-        self, destination: str, text: str, buttons: tuple[Button, ...] = ()
+        self,
+        destination: str,
+        text: str,
+        buttons: tuple[Button, ...] = (),
+        *,
+        reply_to: str | None = None,
     ) -> SendResult:
         shown = "".join(f"\n[{b.label}]" for b in buttons)
-        return await self._write(f"── Dozor → {destination} ──\n{text}{shown}\n")
+        header = f"── Dozor → {destination} ──"
+        if reply_to is not None:
+            header = f"── Dozor → {destination}, in reply to alert #{reply_to} ──"
+        return await self._write(f"{header}\n{text}{shown}\n")
 
     async def edit(self, message: OutgoingMessage) -> SendResult:
         """A console cannot change what it printed: it prints the update under a header."""

@@ -252,21 +252,33 @@ class SlackAdapter:
                 self.pacer.sent(channel)
         return SendResult(SendStatus.SENT, remote_id=str(posted["ts"]))
 
-    async def _post(self, d: Destination, text: str, blocks: list[dict[str, Any]] | None) -> Any:
+    async def _post(
+        self,
+        d: Destination,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        thread_ts: str | None = None,
+    ) -> Any:
         assert d.channel is not None
         return await self.client.chat_postMessage(
             channel=d.channel,
             text=text,
             blocks=blocks,
-            thread_ts=d.thread_ts,
+            thread_ts=d.thread_ts or thread_ts,  # a thread has no threads of its own
             unfurl_links=d.unfurl,
             unfurl_media=d.unfurl,
         )
 
     async def send_text(
-        self, destination_name: str, text: str, buttons: tuple[Button, ...] = ()
+        self,
+        destination_name: str,
+        text: str,
+        buttons: tuple[Button, ...] = (),
+        *,
+        reply_to: str | None = None,
     ) -> SendResult:
-        """A plain message (a digest): mrkdwn-escaped, split within Slack's limits."""
+        """A plain message (a digest): mrkdwn-escaped, split within Slack's limits;
+        ``reply_to``: the ts of the message whose thread it goes into."""
         destination = self.context.destination(destination_name)
         if destination is None or destination.channel is None:
             return SendResult(SendStatus.BROKEN, f"no Slack channel for {destination_name}")
@@ -283,7 +295,9 @@ class SlackAdapter:
                             "text": {"type": "mrkdwn", "text": slack_escape(chunk)},
                         }
                         blocks = with_buttons([section], buttons)
-                    posted = await self._post(destination, slack_escape(chunk), blocks)
+                    posted = await self._post(
+                        destination, slack_escape(chunk), blocks, thread_ts=reply_to
+                    )
                 except SlackApiError as exc:
                     return self._failure(exc)
                 except NETWORK_ERRORS as exc:

@@ -30,6 +30,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
+    ReplyParameters,
     Update,
 )
 from telegram.error import (
@@ -245,9 +246,15 @@ class TelegramAdapter:
         )
 
     async def send_text(
-        self, destination_name: str, text: str, buttons: tuple[Button, ...] = ()
+        self,
+        destination_name: str,
+        text: str,
+        buttons: tuple[Button, ...] = (),
+        *,
+        reply_to: str | None = None,
     ) -> SendResult:
-        """A plain message (a digest), split at line breaks within Telegram's limit."""
+        """A plain message (a digest), split at line breaks within Telegram's limit;
+        ``reply_to``: the message it answers (sent anyway if that one is gone)."""
         destination = self._destination(destination_name)
         if destination is None or destination.chat_id is None:
             return SendResult(SendStatus.BROKEN, f"no Telegram chat for {destination_name}")
@@ -264,6 +271,11 @@ class TelegramAdapter:
                         disable_notification=destination.silent,
                         link_preview_options=LinkPreviewOptions(is_disabled=True),
                         reply_markup=keyboard(buttons) if first is None else None,
+                        reply_parameters=(
+                            ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+                            if reply_to is not None and first is None
+                            else None
+                        ),
                     )
                 except TelegramError as exc:
                     return self._failure(destination, exc)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.matching.query import QueryError, Regex, Term, TermError, parse_list_entry, parse_query
-from bot.model import Rule
+from bot.model import SEVERITY_ORDER, Rule
 
 RULE_KEYS = (
     "all",
@@ -50,7 +50,7 @@ RULE_KEYS = (
     "tags",
     "translit",
 )
-SEVERITIES = ("low", "normal", "high", "urgent")
+SEVERITIES = SEVERITY_ORDER
 _TERM_KEYS = ("any", "all", "none")
 _LIST_KEYS = ("tags", "sources", "destinations")
 _BOOL_KEYS = ("silent", "inflect", "translit", "english_forms")
