@@ -196,6 +196,61 @@ def main() -> None:
     )
     print(f"{'feed parsing (items, 1 core)':<34}{parse_items:>12,.0f}")
     tme_page_rates()
+    story_index_rates()
+
+
+def story_index_rates(window: int = 10_000) -> None:
+    """The story index's LSH (bot/dedup ``_Bands``) against datasketch's ``MinHashLSH``
+    with the same bands: inserting a 10,000-story window of real posts' fingerprints,
+    querying each, and the memory the index holds (tracemalloc)."""
+    import tracemalloc
+
+    from datasketch import MinHash, MinHashLSH
+
+    from bot.dedup import _Bands, _bands, fingerprint
+
+    posts = items()
+    prints = [fingerprint(i) for i in posts]
+    values = [fp.hashvalues() for fp in prints if fp.hashes]
+    values = [values[n % len(values)] ^ (n // len(values)) for n in range(window)]  # distinct
+    bands, rows = _bands(0.5, 128)
+
+    def ours() -> tuple[float, float, float]:
+        tracemalloc.start()
+        start = time.perf_counter()
+        index = _Bands(bands, rows)
+        for n, hv in enumerate(values):
+            index.insert(n, hv)
+        built = time.perf_counter() - start
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        start = time.perf_counter()
+        for hv in values:
+            index.query(hv)
+        return window / built, window / (time.perf_counter() - start), held / 2**20
+
+    def theirs() -> tuple[float, float, float]:
+        hashes = [MinHash(num_perm=128, hashvalues=hv.astype("uint64")) for hv in values]
+        tracemalloc.start()
+        start = time.perf_counter()
+        index = MinHashLSH(num_perm=128, params=(bands, rows))
+        for n, m in enumerate(hashes):
+            index.insert(n, m, check_duplication=False)
+        built = time.perf_counter() - start
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        start = time.perf_counter()
+        for m in hashes:
+            index.query(m)
+        return window / built, window / (time.perf_counter() - start), held / 2**20
+
+    (oi, oq, om), (ti, tq, tm) = ours(), theirs()
+    note = "(baseline: datasketch MinHashLSH, same bands)"
+    print(
+        f"{'story index inserts (10k window)':<34}{oi:>12,.0f}{ti:>13,.0f}{oi / ti:>8.1f}x   {note}"
+    )
+    print(f"{'story index queries (10k window)':<34}{oq:>12,.0f}{tq:>13,.0f}{oq / tq:>8.1f}x")
+    print(f"{'story index memory (MB, less=better)':<34}{om:>12,.1f}{tm:>13,.1f}{tm / om:>8.1f}x")
 
 
 def tme_page_rates(seconds: float = 1.0) -> None:

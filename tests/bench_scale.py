@@ -1026,7 +1026,7 @@ def report(results: dict[str, Any]) -> str:
             verdict(mem.get("peak_rss_mb"), TARGETS["peak_rss_mb"]),
         ),
         (
-            f"  with its {mem.get('workers', 0)} parse workers (sum; largest worker)",
+            f"  with its {mem.get('workers', 0)} child processes (sum; largest)",
             f"{mem.get('peak_rss_with_pool_mb', 0):,.0f} MB; "
             f"{mem.get('largest_child_rss_mb', 0):,.0f} MB",
             "",
