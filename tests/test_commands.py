@@ -79,8 +79,8 @@ async def test_unknown_command_names_the_close_ones_and_help(
         ("/mute bbc for 45d", "/mute <source|rule>", "at most 30d"),
         ("/mute bbc until 25:00", "/mute <source|rule>", "a UTC time like 18:00"),
         ("/unmute", "/unmute <source|rule>", ""),
-        ("/addsource", "/addsource <feed URL>", ""),
-        ("/addsource https://a.example/x https://b.example/y", "/addsource <feed URL>", ""),
+        ("/addsource", "/addsource <what>", ""),
+        ("/addsource https://a.example/x https://b.example/y", "/addsource <what>", ""),
         ("/removesource", "/removesource <source>", ""),
     ],
 )
@@ -477,6 +477,8 @@ async def test_addsource_of_a_telegram_channel_in_any_form_adds_the_same_source(
         ("http://[::1]/feed", "private networks"),
         ("http://192.168.1.10/rss", "private networks"),
         ("http://localhost/rss", "local networks"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local address"),
+        ("http://10.0.0.1/rss", "a private address"),
         ("https://user:secret@example.org/feed", "user name or password"),
     ],
 )
@@ -486,6 +488,25 @@ async def test_addsource_refuses_what_chat_may_not_add(
     reply = await testbot.command(f"/addsource {url}", chat=None)
     assert reply.text.startswith("cannot add ") and why in reply.text
     assert len(testbot.ctx.sources()) == 4
+
+
+async def test_addsource_takes_a_private_address_that_allow_private_names(
+    tmp_path: Path,
+) -> None:
+    from tests.chatbot import TELEGRAM
+
+    bot = await ChatBot(
+        tmp_path, TELEGRAM + '\n[polling]\nallow_private = ["127.0.0.1", "intranet.lan"]\n'
+    ).start()
+    try:
+        ok = await bot.command("/addsource http://127.0.0.1:8080/feed", chat=None)
+        named = await bot.command("/addsource http://intranet.lan/rss", chat=None)
+        refused = await bot.command("/addsource http://127.0.0.2:8080/feed", chat=None)
+    finally:
+        await bot.stop()
+    assert ok.text.startswith("added source"), ok.text
+    assert named.text.startswith("added source"), named.text
+    assert refused.text.startswith("cannot add ") and "allow_private" in refused.text
 
 
 # -- permissions -------------------------------------------------------------------------------

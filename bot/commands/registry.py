@@ -95,8 +95,9 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "addsource",
-        "/addsource <feed URL>",
-        "poll an RSS/Atom/JSON feed (public Telegram channels come later)",
+        "/addsource <what>",
+        "watch a feed URL, a public Telegram channel (@name, t.me link), a Mastodon or "
+        "Bluesky account, r/subreddit, a YouTube channel, news:<query> or a VK wall",
         sources.add_source,
         Access.ADMIN,
         "add sources",

@@ -1,9 +1,11 @@
 """/sources, /addsource, /removesource: what Dozor polls, and feeds added from chat.
 
-A chat-added source is an RSS/Atom/JSON feed at an http(s) URL, tagged ``chat``,
-polled at ``[polling] interval``; its first poll is a baseline like any source's.
-Sources in config.toml are listed too but changed only there.  Public Telegram
-channels (``@name``, ``t.me/name``) come with the channel watcher, not yet.
+A chat-added source is a feed at an http(s) URL or a name that ``watchers.expand``
+turns into one (a public Telegram channel ``@name``/``t.me/name``, a Mastodon or
+Bluesky account, a subreddit, a YouTube channel, ``news:<query>``, a VK wall), tagged
+``chat``, polled at ``[polling] interval``; its first poll is a baseline like any
+source's.  Sources in config.toml are listed too but changed only there.  Private
+addresses are refused unless ``[polling] allow_private`` names them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -21,6 +24,7 @@ from bot.config import format_duration
 from bot.model import Source
 from bot.store import SourceHealth
 from watchers.expand import expand_source
+from watchers.http import AddressGuard
 from watchers.opml import OpmlFeed, write_opml
 
 NAME_CHARS = 48
@@ -81,22 +85,36 @@ async def list_sources(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply("\n".join(lines))
 
 
-def feed_problem(url: str) -> str | None:
-    """Why ``url`` cannot be added from chat, or None."""
+def feed_problem(url: str, allow: Sequence[str] = ()) -> str | None:
+    """Why ``url`` cannot be added from chat, or None.  ``allow``: ``[polling]
+    allow_private``, the addresses, networks and host names chat may add anyway.  Host
+    names are not resolved here: every connection to a chat-added source resolves and
+    checks the address it reaches (and every redirect's), so a name that points
+    somewhere private is refused when polled, as a source error in /sources."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return "give the feed's full URL, starting with https:// (or http://)"
     if parts.username or parts.password:
         return "URLs with a user name or password cannot be added from chat"
+    guard = AddressGuard(allow)
     host = parts.hostname.rstrip(".").lower()
+    if guard.allows_host(host):
+        return None
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        return "addresses on local networks cannot be added from chat; use config.toml"
+        return (
+            "addresses on local networks cannot be added from chat; use config.toml, "
+            "or allow it in [polling] allow_private"
+        )
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
         return None
-    if not address.is_global:
-        return "addresses on private networks cannot be added from chat; use config.toml"
+    problem = guard.problem(host)
+    if problem:
+        return (
+            f"addresses on private networks cannot be added from chat ({host} is "
+            f"{problem}); use config.toml, or allow it in [polling] allow_private"
+        )
     return None
 
 
@@ -112,7 +130,7 @@ async def add_source(ctx: BotContext, inv: Invocation) -> Reply:
     except ValueError as exc:
         return Reply(f"cannot add {shorten(text, 80)}: {exc}")
     if found.kind == "rss":
-        problem = feed_problem(found.url)
+        problem = feed_problem(found.url, ctx.settings.polling.allow_private)
         if problem:
             return Reply(f"cannot add {shorten(found.url, 80)}: {problem}")
     if found.kind == "vk" and not os.environ.get("VK_TOKEN"):
