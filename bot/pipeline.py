@@ -17,17 +17,17 @@ For the items one poll of one source brought (oldest first):
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.config import parse_duration
 from bot.dedup import Fingerprint, StoryIndex, fingerprint
 from bot.matching import Matcher
 from bot.model import SEVERITY_ORDER, Alert, Item, Rule, Source
 from bot.routing import route
-from bot.schedules import DigestSchedule
+from bot.schedules import DigestSchedule, rule_digest_due
 from bot.store import Store
 
 
@@ -238,15 +238,10 @@ class Pipeline:
         schedule = self.digest_of(alert.destination)
         if schedule is not None:
             times.append(schedule.next_due(now))
-        every = [
-            parse_duration(rule.digest) if rule and rule.digest else None
-            for rule in (self.rules.get(m.rule) for m in alert.matches)
-        ]
-        if every and all(e is not None and e.total_seconds() > 0 for e in every):
-            step = min(e.total_seconds() for e in every if e is not None)
-            epoch = now.timestamp()
-            due = (epoch // step + 1) * step
-            times.append(datetime.fromtimestamp(due, tz=now.tzinfo))
+        rules = [self.rules.get(m.rule) for m in alert.matches]
+        if rules and all(rule is not None and rule.digest for rule in rules):
+            with contextlib.suppress(ValueError):  # rule files are checked when loaded
+                times.append(min(rule_digest_due(r.digest, now) for r in rules if r and r.digest))
         return min(times) if times else None
 
     def _check_noise(self, destination: str, source: str, now: datetime) -> None:

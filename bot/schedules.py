@@ -101,3 +101,26 @@ class DigestSchedule:
 
     def __str__(self) -> str:
         return "hourly" if self.every == "hourly" else f"daily {self.at:%H:%M}"
+
+
+_EVERY = re.compile(r"^(?:\d+(?:ms|s|m|h|d))+$")
+_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def rule_digest_due(text: str, moment: datetime) -> datetime:
+    """When an alert of a rule with ``digest = text`` goes out: ``"1h"``/``"30m"`` (every
+    that long, on the clock's multiples), ``"hourly"``, or ``"daily 08:00"`` with an
+    optional time zone (``"daily 08:00 Europe/Moscow"``; UTC by default).  Raises
+    ValueError on anything else."""
+    if isinstance(text, str) and _EVERY.match(text):
+        step = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+        if step <= 0:
+            raise ValueError(text)
+        due = (moment.timestamp() // step + 1) * step
+        return datetime.fromtimestamp(due, tz=UTC)
+    words = text.split() if isinstance(text, str) else []
+    zone: tzinfo = UTC
+    if len(words) == 3 and words[0] == "daily":
+        zone = parse_zone(words.pop())
+    return DigestSchedule.parse(" ".join(words), zone).next_due(moment)

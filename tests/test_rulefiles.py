@@ -260,9 +260,9 @@ ERRORS = [
     ),
     (
         "digest",
-        '[[rule]]\nname = "a"\nany = ["x"]\ndigest = "hourly"\n',
+        '[[rule]]\nname = "a"\nany = ["x"]\ndigest = "weekly"\n',
         4,
-        ['"digest" must be a duration like "1h"'],
+        ['"digest" must be a duration like "1h" or "30m", "hourly", or "daily 08:00"'],
     ),
     (
         "boolean option",

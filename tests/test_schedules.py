@@ -12,7 +12,7 @@ import pytest
 from bot.adapters.console import ConsoleAdapter
 from bot.model import Alert, Destination, Item, Match, Span
 from bot.outbox import Outbox
-from bot.schedules import DigestSchedule, QuietHours
+from bot.schedules import DigestSchedule, QuietHours, rule_digest_due
 from bot.store import Store
 from tests.feeds import real_posts
 
@@ -56,6 +56,21 @@ def test_digest_due_times() -> None:
     assert daily.next_due(T.replace(hour=7)) == datetime(2024, 12, 3, 8, 0, tzinfo=UTC)
     with pytest.raises(ValueError):
         DigestSchedule.parse("weekly")
+
+
+def test_rule_digest_due_times() -> None:
+    """A rule's ``digest``: a period on the clock's multiples, hourly, or daily at a time
+    (UTC, or in the zone written after it)."""
+    assert rule_digest_due("1h", T) == T.replace(hour=22, minute=0)
+    assert rule_digest_due("30m", T) == T.replace(hour=22, minute=0)
+    assert rule_digest_due("1h30m", T) == datetime(2024, 12, 3, 22, 30, tzinfo=UTC)
+    assert rule_digest_due("hourly", T) == T.replace(hour=22, minute=0)
+    assert rule_digest_due("daily 08:00", T) == datetime(2024, 12, 4, 8, 0, tzinfo=UTC)
+    moscow = rule_digest_due("daily 08:00 Europe/Moscow", T)  # 05:00 UTC
+    assert moscow == datetime(2024, 12, 4, 5, 0, tzinfo=UTC)
+    for bad in ("weekly", "daily 25:00", "daily 08:00 Mars/Olympus", "0h", "", "daily"):
+        with pytest.raises(ValueError):
+            rule_digest_due(bad, T)
 
 
 class Clock:

@@ -27,11 +27,13 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.matching.query import QueryError, Regex, Term, TermError, parse_list_entry, parse_query
 from bot.model import SEVERITY_ORDER, Rule
+from bot.schedules import rule_digest_due
 
 RULE_KEYS = (
     "all",
@@ -55,7 +57,6 @@ _TERM_KEYS = ("any", "all", "none")
 _LIST_KEYS = ("tags", "sources", "destinations")
 _BOOL_KEYS = ("silent", "inflect", "translit", "english_forms")
 _NAME = re.compile(r"^[\w-]+(?: [\w-]+)*$")
-_DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d))+$")
 _RULE_HEADER = re.compile(r"""^\s*\[\[\s*(?:rule|"rule"|'rule')\s*\]\]""")
 _TABLE_HEADER = re.compile(r"^\s*\[")
 _ANY_KEY = re.compile(r"""^\s*(?:[\w-]+|"[^"]*"|'[^']*')\s*=""")
@@ -298,10 +299,12 @@ class _RuleFile:
                 f"got {_show(severity)}",
             )
         digest = self._string(n, label, entry, "digest", None)
-        if isinstance(digest, str) and not _DURATION.match(digest):
+        if isinstance(digest, str) and not _digest_ok(digest):
             self.error(
                 self._key_line(n, "digest"),
-                f'{label}: "digest" must be a duration like "1h" or "30m", got {_show(digest)}',
+                f'{label}: "digest" must be a duration like "1h" or "30m", "hourly", or '
+                f'"daily 08:00" (optionally with a time zone: "daily 08:00 Europe/Moscow"), '
+                f"got {_show(digest)}",
             )
         flags = {key: self._bool(n, label, entry, key) for key in _BOOL_KEYS}
 
@@ -506,3 +509,11 @@ class _RuleFile:
             if pattern.match(line):
                 return number
         return None
+
+
+def _digest_ok(text: str) -> bool:
+    try:
+        rule_digest_due(text, datetime.now(UTC))
+    except ValueError:
+        return False
+    return True
