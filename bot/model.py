@@ -128,6 +128,7 @@ class Rule:
     inflect: bool = True  # Russian/Ukrainian terms match their inflected forms
     translit: bool = False  # terms also match their Cyrillic <-> Latin spellings
     english_forms: bool = False  # English terms match plurals and verb forms
+    derived: bool = False  # Russian names also match вагнеровцы, вагнеровский (Вагнер)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ async def test_telegram_unreachable_for_ten_minutes_then_everything_arrives(
             clock.now += timedelta(seconds=30)
         assert tg.messages(DESK) == []
         assert app.store.outbox_counts()["desk"] == {"pending": expected}
-        tg._failures.clear()  # the Bot API is back
+        tg.clear_failures()  # the Bot API is back
         clock.now += timedelta(minutes=11)  # past any backoff
         await app.outbox.deliver_due()
         sent = [a.item.link for _, a in app.store.sent_alerts("desk")]

@@ -296,3 +296,28 @@ def test_matching_ignores_case_yo_dashes_and_look_alikes(
     assert [[(s.field, s.start, s.end) for s in m.spans] for m in after] == [
         [(s.field, s.start, s.end) for s in m.spans] for m in before
     ]  # every variant keeps the length of each character, so the spans stay put
+
+
+def test_derived_words_of_a_name_on_request() -> None:
+    """``derived = true``: the members' and the "of it" words of a name, in every form
+    (real phrasings from Russian war reporting); off by default."""
+    texts = {
+        "Тела вагнеровцев вывезли в Ростов": ["вагнеровцев"],
+        "вагнеровские штурмовики под Бахмутом": ["вагнеровские"],
+        "пригожинцы покинули позиции": ["пригожинцы"],
+        "бойцы ЧВК Вагнера погибли": ["Вагнера"],
+    }
+    on = Rule("w", any=("Вагнер", "Пригожин"), derived=True)
+    off = Rule("w", any=("Вагнер", "Пригожин"))
+    for text, words in texts.items():
+        it = item(text=text)
+        assert marked(match_rule(on, it), it) == words, text
+    for text in list(texts)[:3]:
+        assert match_rule(off, item(text=text)) is None, text
+    assert match_rule(off, item(text="бойцы ЧВК Вагнера погибли")) is not None
+    # words that merely start like the name are not its kin
+    assert match_rule(on, item(text="вагнеровед рассказал об опере")) is None
+    assert match_rule(on, item(text="пригожинка")) is None
+    # the adjective is also the composer's ("Вагнеровский фестиваль"): the reason
+    # rules/wagner.toml leaves the option off
+    assert match_rule(on, item(text="Вагнеровский фестиваль в Байройте")) is not None

@@ -19,8 +19,10 @@ reader's attention):
   ("стали" is not a form of "сталь" here: it is mostly "стать").
 
 Hyphenated words are analysed whole ("Дейр-эз-Зор" -> "Дейр-эз-Зором"; "Ростов-на-Дону"
--> "Ростове-на-Дону"); derived words (вагнеровцы from Вагнер) are not inflections: write
-them as terms or use a prefix ("Вагнер*").
+-> "Ростове-на-Дону"); derived words (вагнеровцы from Вагнер) are not inflections: a
+rule asks for them with ``derived = true`` (``derived_forms``: the members' noun and
+the adjective, "вагнеровец"/"вагнеровский", "пригожинец"/"пригожинский", in all their
+forms), or writes them as terms.
 """
 
 from __future__ import annotations
@@ -131,6 +133,40 @@ def _forms(analyzer: Any, word: str) -> set[str]:
             if text not in forms and not _dominated(analyzer, text, lemmas):
                 forms.add(text)
     return forms
+
+
+_CONSONANT_END = re.compile(r"[бвгджзклмнпрстфхцчшщ]$")
+
+
+@lru_cache(maxsize=100_000)
+def derived_forms(word: str) -> frozenset[str]:
+    """The words Russian derives from a name for its members and for "of it", in all
+    their forms: Вагнер -> вагнеровец, вагнеровцы, вагнеровцев, ..., вагнеровский,
+    вагнеровские, ...; Пригожин -> пригожинец, пригожинский; Азов -> азовец.  Empty for
+    anything but a Cyrillic word of 4+ letters ending in a consonant."""
+    word = word.casefold().replace("ё", "е")
+    if len(word) < 4 or not word.isalpha() or not _CYRILLIC.search(word):
+        return frozenset()
+    if not _CONSONANT_END.search(word):
+        return frozenset()
+    if word.endswith(("ов", "ев", "ин", "ын")):
+        lemmas = {word + "ец": "NOUN", word + "ский": "ADJF"}
+    else:
+        lemmas = {word + "овец": "NOUN", word + "овский": "ADJF"}
+    ru = analyzer("ru")
+    forms: set[str] = set()
+    for lemma, pos in lemmas.items():
+        for parse in ru.parse(lemma):
+            tag = parse.tag
+            if parse.normal_form != lemma or tag.POS != pos:
+                continue
+            if pos == "NOUN" and "masc" not in tag:
+                continue
+            forms |= {f.word.replace("ё", "е") for f in parse.lexeme if f.tag.POS == pos}
+            break
+        else:
+            forms.add(lemma)
+    return frozenset(forms)
 
 
 @lru_cache(maxsize=100_000)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from bot.matching.automaton import Automaton
-from bot.matching.inflect import english_forms, slavic_forms
+from bot.matching.inflect import derived_forms, english_forms, slavic_forms
 from bot.matching.normalize import Folded, fold, host_of, link_hosts, normalize_term
 from bot.matching.query import (
     And,
@@ -64,6 +64,7 @@ _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 class _Options:
     inflect: bool = True
     translit: bool = False
+    derived: bool = False
     english: bool = False
 
 
@@ -127,7 +128,12 @@ class _Compiler:
         return ("near", left, self.tree(node.right, options, labels), node.distance)
 
     def rule(self, rule: Rule) -> _Rule:
-        options = _Options(inflect=rule.inflect, translit=rule.translit, english=rule.english_forms)
+        options = _Options(
+            inflect=rule.inflect,
+            translit=rule.translit,
+            english=rule.english_forms,
+            derived=rule.derived,
+        )
         root = rule_tree(rule)
         labels: dict[str, int] = {}
         tree = None if root is None else self.tree(root, options, labels)
@@ -189,6 +195,8 @@ def _slots(term: Term, options: _Options) -> list[set[tuple[str, bool]]]:
                 if not word.prefix:
                     if options.inflect and _CYRILLIC.search(spelling):
                         forms |= slavic_forms(spelling)
+                    if options.derived and _CYRILLIC.search(spelling):
+                        forms |= derived_forms(spelling)
                     if options.english and _LATIN.search(spelling):
                         forms |= english_forms(spelling)
                 for form in forms:

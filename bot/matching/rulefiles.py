@@ -38,6 +38,7 @@ from bot.schedules import rule_digest_due
 RULE_KEYS = (
     "all",
     "any",
+    "derived",
     "description",
     "destinations",
     "digest",
@@ -55,7 +56,7 @@ RULE_KEYS = (
 SEVERITIES = SEVERITY_ORDER
 _TERM_KEYS = ("any", "all", "none")
 _LIST_KEYS = ("tags", "sources", "destinations")
-_BOOL_KEYS = ("silent", "inflect", "translit", "english_forms")
+_BOOL_KEYS = ("silent", "inflect", "translit", "english_forms", "derived")
 _NAME = re.compile(r"^[\w-]+(?: [\w-]+)*$")
 _RULE_HEADER = re.compile(r"""^\s*\[\[\s*(?:rule|"rule"|'rule')\s*\]\]""")
 _TABLE_HEADER = re.compile(r"^\s*\[")
@@ -396,6 +397,7 @@ class _RuleFile:
             inflect=flags["inflect"] is not False,
             translit=flags["translit"] is True,
             english_forms=flags["english_forms"] is True,
+            derived=flags["derived"] is True,
         )
 
     def _string(

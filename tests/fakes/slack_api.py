@@ -557,6 +557,10 @@ class FakeSlack:
         self._users[user_id] = user
         return user
 
+    def clear_failures(self) -> None:
+        """Forget every failure still queued by ``fail_next``: the service is back."""
+        self._failures.clear()
+
     def fail_next(
         self,
         method: str,

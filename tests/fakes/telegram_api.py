@@ -685,6 +685,10 @@ class FakeTelegram:
         }
         return self.push_update({"callback_query": query})
 
+    def clear_failures(self) -> None:
+        """Forget every failure still queued by ``fail_next``: the service is back."""
+        self._failures.clear()
+
     def fail_next(
         self,
         method: str,
