@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from bot.model import Destination, Source
 from bot.schedules import DigestSchedule, QuietHours, parse_zone
+from watchers.expand import Expanded, expand_source
 
 SOURCE_KINDS = ("rss", "telegram", "vk")
 TME_BASE = "https://t.me"
@@ -303,6 +304,21 @@ def _level(value: Any) -> str:
     return str(value)
 
 
+WATCH_FORMS = (
+    'what to watch, as /addsource takes it: "@user@mastodon.social", "bsky:handle", '
+    '"r/subreddit", a YouTube channel URL, "news:<query>", "@channel", "vk.com/page"'
+)
+
+
+def _watch(tme_base: str) -> Callable[[Any], Expanded]:
+    """A source named the way /addsource takes it, expanded to its feed (watchers/expand)."""
+
+    def convert(value: Any) -> Expanded:
+        return expand_source(_string(value), tme_base=tme_base)
+
+    return convert
+
+
 def _source_url(base_dir: Path) -> Callable[[Any], str]:
     """http(s) URLs as they are; ``file:relative/path`` resolved against the config folder."""
 
@@ -325,6 +341,7 @@ SOURCE_KEYS = (
     "kind",
     "url",
     "channel",
+    "watch",
     "interval",
     "tags",
     "backfill",
@@ -507,11 +524,23 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         t = r.table(raw, where, SOURCE_KEYS)
         if not t:
             continue
+        watch = r.get(t, where, "watch", _watch(tme.base_url), None, WATCH_FORMS)
         name = r.get(
-            t, where, "name", _name, None, "a name of letters, digits, - _ .", required=True
+            t,
+            where,
+            "name",
+            _name,
+            watch.name if watch else None,
+            "a name of letters, digits, - _ .",
+            required="watch" not in t,
         )
         kind = r.get(
-            t, where, "kind", _choice(SOURCE_KINDS), "rss", f"one of {', '.join(SOURCE_KINDS)}"
+            t,
+            where,
+            "kind",
+            _choice(SOURCE_KINDS),
+            watch.kind if watch else "rss",
+            f"one of {', '.join(SOURCE_KINDS)}",
         )
         channel = r.get(t, where, "channel", _channel, None, "a channel name like rian_ru")
         url = r.get(
@@ -521,9 +550,15 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
             _source_url(base_dir),
             None,
             'an http(s) URL or "file:path"',
-            required=channel is None,
+            required=channel is None and watch is None and "watch" not in t,
         )
-        if channel is not None and url is not None:
+        if watch is not None:
+            if url is not None or channel is not None:
+                r.error(f"{where}.watch", "give one of url, channel or watch, not several")
+            elif kind != watch.kind:
+                r.error(f"{where}.kind", f'"{t.get("watch")}" is a {watch.kind} source, not {kind}')
+            url = watch.url
+        if channel is not None and url is not None and watch is None:
             r.error(f"{where}.channel", "give either url or channel, not both")
         elif channel is not None:
             if kind == "telegram":
@@ -535,6 +570,8 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         note_edits = r.get(t, where, "note_edits", _boolean, False, "true or false")
         interval = r.get(t, where, "interval", _duration, polling.interval, duration)
         tags = r.get(t, where, "tags", _strings, (), "a list of strings")
+        if watch is not None:
+            tags = tuple(dict.fromkeys((*tags, *watch.tags)))
         backfill = r.get(t, where, "backfill", _non_negative_int, 0, "a whole number of items")
         enabled = r.get(t, where, "enabled", _boolean, True, "true or false")
         if name is not None:

@@ -292,3 +292,53 @@ unfurl = true
         'slack.admins: expected a list of Slack user ids like "U0123ABC", got a list',
         'slack.channels: expected a list of Slack channel ids like "C0123ABC", got a list',
     ]
+
+
+def test_sources_named_the_way_addsource_takes_them(tmp_path: Path) -> None:
+    """``watch``: a Mastodon account, a subreddit, a news search or a channel, written as
+    in chat, becomes its feed (the name and the kind follow unless given)."""
+    path = write(
+        tmp_path,
+        """
+[[sources]]
+watch = "r/syriancivilwar"
+[[sources]]
+watch = "@osint@mastodon.social"
+tags = ["osint"]
+[[sources]]
+name = "news-wagner"
+watch = "news:Wagner Deir ez-Zor"
+[[sources]]
+watch = "@rian_ru"
+""",
+    )
+    sources = {s.name: s for s in load_config(path).sources}
+    reddit = sources["reddit-syriancivilwar"]
+    assert (reddit.kind, reddit.url) == ("rss", "https://www.reddit.com/r/syriancivilwar/.rss")
+    mastodon = sources["mastodon-osint-mastodon.social"]
+    assert mastodon.url == "https://mastodon.social/@osint.rss"
+    assert mastodon.tags == ("osint", "mastodon")
+    assert sources["news-wagner"].url.startswith("https://news.google.com/rss/search?q=Wagner+")
+    channel = sources["tg-rian_ru"]
+    assert (channel.kind, channel.url) == ("telegram", "https://t.me/s/rian_ru")
+
+
+def test_watch_problems(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+[[sources]]
+watch = "bogus thing"
+[[sources]]
+watch = "r/syria"
+url = "https://example.org/feed"
+[[sources]]
+watch = "@rian_ru"
+kind = "rss"
+""",
+    )
+    assert found[0].startswith("sources[0].watch: expected what to watch, as /addsource")
+    assert found[0].endswith('got "bogus thing"')
+    assert found[1] == "sources[1].watch: give one of url, channel or watch, not several"
+    assert found[2] == 'sources[2].kind: "@rian_ru" is a telegram source, not rss'
+    assert len(found) == 3
