@@ -9,7 +9,7 @@ fired are exactly the ones marked.  Pure: no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -170,19 +170,24 @@ def digest_text(alerts: Sequence[Alert], schedule: str, at: datetime) -> str:
     return "\n".join(lines)
 
 
-def split_plain(text: str, limit: int) -> list[str]:
-    """Split plain text at line breaks into parts of at most ``limit`` characters."""
+def split_plain(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:
+    """Split plain text at line breaks into parts of at most ``limit``, as ``measure``
+    counts (Telegram counts UTF-16 units: an emoji outside the BMP is two).  A line
+    longer than that is cut, never inside a character."""
     parts: list[str] = []
     current = ""
     for line in text.split("\n"):
-        while len(line) > limit:
+        while measure(line) > limit:
             if current:
                 parts.append(current)
                 current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
+            cut = min(len(line), limit)
+            while cut > 1 and measure(line[:cut]) > limit:
+                cut -= max(1, (measure(line[:cut]) - limit) // 2)
+            parts.append(line[:cut])
+            line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
+        if measure(candidate) > limit:
             parts.append(current)
             current = line
         else:

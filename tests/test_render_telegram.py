@@ -68,8 +68,11 @@ def test_real_post_renders_with_the_matched_word_bold_and_a_link() -> None:
     text = p["text"]
     start = text.index("Дейр-эз-Зор")
     alert = alert_for(
-        "Сирийская армия отразила атаки", text, p["link"] if "link" in p else
-        "https://t.me/rian_ru/271457", "ria", [Span("text", start, start + 11, "Дейр-эз-Зор*")]
+        "Сирийская армия отразила атаки",
+        text,
+        p["link"] if "link" in p else "https://t.me/rian_ru/271457",
+        "ria",
+        [Span("text", start, start + 11, "Дейр-эз-Зор*")],
     )
     html = telegram_html(alert, note="🔇 @anna muted source ria until 15:00 UTC")
     assert "провинции <b>Дейр-эз-Зор</b>" in html
@@ -87,3 +90,33 @@ def test_a_huge_post_is_narrowed_not_cut_inside_markup() -> None:
     assert utf16_len(html) <= TELEGRAM_LIMIT
     parse_html(html)
     assert "<b>ЧВК</b>" in html and "&lt;погибли&gt; &amp;" in html
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("ab Жж\n🇷🇺😀❗️•■"))
+        | st.characters(exclude_categories=["Cs"]),
+        max_size=12_000,
+    )
+)
+def test_long_text_splits_into_messages_telegram_accepts(text: str) -> None:
+    """Digests and long replies: every part within 4,096 UTF-16 units (an emoji outside
+    the BMP counts two), nothing lost or reordered, lines kept whole where they fit."""
+    from bot.adapters.telegram import split_text
+
+    parts = split_text(text)
+    assert all(utf16_len(p) <= TELEGRAM_LIMIT for p in parts)
+    assert "".join(parts).replace("\n", "") == (text or "…").replace("\n", "")
+    short = [line for line in text.split("\n") if 0 < utf16_len(line) <= TELEGRAM_LIMIT]
+    assert all(any(line in p.split("\n") for p in parts) for line in short)
+
+
+def test_a_digest_of_emoji_heavy_posts_reaches_telegram_in_parts_it_accepts() -> None:
+    """4,200 code points of flags are 8,400 UTF-16 units: three messages, not two."""
+    from bot.adapters.telegram import split_text
+
+    flags = "🇷🇺🇺🇦🇸🇾" * 700  # 4,200 code points, 8,400 UTF-16 units
+    parts = split_text(f"🗞 digest\n{flags}\nthe end")
+    assert [utf16_len(p) <= TELEGRAM_LIMIT for p in parts] == [True] * len(parts)
+    assert len(parts) == 4 and parts[0] == "🗞 digest" and parts[-1].endswith("\nthe end")

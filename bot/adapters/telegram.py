@@ -51,7 +51,7 @@ from bot.commands.types import Button, Invocation, Press
 from bot.config import TelegramSettings
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.outbox import compose_note
-from bot.render import TELEGRAM_LIMIT, plain, render, split_plain, telegram_html
+from bot.render import TELEGRAM_LIMIT, plain, render, split_plain, telegram_html, utf16_len
 
 log = logging.getLogger("dozor.telegram")
 
@@ -423,5 +423,6 @@ class TelegramAdapter:
 
 
 def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split a long reply at line breaks into messages Telegram accepts."""
-    return split_plain(text or "…", limit)
+    """Split a long reply at line breaks into messages Telegram accepts (its limit is in
+    UTF-16 units)."""
+    return split_plain(text or "…", limit, utf16_len)
