@@ -398,3 +398,38 @@ async def test_export_gives_admins_an_opml_file(
     body = data if isinstance(data, bytes) else data[1] if isinstance(data, tuple) else data.data
     (feed,) = read_opml(body)
     assert (feed.name, feed.url) == ("ria", feeds.url("/ria.rss"))
+
+
+async def test_import_adds_the_feeds_of_an_opml_file_sent_by_an_admin(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    """An OPML export (Miniflux's shape) sent with /import as its caption: its feeds
+    become chat sources with their folders as tags; the feed already watched is skipped,
+    a private address refused; a member's /import is refused; /import without a file
+    says how."""
+    from tests.test_opml import READER_EXPORT
+
+    tg, feeds = servers
+    opml = READER_EXPORT.replace(
+        b'<outline text="a folder with nothing"/>',
+        f'<outline text="ria again" xmlUrl="{feeds.url("/ria.rss")}"/>'
+        '<outline text="metadata" xmlUrl="http://169.254.169.254/latest"/>'.encode(),
+    )
+    async with app_for(write_config(tmp_path, tg, feeds)) as app:
+        await app.connect(listen=True)
+        tg.push_document(DESK, opml, "miniflux.opml", caption="/import", user_id=7)
+        (refused,) = await wait_messages(tg, DESK, 1)
+        tg.push_command(DESK, "/import", user_id=1, username="boss")
+        (how,) = (await wait_messages(tg, DESK, 2))[1:]
+        tg.push_document(DESK, opml, "miniflux.opml", caption="/import", user_id=1, username="boss")
+        (done,) = (await wait_messages(tg, DESK, 3))[2:]
+        added = {s.name: s for s in app.context.sources()}
+    assert "only admins may add sources" in refused.text
+    assert "send an OPML file with /import as its caption" in how.text
+    assert done.text.startswith("imported 3 sources from 5 feeds in the file: meduza, bbc,")
+    assert "1 feed already watched: skipped" in done.text
+    assert "169.254.169.254" in done.text and "link-local" in done.text
+    assert added["meduza"].url == "https://meduza.io/rss/all"
+    assert added["meduza"].tags == ("chat", "syria")
+    assert added["guardian-world"].tags == ("chat", "news", "en")
+    assert not added["bbc"].trusted

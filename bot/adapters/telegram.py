@@ -124,6 +124,10 @@ class TelegramAdapter:
             .build()
         )
         self.app.add_handler(MessageHandler(filters.COMMAND, self._on_command))
+        # a file with a command as its caption ("/import" under an OPML file)
+        self.app.add_handler(
+            MessageHandler(filters.Document.ALL & filters.CaptionRegex(r"^/\w"), self._on_command)
+        )
         self.app.add_handler(CallbackQueryHandler(self._on_press))
         self.app.add_error_handler(self._on_error)
         self.pacer = Pacer(settings)
@@ -343,13 +347,29 @@ class TelegramAdapter:
         message = update.effective_message
         user = update.effective_user
         chat = update.effective_chat
-        if message is None or message.text is None or user is None or chat is None:
+        text = message.text or message.caption if message is not None else None
+        if message is None or text is None or user is None or chat is None:
             return
-        head, _, args = message.text.partition(" ")
+        head, _, args = text.partition(" ")
         name, _, addressee = head.lstrip("/").partition("@")
         me = self.app.bot.username or ""
         if addressee and addressee.lower() != me.lower():
             return  # "/watch@otherbot": not for us
+        attachment = None
+        document = message.document or (
+            message.reply_to_message.document if message.reply_to_message else None
+        )
+        if name.lower() in FILE_COMMANDS and document is not None:
+            if (document.file_size or 0) > FILE_LIMIT:
+                await message.reply_text(
+                    f"that file is over {FILE_LIMIT // 1_000_000} MB: not read", do_quote=False
+                )
+                return
+            try:
+                attachment = bytes(await (await document.get_file()).download_as_bytearray())
+            except TelegramError as exc:
+                await message.reply_text(f"could not read that file: {exc}", do_quote=False)
+                return
         invocation = Invocation(
             platform="telegram",
             chat_id=chat.id,
@@ -362,6 +382,7 @@ class TelegramAdapter:
             reply_to_message_id=(
                 str(message.reply_to_message.message_id) if message.reply_to_message else None
             ),
+            attachment=attachment,
         )
         reply = await dispatch(self.context, invocation)
         if not reply.text and reply.attachment is None:
@@ -420,6 +441,10 @@ class TelegramAdapter:
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram: handling an update failed: %r", context.error)
+
+
+FILE_COMMANDS = frozenset({"import"})  # commands that read the file they come with
+FILE_LIMIT = 1_000_000  # bytes
 
 
 def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:

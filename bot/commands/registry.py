@@ -143,6 +143,15 @@ COMMANDS: tuple[Command, ...] = (
         Access.READ,
     ),
     Command(
+        "import",
+        "/import (as the caption of an OPML file)",
+        "add the feeds of an OPML file (from any feed reader) as sources, keeping names "
+        "and folders as tags",
+        sources.import_sources,
+        Access.ADMIN,
+        "add sources",
+    ),
+    Command(
         "export",
         "/export",
         "every feed source as an OPML file, to move them to another reader",

@@ -25,7 +25,7 @@ from bot.model import Source
 from bot.store import SourceHealth
 from watchers.expand import expand_source
 from watchers.http import AddressGuard
-from watchers.opml import OpmlFeed, write_opml
+from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
 
 NAME_CHARS = 48
 CHAT_TAGS = ("chat",)
@@ -159,6 +159,78 @@ async def add_source(ctx: BotContext, inv: Invocation) -> Reply:
         f"{what}{note_vk} Its first poll records what is there (no alerts for old posts); "
         f"new posts then alert. /sources shows its health; /removesource {name} removes it."
     )
+
+
+IMPORT_LIMIT = 1_000_000  # bytes of OPML taken from chat
+IMPORT_MAX_FEEDS = 500  # sources one /import adds
+
+
+async def import_sources(ctx: BotContext, inv: Invocation) -> Reply:
+    """/import: the feeds of an OPML file sent with the command (as its caption) or
+    answered by it, added as chat sources with their names and folders as tags; feeds
+    already watched (by URL) are skipped, and the same checks as /addsource apply."""
+    data = inv.attachment
+    if data is None and inv.platform != "telegram":
+        return Reply(
+            "here a command cannot carry a file: send the OPML file to the bot in Telegram "
+            "with /import as its caption, or run `dozor sources import FILE.opml` on the "
+            "server (it adds the feeds to config.toml)"
+        )
+    if data is None:
+        return Reply(
+            "send an OPML file with /import as its caption, or answer a message that has "
+            "one with /import (most feed readers export their list as OPML)"
+        )
+    if len(data) > IMPORT_LIMIT:
+        return Reply(f"that file is over {IMPORT_LIMIT // 1_000_000} MB: not an OPML list")
+    try:
+        feeds = read_opml(data)
+    except OpmlError as exc:
+        return Reply(f"cannot import that file: {exc}")
+    if not feeds:
+        return Reply("that OPML file lists no feeds (outlines with an http(s) xmlUrl)")
+    sources = ctx.sources()
+    known = {s.url.rstrip("/") for s in sources}
+    taken = {s.name.casefold() for s in sources}
+    interval = ctx.settings.polling.interval
+    added: list[str] = []
+    skipped = 0
+    refused: list[str] = []
+    for feed in feeds[:IMPORT_MAX_FEEDS]:
+        if feed.url.rstrip("/") in known:
+            skipped += 1
+            continue
+        problem = feed_problem(feed.url, ctx.settings.polling.allow_private)
+        if problem:
+            refused.append(f"{shorten(feed.url, 60)}: {problem}")
+            continue
+        name, n = feed.name, 2
+        while name.casefold() in taken:
+            name, n = f"{feed.name}-{n}", n + 1
+        tags = tuple(dict.fromkeys((*CHAT_TAGS, *feed.tags)))
+        if ctx.add_source(
+            Source(name, "rss", feed.url, interval, tags, trusted=False), inv.user_name
+        ):
+            added.append(name)
+            taken.add(name.casefold())
+            known.add(feed.url.rstrip("/"))
+    lines = [
+        f"imported {plural(len(added), 'source')} from {plural(len(feeds), 'feed')} in the file"
+        + (f": {', '.join(added[:10])}" + (", …" if len(added) > 10 else "") if added else "")
+    ]
+    if skipped:
+        lines.append(f"{plural(skipped, 'feed')} already watched: skipped")
+    if len(feeds) > IMPORT_MAX_FEEDS:
+        lines.append(f"only the first {IMPORT_MAX_FEEDS} feeds were read; send the rest apart")
+    if refused:
+        lines.append(f"refused {len(refused)}:")
+        lines.extend(f"  {why}" for why in refused[:5])
+    if added:
+        lines.append(
+            "their first polls record what is there (no alerts for old posts); /sources "
+            "shows their health"
+        )
+    return Reply("\n".join(lines))
 
 
 async def export_sources(ctx: BotContext, inv: Invocation) -> Reply:

@@ -25,6 +25,7 @@ class Invocation:
     chat_type: str = "private"  # "private" | "group" | "supergroup" | "channel" | "im"
     thread_id: int | None = None  # forum topic
     reply_to_message_id: str | None = None  # the message this command replies to
+    attachment: bytes | None = None  # a file sent with the command, or the one it answers
 
     @property
     def chat(self) -> str:

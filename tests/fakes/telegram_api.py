@@ -662,6 +662,49 @@ class FakeTelegram:
             ]
         return self.push_update({"message": message})
 
+    def push_document(
+        self,
+        chat_id: int,
+        data: bytes,
+        filename: str,
+        *,
+        caption: str | None = None,
+        user_id: int | None = None,
+        username: str | None = "tester",
+        chat_type: str = "group",
+        mime_type: str = "application/octet-stream",
+    ) -> JsonDict:
+        """A user sends a file (``getFile`` and the download then serve ``data``), with
+        ``caption`` (a ``bot_command`` caption entity when it starts with "/")."""
+        update = self.push_command(
+            chat_id, "", user_id=user_id, username=username, chat_type=chat_type
+        )
+        message = update["message"]
+        del message["text"]
+        message.pop("entities", None)
+        number = len(self._files) + 1
+        file_id = f"BQACAgIAAxkBAAI{number:08d}userdoc"
+        suffix = "." + filename.rsplit(".", 1)[-1] if "." in filename else ""
+        self._files[file_id] = (
+            UploadedFile("document", filename, mime_type, data),
+            f"documents/file_{number}{suffix}",
+        )
+        message["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{zlib.crc32(file_id.encode()):x}",
+            "file_name": filename,
+            "mime_type": mime_type,
+            "file_size": len(data),
+        }
+        if caption is not None:
+            message["caption"] = caption
+            if caption.startswith("/"):
+                command = caption.split(maxsplit=1)[0]
+                message["caption_entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": _utf16_length(command)}
+                ]
+        return update
+
     def push_callback(
         self,
         chat_id: int,
