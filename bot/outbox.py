@@ -60,9 +60,19 @@ class Adapter(Protocol):
 
 def compose_note(store: Store, alert_id: int, story_key: str) -> str | None:
     """Everything to show under an alert: where else its story was seen, and its notes."""
+    return _compose(store, alert_id, story_key)[0]
+
+
+def _compose(store: Store, alert_id: int, story_key: str) -> tuple[str | None, tuple[int, int]]:
+    """The note, and how many sightings and notes it tells of."""
     root = story_key.split("#", 1)[0]
     sightings = [(s.source, s.seen_at) for s in store.sightings(root)]
-    return notes_text(sightings, [text for _, text in store.notes(alert_id)])
+    notes = [text for _, text in store.notes(alert_id)]
+    return notes_text(sightings, notes), (len(sightings), len(notes))
+
+
+def _counts(store: Store, alert_id: int, story_key: str) -> tuple[int, int]:
+    return _compose(store, alert_id, story_key)[1]
 
 
 class Outbox:
@@ -133,11 +143,8 @@ class Outbox:
                 await self._edits(destination, adapter)
                 return sent
             for message in batch:
-                message = replace(
-                    message,
-                    note=compose_note(self.store, message.alert_id, message.alert.story_key),
-                    silent=silent or message.alert.silent,
-                )
+                note, told = _compose(self.store, message.alert_id, message.alert.story_key)
+                message = replace(message, note=note, silent=silent or message.alert.silent)
                 try:
                     result = await adapter.send(message)
                 except Exception as exc:  # an adapter bug must not lose the alert
@@ -145,6 +152,7 @@ class Outbox:
                     result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
                 if not self._record(message, result):
                     return sent
+                self._told(message, target, told)
                 sent += 1
 
     async def _digest(self, destination: str, adapter: Adapter, target: Destination | None) -> int:
@@ -161,7 +169,7 @@ class Outbox:
             result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
         now = self.clock()
         if result.status is SendStatus.SENT:
-            self.store.mark_digest_sent([d.id for d in due], now, result.remote_id)
+            self.store.mark_digest_sent([d.id for d in due], now)
             return len(due)
         delay = result.retry_after if result.retry_after is not None else timedelta(minutes=1)
         if result.status is SendStatus.BROKEN:
@@ -218,6 +226,17 @@ class Outbox:
                     result.detail,
                 )
             self.store.edit_done(stored.id)
+
+    def _told(
+        self, message: OutgoingMessage, target: Destination | None, told: tuple[int, int]
+    ) -> None:
+        """After a send: the message told of ``told`` sightings and notes.  An edit asked
+        for before it was sent is dropped when nothing came since (the message already
+        says it all); one asked for during the send stays."""
+        if target is not None and target.also_seen == "thread":
+            self.store.set_replied(message.alert_id, *told)
+        if _counts(self.store, message.alert_id, message.alert.story_key) == told:
+            self.store.edit_done(message.alert_id)
 
     async def _replies(self, destination: str, adapter: Adapter) -> None:
         """``also_seen = "thread"``: answer each alert with what is new under it (new

@@ -193,7 +193,9 @@ class Pipeline:
             if item.source != here[0].alert.item.source or item.key != here[0].alert.item.key:
                 sighted = True
                 for e in here:
-                    if e.state == "sent":
+                    # sent on its own, or still to be (even while its send is under way:
+                    # the edit then waits for the send to finish)
+                    if e.state == "pending" or (e.state == "sent" and e.remote_id is not None):
                         self.store.request_edit(e.id, now)
         if sighted:
             self.store.add_sighting(story, item, found.reason, now)

@@ -154,13 +154,22 @@ class Poller:
                 next_check.strftime("%H:%M:%S"),
             )
             return PollReport(source.name, result.status, error)
-        ingest = None
-        if result.status is FetchStatus.OK:
-            first = not self.store.baseline_done(source.name)
-            gone = result.gone(self.store.alerted_keys(source.name)) if result.covered else ()
-            ingest = self.pipeline.ingest(source, result.items, first_poll=first, gone=gone)
-            if ingest.alerts:
+        with self.store.atomic():  # the items, their alerts and "baseline done" together
+            ingest, gone = self._ingest(source, result)
+            next_check = plan_next_check(now, source, self.polling, result, 0, self.rng)
+            newest = max((i.published for i in result.items if i.published), default=None)
+            self.store.record_success(
+                source.name,
+                result.state,
+                now,
+                next_check,
+                new_items=ingest.new if ingest else 0,
+                last_item_at=newest,
+            )
+        if ingest is not None:
+            if ingest.alerts or ingest.matched or gone:  # new alerts, or edits to make
                 self.on_alerts()
+            first = ingest.baseline
             log.info(
                 "source %s: %d items, %d new, %d alerts%s",
                 source.name,
@@ -169,17 +178,16 @@ class Poller:
                 len(ingest.alerts),
                 " (first poll: baseline)" if first else "",
             )
-        next_check = plan_next_check(now, source, self.polling, result, 0, self.rng)
-        newest = max((i.published for i in result.items if i.published), default=None)
-        self.store.record_success(
-            source.name,
-            result.state,
-            now,
-            next_check,
-            new_items=ingest.new if ingest else 0,
-            last_item_at=newest,
-        )
         return PollReport(source.name, result.status, None, ingest)
+
+    def _ingest(
+        self, source: Source, result: FetchResult
+    ) -> tuple[IngestReport | None, Sequence[str]]:
+        if result.status is not FetchStatus.OK:
+            return None, ()
+        first = not self.store.baseline_done(source.name)
+        gone = result.gone(self.store.alerted_keys(source.name)) if result.covered else ()
+        return self.pipeline.ingest(source, result.items, first_poll=first, gone=gone), gone
 
     async def poll_all(self) -> list[PollReport]:
         """Poll every enabled source once, due or not (``dozor run --once``)."""

@@ -785,13 +785,15 @@ class Store:
             )
         ]
 
-    def mark_digest_sent(self, alert_ids: list[int], now: datetime, remote_id: str | None) -> None:
+    def mark_digest_sent(self, alert_ids: list[int], now: datetime) -> None:
+        """Sent in a digest: no message of their own (remote_id stays empty), so nothing
+        edits the digest as if it were one of them."""
         with self._tx():
             for alert_id in alert_ids:
                 self.db.execute(
-                    "update alerts set state = 'sent', sent_at = ?, remote_id = ?,"
+                    "update alerts set state = 'sent', sent_at = ?, remote_id = NULL,"
                     " attempts = attempts + 1 where id = ?",
-                    [iso(now), remote_id, alert_id],
+                    [iso(now), alert_id],
                 )
 
     def delay_digest(self, destination: str, until: datetime, error: str) -> None:

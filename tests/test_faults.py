@@ -190,3 +190,37 @@ async def test_a_full_disk_loses_nothing_in_the_outbox_or_the_feed(
         assert app.store.outbox_counts()["desk"] == {"sent": 2}
     links = [m.text.split('href="')[1].split('"')[0] for m in tg.messages(DESK)]
     assert links == ["https://t.me/rian_ru/271457", "https://t.me/bbbreaking/194289"]
+
+
+async def test_a_poll_is_kept_whole_or_not_at_all(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    """The items a poll stores and the "first poll done" mark commit together: a store
+    failure (or a kill) between them would make the next poll a baseline again, and
+    the posts published in between would never alert."""
+    tg, feeds = servers
+    clock = Clock()
+    rest = [p for p in real_posts() if p["message_id"] != 271457]
+    feeds.set("/ria.rss", body=rss(rest))
+    async with make_app(tmp_path, tg, feeds, clock) as app:
+        await app.connect(listen=False)
+        store = app.store
+        record_success = store.record_success
+
+        def fails(*args: object, **kwargs: object) -> None:
+            raise sqlite3.OperationalError("disk I/O error")  # the write after the items
+
+        store.record_success = fails  # type: ignore[method-assign]
+        (refused,) = await app.poller.poll_all()
+        assert refused.status is FetchStatus.ERROR and "disk I/O error" in (refused.error or "")
+        assert store.items_count() == 0 and not store.baseline_done("ria")
+        store.record_success = record_success  # type: ignore[method-assign]
+        clock.now += timedelta(minutes=10)
+        await app.poller.poll_all()  # the baseline, whole
+        assert store.items_count() == len(rest) and store.baseline_done("ria")
+        feeds.set("/ria.rss", body=rss([*rest, post(271457)]))
+        clock.now += timedelta(minutes=10)
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+    (alert,) = tg.messages(DESK)
+    assert "t.me/rian_ru/271457" in alert.text

@@ -133,3 +133,67 @@ async def test_stories_survive_a_restart(tmp_path: Path, feeds: FeedServer) -> N
         await app.run_once()  # the story index was rebuilt from the store
     assert out.getvalue().count("Dozor alert #2") == 0
     assert "👥 Also seen in 1 source: breaking" in out.getvalue()
+
+
+async def test_a_retelling_that_arrives_while_its_alert_is_being_sent_still_shows(
+    tmp_path: Path, feeds: FeedServer
+) -> None:
+    """The race: the first alert's send is under way when the retelling is stored.  The
+    message went out without the line, so it is edited once the send is done."""
+    import asyncio
+
+    ria, retold = pair("1001101170442/270683", "1001394050290/194796")
+    feeds.set("/ria.rss", body=rss([]))
+    feeds.set("/breaking.rss", body=rss([]))
+    settings = settings_for(tmp_path, feeds)
+    rules, _ = load_rules(settings)
+    out = io.StringIO()
+    async with App(settings, rules, stream=out, pool=POOL, environ={}) as app:
+        await app.run_once()  # baselines
+        feeds.set("/ria.rss", body=rss([ria]))
+        await app.poller.poll_all()
+        console, started, go = app.console, asyncio.Event(), asyncio.Event()
+        send = console.send
+
+        async def slow_send(message):  # type: ignore[no-untyped-def]
+            started.set()
+            await go.wait()  # the platform takes its time
+            return await send(message)
+
+        console.send = slow_send  # type: ignore[method-assign]
+        delivery = asyncio.create_task(app.outbox.deliver_due())
+        await started.wait()
+        feeds.set("/breaking.rss", body=rss([retold]))
+        await app.poller.poll_all()  # the retelling is stored during the send
+        go.set()
+        await delivery
+        await app.outbox.deliver_due()
+        await app.outbox.deliver_due()  # and nothing more
+    text = out.getvalue()
+    first = text.split("── Dozor alert #1 → ", 1)[1].split("── Dozor", 1)[0]
+    assert "Also seen in" not in first  # sent before the retelling was known
+    update = text.split("── Dozor alert #1 updated ──", 1)[1].split("── Dozor", 1)[0]
+    assert "👥 Also seen in 1 source: breaking (" in update
+    assert text.count("updated ──") == 1
+
+
+async def test_a_retelling_stored_before_the_send_is_in_the_alert_without_an_edit(
+    tmp_path: Path, feeds: FeedServer
+) -> None:
+    ria, retold = pair("1001101170442/270683", "1001394050290/194796")
+    feeds.set("/ria.rss", body=rss([]))
+    feeds.set("/breaking.rss", body=rss([]))
+    settings = settings_for(tmp_path, feeds)
+    rules, _ = load_rules(settings)
+    out = io.StringIO()
+    async with App(settings, rules, stream=out, pool=POOL, environ={}) as app:
+        await app.run_once()
+        feeds.set("/ria.rss", body=rss([ria]))
+        await app.poller.poll_all()
+        feeds.set("/breaking.rss", body=rss([retold]))
+        await app.poller.poll_all()  # both stored, nothing sent yet
+        await app.outbox.deliver_due()
+        await app.outbox.deliver_due()
+    text = out.getvalue()
+    assert "👥 Also seen in 1 source: breaking (" in text
+    assert "updated ──" not in text
