@@ -10,7 +10,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +19,7 @@ import pytest
 from bot.app import App
 from bot.cli import load_rules
 from bot.config import load_config
+from tests.clock import Clock
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 from tests.fakes.tme_server import FakeChannel, TmeServer
 from tests.feeds import post
@@ -30,14 +31,6 @@ MEMBER = 7  # a member of the desk's chat, not an admin
 POOL = ThreadPoolExecutor(2)
 FILLER = "Учения ОДКБ в 2025 году пройдут в Белоруссии, Казахстане и Киргизии."
 DEIR = post(271457)["text"]  # RIA: the Syrian army repelled attacks in Deir ez-Zor
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2024, 12, 3, 7, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

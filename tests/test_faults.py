@@ -8,7 +8,7 @@ import io
 import sqlite3
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from bot.app import App
 from bot.cli import load_rules
 from bot.config import load_config
 from bot.model import FetchStatus
+from tests.clock import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.feeds import post, real_posts, rss
@@ -25,14 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:FAULTS-token"
 DESK = -1003000000001
 POOL = ThreadPoolExecutor(2)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2024, 12, 3, 7, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from bot.model import Alert, Destination, Item, Match, Span
 from bot.outbox import Outbox
 from bot.schedules import DigestSchedule, QuietHours, rule_digest_due
 from bot.store import Store
+from tests.clock import Clock
 from tests.feeds import real_posts
 
 T = datetime(2024, 12, 3, 21, 30, tzinfo=UTC)
@@ -71,14 +72,6 @@ def test_rule_digest_due_times() -> None:
     for bad in ("weekly", "daily 25:00", "daily 08:00 Mars/Olympus", "0h", "", "daily"):
         with pytest.raises(ValueError):
             rule_digest_due(bad, T)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def alerts(destination: str) -> list[Alert]:

@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +24,7 @@ from bot.app import App
 from bot.cli import load_rules, status_command
 from bot.commands import Invocation, dispatch
 from bot.config import load_config
+from tests.clock import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import EphemeralMessage, FakeSlack, SentMessage, sign
 from tests.fakes.telegram_api import FakeTelegram
@@ -40,14 +41,6 @@ TG_DESK = -1001000000001
 BOSS = "UBOSS01"  # in [slack] admins
 POOL = ThreadPoolExecutor(2)
 LINK = re.compile(r"<(https?://[^|>]+)\|Open the post>")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2024, 12, 3, 7, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ import pytest
 from bot.app import App
 from bot.cli import load_rules
 from bot.config import load_config
+from tests.clock import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack, SentMessage
 from tests.feeds import post, real_posts, rss
@@ -29,14 +30,6 @@ DESK = "CDESK01"
 POOL = ThreadPoolExecutor(2)
 LINK = re.compile(r"<(https?://[^|>]+)\|Open the post>")
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2024, 12, 3, 7, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from bot.app import App
 from bot.cli import load_rules
 from bot.config import load_config
+from tests.clock import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.feeds import post, real_posts, rss
@@ -24,14 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:TEST-token-never-logged"
 DESK, OTHER = -1001000000001, -1001000000002
 POOL = ThreadPoolExecutor(2)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2024, 12, 3, 7, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
