@@ -866,6 +866,7 @@ async def memory_child(args: dict[str, Any]) -> dict[str, Any]:
     stop = asyncio.Event()
 
     worker_peak: dict[int, int] = {}  # child pid -> its largest sampled VmRSS (KiB)
+    timeline: list[tuple[float, int]] = []  # (seconds since start, the bot's RSS in MB)
 
     async def sample() -> None:
         nonlocal peak_tree
@@ -873,6 +874,7 @@ async def memory_child(args: dict[str, Any]) -> dict[str, Any]:
             me = os.getpid()
             children = children_of(me)
             peak_tree = max(peak_tree, rss_of_tree([me, *children]))
+            timeline.append((round(time.time() - args["t0"], 1), rss_of_tree([me]) // 1024))
             for child in children:
                 worker_peak[child] = max(worker_peak.get(child, 0), rss_of_tree([child]))
             await asyncio.sleep(0.25)
@@ -918,6 +920,7 @@ async def memory_child(args: dict[str, Any]) -> dict[str, Any]:
         # shared between fork and exec
         "largest_child_rss_mb": round(max(worker_peak.values(), default=0) / 1024, 1),
         "workers": len(worker_peak),
+        "rss_timeline_mb": timeline[:: max(1, len(timeline) // 60)],
         "peak_rss_with_pool_mb": round(peak_tree / 1024, 1),
     }
 
