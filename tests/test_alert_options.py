@@ -211,3 +211,43 @@ async def test_severity_is_shown_and_low_is_silent(
     assert any(h.startswith("🚨 *URGENT* · *wagner-losses") for h in heads)
     assert "Severity: urgent" in console.getvalue()
     assert "Severity: low" in console.getvalue()
+
+
+async def test_a_retelling_of_a_story_sent_in_a_digest_leaves_the_digest_alone(
+    tmp_path: Path, world: tuple[FakeTelegram, FakeSlack, FeedServer]
+) -> None:
+    """A digest is one message for many alerts: a later sighting of one of its stories
+    must not redraw that message as the single alert."""
+    from datetime import timedelta
+
+    from tests.clock import Clock
+
+    tg, slack, feeds = world
+    ria, retold = pair("1001101170442/270683", "1001394050290/194796")
+    feeds.set("/ria.rss", body=rss([]))
+    feeds.set("/breaking.rss", body=rss([]))
+    make_app(tmp_path, tg, slack, feeds)  # writes the config; "edited" gets a digest here
+    path = tmp_path / "config.toml"
+    text = path.read_text("utf-8").replace(
+        f"chat_id = {EDITED}\n", f'chat_id = {EDITED}\ndigest = "hourly"\n', 1
+    )
+    path.write_text(text, encoding="utf-8")
+    settings = load_config(path)
+    rules, _ = load_rules(settings)
+    clock = Clock()
+    env = {"TELEGRAM_BOT_TOKEN": TG_TOKEN}
+    app = App(settings, rules, stream=io.StringIO(), pool=POOL, clock=clock, environ=env)
+    async with app:
+        await app.connect(listen=False)
+        await app.poller.poll_all()  # baselines
+        feeds.set("/ria.rss", body=rss([ria]))
+        await app.poller.poll_all()
+        clock.now = clock.now.replace(minute=0) + timedelta(hours=1)
+        await app.outbox.deliver_due()  # the digest goes out
+        (digest,) = tg.messages(EDITED)
+        feeds.set("/breaking.rss", body=rss([retold]))
+        clock.now += timedelta(minutes=5)
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+    assert digest.text.startswith("🗞 Dozor digest")
+    assert tg.messages(EDITED) == [digest] and tg.calls("editMessageText") == []
