@@ -251,3 +251,32 @@ async def test_a_retelling_of_a_story_sent_in_a_digest_leaves_the_digest_alone(
         await app.outbox.deliver_due()
     assert digest.text.startswith("🗞 Dozor digest")
     assert tg.messages(EDITED) == [digest] and tg.calls("editMessageText") == []
+
+
+async def test_a_poll_that_only_brings_a_retelling_wakes_delivery(
+    tmp_path: Path, world: tuple[FakeTelegram, FakeSlack, FeedServer]
+) -> None:
+    """The outbox sleeps up to 30 s when it has nothing to send; a poll whose only news
+    is "also seen in" wakes it, so the edit follows within moments."""
+    import asyncio
+
+    tg, slack, feeds = world
+    ria, retold = pair("1001101170442/270683", "1001394050290/194796")
+    feeds.set("/ria.rss", body=rss([]))
+    feeds.set("/breaking.rss", body=rss([]))
+    async with make_app(tmp_path, tg, slack, feeds) as app:
+        await app.connect(listen=False)
+        await app.poller.poll_all()
+        stop = asyncio.Event()
+        delivery = asyncio.create_task(app.outbox.run(stop))
+        feeds.set("/ria.rss", body=rss([ria]))
+        await app.poller.poll_all()
+        await tg.wait_for("sendMessage")
+        await asyncio.sleep(0.3)  # the outbox has sent everything and sleeps
+        feeds.set("/breaking.rss", body=rss([retold]))
+        (report,) = [r for r in await app.poller.poll_all() if r.source == "breaking"]
+        assert report.ingest is not None and report.ingest.alerts == ()  # no new alert
+        await tg.wait_for("editMessageText", timeout=3)  # not the 30 s idle
+        stop.set()
+        await delivery
+    assert "Also seen in 1 source: breaking" in tg.messages(EDITED)[0].text
