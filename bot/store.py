@@ -378,6 +378,12 @@ class Store:
                             "all": rule.rule.all,
                             "none": rule.rule.none,
                             "query": rule.rule.query,
+                            "options": {
+                                "translit": rule.rule.translit,
+                                "derived": rule.rule.derived,
+                                "english_forms": rule.rule.english_forms,
+                                "inflect": rule.rule.inflect,
+                            },
                         },
                         ensure_ascii=False,
                     ),
@@ -406,6 +412,7 @@ class Store:
                 destinations=(r["destination"],),
                 description=f"/watch {r['query']}",
                 origin="chat",
+                **{k: bool(v) for k, v in (terms.get("options") or {}).items()},
             )
             out.append(
                 ChatRule(

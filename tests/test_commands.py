@@ -730,3 +730,31 @@ async def test_watch_takes_the_rule_language_and_points_at_mistakes(testbot: Cha
     assert "^" in bad.text  # a caret under the problem
     found = await testbot.command('/test title:Дейр* OR "Дейр-эз-Зор"', chat=testbot.DESK)
     assert "https://t.me/rian_ru/271457" in found.text
+
+
+async def test_watch_and_test_take_rule_options(testbot: ChatBot) -> None:
+    """--translit, --derived, --english, --exact: the rule-file options, from chat; they
+    stay with the rule after a restart."""
+    testbot.seed(real_posts())
+    # 194289: "... сообщила Цивилева" (Cyrillic); the query is in Latin letters
+    plain = await testbot.command("/test Tsivileva", chat=testbot.DESK)
+    assert "0 of 12 stored items" in plain.text
+    translit = await testbot.command("/test Tsivileva --translit", chat=testbot.DESK)
+    assert "1 of 12 stored items" in translit.text and "options: translit" in translit.text
+    assert "matched: Цивилева" in translit.text
+
+    reply = await testbot.command("/watch Tsivileva --translit --derived", chat=testbot.DESK)
+    assert "Terms: all of: Tsivileva; options: translit, derived" in reply.text
+    assert "would have matched 1 of 12" in reply.text
+    await testbot.restart()
+    (rule,) = [r for r in testbot.ctx.rules() if r.origin == "chat"]
+    assert (rule.translit, rule.derived, rule.english_forms, rule.inflect) == (
+        True,
+        True,
+        False,
+        True,
+    )
+    wrong = await testbot.command("/watch Вагнер --fuzzy", chat=testbot.DESK)
+    assert "unknown option --fuzzy (known: --translit, --derived, --english, --exact)" in (
+        wrong.text
+    )

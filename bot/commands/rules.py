@@ -50,13 +50,15 @@ class Query:
     none: tuple[str, ...] = ()
     typed: tuple[str, ...] = field(default=(), compare=False)  # all + any, as typed
     expression: str = ""  # a query in the rule language (parentheses, NEAR, fields, /re/)
+    options: tuple[str, ...] = field(default=(), compare=False)  # "translit", ... (OPTIONS)
 
     def rule(self, name: str, destination: str | None = None, text: str = "") -> Rule:
         destinations = (destination,) if destination else ()
         description = f"/watch {text}" if text else ""
+        flags = rule_options(self.options)
         if self.expression:
             return rule_from_query(
-                name, self.expression, destinations=destinations, description=description
+                name, self.expression, destinations=destinations, description=description, **flags
             )
         return Rule(
             name=name,
@@ -66,12 +68,47 @@ class Query:
             destinations=destinations,
             description=description,
             origin="chat",
+            **flags,
         )
 
     def describe(self) -> str:
-        if self.expression:
-            return f"query: {self.expression}"
-        return describe(Rule("", any=self.any, all=self.all, none=self.none))
+        text = (
+            f"query: {self.expression}"
+            if self.expression
+            else describe(Rule("", any=self.any, all=self.all, none=self.none))
+        )
+        return text + (f"; options: {', '.join(self.options)}" if self.options else "")
+
+
+# /watch and /test options: "--translit" and so on, anywhere in the line (rule files set
+# the same as keys; README "Rule files")
+OPTIONS = {
+    "translit": "translit",  # Вагнер = Vagner
+    "derived": "derived",  # Вагнер: вагнеровцы, вагнеровский
+    "english": "english_forms",  # killed = kill, kills
+    "exact": "inflect",  # no inflection: the words as written (inflect = false)
+}
+
+
+def rule_options(options: Iterable[str]) -> dict[str, bool]:
+    """``Rule`` fields for the options given."""
+    return {OPTIONS[o]: o != "exact" for o in options}
+
+
+def split_options(text: str) -> tuple[str, tuple[str, ...]]:
+    """The query without its ``--option`` words, and the options; QueryError for one
+    that does not exist."""
+    words, options = [], []
+    for word in text.split(" "):
+        if word.startswith("--") and len(word) > 2:
+            name = word[2:].lower()
+            if name not in OPTIONS:
+                known = ", ".join(f"--{o}" for o in OPTIONS)
+                raise QueryError(f"unknown option {word} (known: {known})")
+            options.append(name)
+        else:
+            words.append(word)
+    return " ".join(words).strip(), tuple(dict.fromkeys(options))
 
 
 # What only the full rule language has: then /watch and /test take it as a query, the
@@ -261,7 +298,8 @@ def _query(inv: Invocation) -> Query:
     if not inv.args:
         raise UsageError()
     try:
-        return parse_query(inv.args)
+        text, options = split_options(inv.args)
+        return replace(parse_query(text), options=options)
     except QueryError as e:
         raise UsageError(str(e)) from None
 
