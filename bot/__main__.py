@@ -1,7 +1,7 @@
 """``python -m bot ...`` is ``dozor ...`` (the command line: bot/cli.py).
 
 The Makefile and the systemd unit start the bot this way because the feed-parsing
-worker processes then import only the parsers (about 45 MB each), not the whole bot a
+worker processes then import only the parsers (about 40 MB each), not the whole bot a
 second time, as they do under the ``dozor`` script (about 70 MB each)."""
 
 import sys

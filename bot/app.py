@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot.adapters.console import ConsoleAdapter
 from bot.commands.context import BotContext
 from bot.config import Settings
-from bot.matching import Matcher, RuleFiles
+from bot.matching import RuleFiles
 from bot.metrics import Metrics
 from bot.metrics import serve as serve_metrics
 from bot.model import Rule
@@ -115,7 +115,6 @@ class App:
             file_rules=self.rules,
             started_at=self.started_at,
         )
-        self.context.refresh_rules()
         if s.dedup.enabled:
             loaded = self.pipeline.load_stories(s.dedup.window, s.dedup.threshold)
             log.debug("story index: %d fingerprints from the last %s", loaded, s.dedup.window)
@@ -193,8 +192,7 @@ class App:
             return False
         self.rules = list(loaded.rules)
         self.context.file_rules = self.rules
-        every = self.context.rules()
-        self.pipeline.set_rules(every, await asyncio.to_thread(Matcher, every))
+        await self.context.refresh_rules()
         log.info("rules reloaded: %d rules from %d files", len(self.rules), len(loaded.files))
         return True
 
@@ -266,18 +264,20 @@ class App:
 
     async def connect(self, *, listen: bool) -> None:
         """Connect the chat adapters; with ``listen`` they also take commands."""
-        if self.telegram is not None and not self.telegram.started:
+        chats: list[tuple[str, TelegramAdapter | SlackAdapter | None]] = [
+            ("Telegram", self.telegram),
+            ("Slack", self.slack),
+        ]
+        for platform, adapter in chats:
+            if adapter is None or adapter.started:
+                continue
             try:
-                await self.telegram.start(listen=listen)
+                await adapter.start(listen=listen)
             except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
-                log.error("Telegram: cannot connect (%s); alerts for it wait in the outbox", exc)
-                self.adapters.pop("telegram", None)
-        if self.slack is not None and not self.slack.started:
-            try:
-                await self.slack.start(listen=listen)
-            except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
-                log.error("Slack: cannot connect (%s); alerts for it wait in the outbox", exc)
-                self.adapters.pop("slack", None)
+                log.error(
+                    "%s: cannot connect (%s); alerts for it wait in the outbox", platform, exc
+                )
+                self.adapters.pop(adapter.kind, None)
 
     async def run_once(self) -> RunSummary:
         await self.connect(listen=False)

@@ -4,6 +4,10 @@
     dozor check  --config FILE            validate the config and rule files, list every problem
     dozor status --config FILE            each source's health and the outbox, from the store
     dozor chat   --config FILE            type chat commands (/help, /watch ...) at the console
+    dozor stats  --config FILE            alerts per day as a PNG chart, and the top sources
+    dozor sources import FILE.opml | export   move the feed list in and out as OPML
+
+``python -m bot ...`` is the same (bot/__main__.py).
 
 Exit codes: 0 success; 1 invalid config or rules; 2 wrong usage.  Messages go to stderr,
 alerts for the console destination to stdout.
@@ -26,6 +30,7 @@ from typing import TextIO
 from bot import __version__, stats
 from bot.adapters.chat_console import run_chat
 from bot.app import App
+from bot.commands.common import unique_name
 from bot.config import ConfigError, Settings, format_duration, load_config
 from bot.logs import setup_logging
 from bot.matching import RuleFiles
@@ -182,9 +187,7 @@ def import_opml(settings: Settings, file: Path) -> int:
     for feed in feeds:
         if feed.url in known_urls:
             continue
-        name, n = feed.name, 2
-        while name in names:
-            name, n = f"{feed.name}-{n}", n + 1
+        name = unique_name(feed.name, names, key=str)
         names.add(name)
         known_urls.add(feed.url)
         tags = ", ".join(json.dumps(t, ensure_ascii=False) for t in feed.tags)

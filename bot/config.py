@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.model import Destination, Source
-from bot.schedules import DigestSchedule, QuietHours, parse_zone
+from bot.schedules import DigestSchedule, QuietHours, parse_duration, parse_zone
 from watchers.expand import Expanded, expand_source
 
 SOURCE_KINDS = ("rss", "telegram", "vk")
@@ -35,10 +35,6 @@ _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_TS = re.compile(r"^\d+\.\d+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-_DURATION = re.compile(
-    r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?!s))?\s*(?:(\d+)\s*s)?"
-    r"\s*(?:(\d+)\s*ms)?\s*$"
-)
 
 
 class ConfigError(Exception):
@@ -165,16 +161,6 @@ class Settings:
 
     def destination_names(self) -> set[str]:
         return {d.name for d in self.destinations}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"1h30m"``, ``"250ms"`` -> timedelta;
-    ValueError otherwise."""
-    m = _DURATION.match(text) if isinstance(text, str) else None
-    if not m or not any(m.groups()):
-        raise ValueError(text)
-    d, h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s, milliseconds=ms)
 
 
 def format_duration(value: timedelta) -> str:

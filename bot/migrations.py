@@ -59,7 +59,7 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
             "rules": str,  # comma-separated rule names, for humans and /status
             "payload": str,  # JSON of the Alert: item and matches
             "created_at": str,
-            "state": str,  # pending | sent | broken
+            "state": str,  # pending | sent | suppressed | digest (waiting for its digest)
             "attempts": int,
             "next_attempt_at": str,
             "sent_at": str,
@@ -198,6 +198,11 @@ def _m7_replies(db: sqlite_utils.Database) -> None:
     db["alerts"].add_column("replied_notes", int)
 
 
+def _m8_story_index(db: sqlite_utils.Database) -> None:
+    """Alerts by story, across destinations (each item that retells a story looks them up)."""
+    db["alerts"].create_index(["story_key"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
@@ -206,4 +211,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m5_slack,
     _m6_notices,
     _m7_replies,
+    _m8_story_index,
 ]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Source:
-    """A place to poll, as the config (or later a chat command) defines it."""
+    """A place to poll, as the config or a chat command (/addsource, /import) defines it."""
 
     name: str
     kind: str  # "rss" (RSS 0.9x/1.0/2.0, Atom, JSON Feed), "telegram" (t.me/s/...), "vk"
@@ -207,6 +207,12 @@ class Alert:
 
 
 SEVERITY_ORDER = ("low", "normal", "high", "urgent")
+
+
+def story_root(story_key: str) -> str:
+    """The story an alert belongs to: its story key without the "#rules" that marks an
+    alert a later item of the story sent for rules the story had not fired."""
+    return story_key.split("#", 1)[0]
 
 
 @dataclass(frozen=True)

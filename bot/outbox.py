@@ -8,17 +8,20 @@ alerts for that destination wait behind it so order holds), or broken (the desti
 is marked broken with the reason, the alert is kept and tried again much later).
 Nothing is ever dropped.
 
-Quiet hours: inside a destination's window alerts go out silently, or are held until
-the window ends.  Digests: a destination with a digest schedule gets its collected
-alerts as one message, grouped by rule and story, when the schedule is due.  After the
-sends, sent alerts whose notes changed ("also seen in", deleted) are redrawn.
+Each round, per destination: quiet hours (inside the window alerts go out silently,
+or are held until it ends); the digest, if due (the alerts a destination's or a rule's
+``digest`` collected, as one message grouped by rule and story); notices from the bot
+itself (a noisy source, with mute buttons); the alerts, in order; then the alerts whose
+notes changed ("also seen in", deleted, edited) are redrawn, or, with the
+destination's ``also_seen = "thread"``, answered in their thread with what is new.
+An edit asked for while the alert is still being sent waits for the send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -26,7 +29,7 @@ from typing import Protocol
 from bot.commands.buttons import notice_buttons
 from bot.commands.types import Button
 from bot.metrics import Metrics
-from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
+from bot.model import Destination, OutgoingMessage, SendResult, SendStatus, story_root
 from bot.render import digest_text, notes_text, thread_reply_text
 from bot.store import Store
 
@@ -65,14 +68,18 @@ def compose_note(store: Store, alert_id: int, story_key: str) -> str | None:
 
 def _compose(store: Store, alert_id: int, story_key: str) -> tuple[str | None, tuple[int, int]]:
     """The note, and how many sightings and notes it tells of."""
-    root = story_key.split("#", 1)[0]
-    sightings = [(s.source, s.seen_at) for s in store.sightings(root)]
+    sightings = [(s.source, s.seen_at) for s in store.sightings(story_root(story_key))]
     notes = [text for _, text in store.notes(alert_id)]
     return notes_text(sightings, notes), (len(sightings), len(notes))
 
 
-def _counts(store: Store, alert_id: int, story_key: str) -> tuple[int, int]:
-    return _compose(store, alert_id, story_key)[1]
+async def _attempt(call: Awaitable[SendResult], what: str) -> SendResult:
+    """An adapter call; an adapter bug becomes a retry (logged), never a lost alert."""
+    try:
+        return await call
+    except Exception as exc:
+        log.exception("%s failed", what)
+        return SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
 
 
 class Outbox:
@@ -108,8 +115,10 @@ class Outbox:
             *self.store.digest_destinations(now),
             *self.store.notice_destinations(),
         }
-        destinations = [d for d in sorted(wanted) if self._adapter(d)]
-        counts = await asyncio.gather(*(self._drain(d) for d in destinations))
+        adapters = {d: self._adapter(d) for d in sorted(wanted)}
+        counts = await asyncio.gather(
+            *(self._drain(d, adapter) for d, adapter in adapters.items() if adapter)
+        )
         return sum(counts)
 
     def _adapter(self, destination: str) -> Adapter | None:
@@ -123,9 +132,7 @@ class Outbox:
             )
         return adapter
 
-    async def _drain(self, destination: str) -> int:
-        adapter = self.adapter_for(destination)
-        assert adapter is not None
+    async def _drain(self, destination: str, adapter: Adapter) -> int:
         target = self.destination_of(destination)
         silent = False
         if target is not None and target.quiet_hours is not None:
@@ -140,16 +147,14 @@ class Outbox:
         while True:
             batch = self.store.claim_deliveries(destination, self.clock(), self.batch)
             if not batch:
-                await self._edits(destination, adapter)
+                await self._edits(destination, adapter, target)
                 return sent
             for message in batch:
                 note, told = _compose(self.store, message.alert_id, message.alert.story_key)
                 message = replace(message, note=note, silent=silent or message.alert.silent)
-                try:
-                    result = await adapter.send(message)
-                except Exception as exc:  # an adapter bug must not lose the alert
-                    log.exception("sending alert %s to %s failed", message.alert_id, destination)
-                    result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
+                result = await _attempt(
+                    adapter.send(message), f"sending alert {message.alert_id} to {destination}"
+                )
                 if not self._record(message, result):
                     return sent
                 self._told(message, target, told)
@@ -162,11 +167,9 @@ class Outbox:
             return 0
         schedule = str(target.digest) if target is not None and target.digest else "digest"
         text = digest_text([d.alert for d in due], schedule, self.clock())
-        try:
-            result = await adapter.send_text(destination, text)
-        except Exception as exc:
-            log.exception("sending the digest to %s failed", destination)
-            result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
+        result = await _attempt(
+            adapter.send_text(destination, text), f"sending the digest to {destination}"
+        )
         now = self.clock()
         if result.status is SendStatus.SENT:
             self.store.mark_digest_sent([d.id for d in due], now)
@@ -184,17 +187,15 @@ class Outbox:
     async def _notices(self, destination: str, adapter: Adapter) -> None:
         for notice in self.store.pending_notices(destination):
             buttons = notice_buttons(notice["id"], notice["kind"], notice["subject"])
-            try:
-                result = await adapter.send_text(destination, notice["text"], buttons)
-            except Exception:
-                log.exception("sending notice %s to %s failed", notice["id"], destination)
-                return
+            result = await _attempt(
+                adapter.send_text(destination, notice["text"], buttons),
+                f"sending notice {notice['id']} to {destination}",
+            )
             if result.status is not SendStatus.SENT:
                 return  # tried again on the next round
             self.store.mark_notice_sent(notice["id"], result.remote_id)
 
-    async def _edits(self, destination: str, adapter: Adapter) -> None:
-        target = self.destination_of(destination)
+    async def _edits(self, destination: str, adapter: Adapter, target: Destination | None) -> None:
         if target is not None and target.also_seen == "thread":
             await self._replies(destination, adapter)
             return
@@ -207,11 +208,9 @@ class Outbox:
                 note=compose_note(self.store, stored.id, stored.alert.story_key),
                 remote_id=stored.remote_id,
             )
-            try:
-                result = await adapter.edit(message)
-            except Exception as exc:
-                log.exception("editing alert %s in %s failed", stored.id, destination)
-                result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
+            result = await _attempt(
+                adapter.edit(message), f"editing alert {stored.id} in {destination}"
+            )
             if result.status is SendStatus.RETRY:
                 delay = (
                     result.retry_after if result.retry_after is not None else timedelta(seconds=30)
@@ -235,7 +234,8 @@ class Outbox:
         says it all); one asked for during the send stays."""
         if target is not None and target.also_seen == "thread":
             self.store.set_replied(message.alert_id, *told)
-        if _counts(self.store, message.alert_id, message.alert.story_key) == told:
+        story = story_root(message.alert.story_key)
+        if self.store.told_counts(message.alert_id, story) == told:
             self.store.edit_done(message.alert_id)
 
     async def _replies(self, destination: str, adapter: Adapter) -> None:
@@ -243,8 +243,7 @@ class Outbox:
         sightings of its story, new notes) instead of redrawing it."""
         for stored in self.store.due_edits(destination, self.clock()):
             done_sightings, done_notes = self.store.replied(stored.id)
-            root = stored.alert.story_key.split("#", 1)[0]
-            sightings = self.store.sightings(root)
+            sightings = self.store.sightings(story_root(stored.alert.story_key))
             notes = [text for _, text in self.store.notes(stored.id)]
             text = thread_reply_text(
                 [(s.source, s.title, s.link, s.seen_at) for s in sightings[done_sightings:]],
@@ -253,11 +252,10 @@ class Outbox:
             if text is None:
                 self.store.edit_done(stored.id)
                 continue
-            try:
-                result = await adapter.send_text(destination, text, reply_to=stored.remote_id)
-            except Exception as exc:
-                log.exception("answering alert %s in %s failed", stored.id, destination)
-                result = SendResult(SendStatus.RETRY, f"unexpected error: {exc!r}")
+            result = await _attempt(
+                adapter.send_text(destination, text, reply_to=stored.remote_id),
+                f"answering alert {stored.id} in {destination}",
+            )
             if result.status is not SendStatus.SENT:
                 delay = result.retry_after or timedelta(seconds=30)
                 if result.status is SendStatus.BROKEN:
@@ -275,8 +273,7 @@ class Outbox:
             self.metrics.observe_send(message, result, now)
         if result.status is SendStatus.SENT:
             self.store.mark_sent(message.alert_id, now, result.remote_id)
-            if message.destination in self.store.broken_destinations():
-                self.store.clear_destination_broken(message.destination)
+            if self.store.clear_destination_broken(message.destination):
                 log.info("destination %s works again", message.destination)
             return True
         if result.status is SendStatus.BROKEN:

@@ -1,18 +1,26 @@
-"""Items -> outbox: the pure middle of the bot, between the watchers and delivery.
+"""Items -> outbox: the middle of the bot, between the watchers and delivery.
 
-For the items one poll of one source brought (oldest first):
-1. record them as seen; only items never seen from that source go on;
+No network and no chat: it reads and writes only the store, in one transaction per
+poll.  For the items one poll of one source brought (oldest first):
+1. record them as seen; items never seen from that source go on, and so do edited
+   ones (a new revision), to be matched again;
 2. on a source's first successful poll, stop there (a baseline: no flood of old
    items), except the newest ``backfill`` items when the source asks for them;
-3. match them against the rules (the matcher decides which rules apply to which tags);
-4. route each match to its destinations, one alert per destination per item;
-4b. collapse stories (bot/dedup): an item that tells a story already alerted there
-   becomes "also seen in" under that alert, unless it fires a rule the story did not;
-5. drop the matches whose rule is muted in the destination's chat; an alert whose
+3. note changes under alerts already sent: a post gone from its channel ("deleted"),
+   and, with the source's ``note_edits``, an edited one; the outbox redraws them;
+4. match them against the rules (the matcher decides which rules apply to which tags);
+5. route each match to its destinations, one alert per destination per item;
+6. collapse stories (bot/dedup): an item that tells a story already alerted there
+   becomes a sighting ("also seen in") under that alert, unless it fires a rule the
+   story did not: then it alerts, noted "Part of the story of alert #N";
+7. drop the matches whose rule is muted in the destination's chat; an alert whose
    source is muted there, or with no match left, is recorded as suppressed (never
    sent, not even after the mute ends);
-6. enqueue the alerts; the outbox refuses a story already sent to that destination; a
-   destination with a digest schedule collects them until the digest is due.
+8. apply the rules' options: the highest severity, ``silent`` (or ``low``) alerts make
+   no sound, and a rule's or the destination's ``digest`` sets when it goes out;
+9. enqueue the alerts (the store refuses a story already sent to that destination),
+   and when one source sends more than ``noisy_per_hour`` alerts into one chat, queue
+   a notice offering to mute it.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from datetime import datetime, timedelta
 
 from bot.dedup import Fingerprint, StoryIndex, fingerprint
 from bot.matching import Matcher
-from bot.model import SEVERITY_ORDER, Alert, Item, Rule, Source
+from bot.model import SEVERITY_ORDER, Alert, Item, Rule, Source, story_root
 from bot.routing import route
 from bot.schedules import DigestSchedule, rule_digest_due
 from bot.store import Store
@@ -202,7 +210,7 @@ class Pipeline:
         return out
 
     def _first_alert(self, story_key: str, destination: str) -> int | None:
-        root = story_key.split("#", 1)[0]
+        root = story_root(story_key)
         for stored in self.store.alerts_for_story(root):
             if stored.alert.destination == destination and stored.alert.story_key == root:
                 return stored.id
@@ -274,7 +282,7 @@ class Pipeline:
     def _apply_mutes(
         self, alert: Alert, muted: Mapping[str, set[tuple[str, str]]]
     ) -> tuple[Alert, bool]:
-        here = muted.get(self.chat_of(alert.destination))
+        here = muted.get(self.chat_of(alert.destination)) if muted else None
         if not here:
             return alert, False
         if ("source", alert.item.source) in here:

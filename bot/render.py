@@ -1,7 +1,8 @@
 """Alert -> text: the parts every adapter shows (snippet with marked words, when, rules).
 
-Adapters turn these neutral pieces into their own markup (console text here;
-Telegram HTML and Slack Block Kit later).  A snippet is a tuple of ``(text, marked)``
+Adapters turn these neutral pieces into their own markup: console text, Telegram HTML
+(``telegram_html``) and Slack Block Kit (``slack_blocks``) are built here, as are
+digests, notes and thread replies.  A snippet is a tuple of ``(text, marked)``
 segments cut from the original item text around the matched spans, so the words that
 fired are exactly the ones marked.  Pure: no I/O.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from bot.model import Alert, Span
+from bot.model import Alert, Span, story_root
 
 Segments = tuple[tuple[str, bool], ...]
 
@@ -151,7 +152,7 @@ def digest_text(alerts: Sequence[Alert], schedule: str, at: datetime) -> str:
     by_rule: dict[str, dict[str, list[Alert]]] = {}
     for alert in alerts:
         rule = ", ".join(m.rule for m in alert.matches)
-        story = alert.story_key.split("#", 1)[0]
+        story = story_root(alert.story_key)
         by_rule.setdefault(rule, {}).setdefault(story, []).append(alert)
     noun = "alert" if len(alerts) == 1 else "alerts"
     lines = [f"🗞 Dozor digest ({schedule}), {at:%Y-%m-%d %H:%M} UTC: {len(alerts)} {noun}"]

@@ -1,4 +1,6 @@
-"""Time windows for delivery: quiet hours and digest schedules (pure, no I/O).
+"""Time windows for delivery: quiet hours, digest schedules, durations (pure, no I/O).
+
+A destination in config.toml:
 
     quiet_hours = "22:00-07:00"     alerts in that window are sent silently, or held
                                     until it ends (a window may cross midnight)
@@ -6,7 +8,11 @@
     digest = "daily 08:00"          ...once a day at that time
 
 Times are in the destination's ``timezone`` (an IANA name such as "Europe/Moscow";
-UTC by default).
+UTC by default).  A rule's ``digest`` in a rule file (``rule_digest_due``) takes a
+duration (``"30m"``, ``"1h30m"``: every that long, on the clock's multiples, UTC),
+``"hourly"``, or ``"daily 08:00"`` with an optional zone (``"daily 08:00
+Europe/Moscow"``; UTC by default).  ``parse_duration`` is the one duration parser:
+config.py re-exports it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,20 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_DURATION = re.compile(
+    r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?!s))?\s*(?:(\d+)\s*s)?"
+    r"\s*(?:(\d+)\s*ms)?\s*$"
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"1h30m"``, ``"250ms"`` -> timedelta;
+    ValueError otherwise.  Units in that order, each at most once."""
+    m = _DURATION.match(text) if isinstance(text, str) else None
+    if not m or not any(m.groups()):
+        raise ValueError(text)
+    d, h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s, milliseconds=ms)
 
 
 def parse_time(text: str) -> time:
@@ -103,18 +123,18 @@ class DigestSchedule:
         return "hourly" if self.every == "hourly" else f"daily {self.at:%H:%M}"
 
 
-_EVERY = re.compile(r"^(?:\d+(?:ms|s|m|h|d))+$")
-_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def rule_digest_due(text: str, moment: datetime) -> datetime:
-    """When an alert of a rule with ``digest = text`` goes out: ``"1h"``/``"30m"`` (every
-    that long, on the clock's multiples), ``"hourly"``, or ``"daily 08:00"`` with an
-    optional time zone (``"daily 08:00 Europe/Moscow"``; UTC by default).  Raises
-    ValueError on anything else."""
-    if isinstance(text, str) and _EVERY.match(text):
-        step = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+    """When an alert of a rule with ``digest = text`` goes out: a duration such as
+    ``"1h"``/``"30m"`` (see ``parse_duration``; every that long, on the clock's
+    multiples), ``"hourly"``, or ``"daily 08:00"`` with an optional time zone
+    (``"daily 08:00 Europe/Moscow"``; UTC by default).  Raises ValueError on anything
+    else."""
+    try:
+        every: timedelta | None = parse_duration(text)
+    except ValueError:
+        every = None  # not a duration: hourly or daily
+    if every is not None:
+        step = every.total_seconds()
         if step <= 0:
             raise ValueError(text)
         due = (moment.timestamp() // step + 1) * step

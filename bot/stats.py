@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bot.model import story_root
 from bot.store import Store
 
 
@@ -34,7 +35,7 @@ def collect(store: Store, now: datetime, days: int = 7, top: int = 6) -> Stats:
     seen: dict[str, set[str]] = {}  # story -> rules counted: one count per story, not per chat
     start = datetime.combine(first, datetime.min.time(), tzinfo=now.tzinfo)
     for day, source, rule_list, story in store.alerts_by_day(start):
-        story = story.split("#", 1)[0]
+        story = story_root(story)
         if story not in seen:
             seen[story] = set()
             total += 1

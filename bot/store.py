@@ -1,7 +1,10 @@
 """The SQLite store (sqlite-utils, WAL): the only module that writes SQL.
 
 It keeps what must survive a restart: each source's fetch state and health, every
-item seen (so nothing alerts twice), and the outbox of alerts.  An alert is written
+item seen (so nothing alerts twice), the outbox of alerts with their notes, edits and
+thread replies, stories (sightings and the fingerprints of the dedup window), digests
+waiting for their time, notices, mutes, and what chat added (rules, sources,
+destinations by chat).  Migrations (bot/migrations.py) build it.  An alert is written
 here before any send; ``(destination, story_key)`` is unique, so the same story never
 reaches the same destination twice, across restarts and across sources.  Methods are
 named for intent; times are stored as ISO 8601 UTC strings, which sort as times.
@@ -630,9 +633,10 @@ class Store:
     def alerts_for_story(self, story_key: str) -> list[StoredAlert]:
         """Alerts of a story: its first alert per destination and any later one that a
         new rule made (``<story_key>#<rules>``)."""
-        rows = self.db.query(
-            "select * from alerts where story_key = ? or substr(story_key, 1, ?) = ? order by id",
-            [story_key, len(story_key) + 1, story_key + "#"],
+        rows = self.db.query(  # "#" < "$": the range is every "<story_key>#..." (indexed)
+            "select * from alerts where story_key = ? or (story_key > ? and story_key < ?)"
+            " order by id",
+            [story_key, story_key + "#", story_key + "$"],
         )
         return [_stored(r) for r in rows]
 
@@ -676,6 +680,16 @@ class Store:
             )
         ]
 
+    def told_counts(self, alert_id: int, story: str) -> tuple[int, int]:
+        """How many sightings of ``story`` and notes of the alert there are now."""
+        sightings = self.db.execute(
+            "select count(*) from sightings where story_key = ?", [story]
+        ).fetchone()[0]
+        notes = self.db.execute(
+            "select count(*) from alert_notes where alert_id = ?", [alert_id]
+        ).fetchone()[0]
+        return int(sightings), int(notes)
+
     def replied(self, alert_id: int) -> tuple[int, int]:
         """How many of the alert's sightings and notes its thread has been told of."""
         row = self.db.execute(
@@ -691,7 +705,8 @@ class Store:
             )
 
     def request_edit(self, alert_id: int, due: datetime) -> None:
-        """Ask for the sent alert's message to be redrawn (several requests: one edit)."""
+        """Ask for the alert's message to be redrawn once it is sent (several requests:
+        one edit)."""
         with self._tx():
             self.db.execute(
                 "insert into alert_edits (alert_id, due_at, attempts) values (?, ?, 0)"
@@ -701,7 +716,9 @@ class Store:
 
     def due_edits(self, destination: str, now: datetime, limit: int = 20) -> list[StoredAlert]:
         rows = self.db.query(
-            "select alerts.* from alert_edits join alerts on alerts.id = alert_edits.alert_id"
+            # CROSS JOIN: walk the few edit requests, not every sent alert
+            "select alerts.* from alert_edits cross join alerts"
+            " on alerts.id = alert_edits.alert_id"
             " where alerts.destination = ? and alerts.state = 'sent'"
             " and alerts.remote_id is not null and alert_edits.due_at <= ?"
             " order by alert_edits.due_at limit ?",
@@ -713,7 +730,7 @@ class Store:
         return [
             r["destination"]
             for r in self.db.query(
-                "select distinct alerts.destination from alert_edits join alerts"
+                "select distinct alerts.destination from alert_edits cross join alerts"
                 " on alerts.id = alert_edits.alert_id where alert_edits.due_at <= ?"
                 " and alerts.state = 'sent'",
                 [iso(now)],
@@ -955,13 +972,15 @@ class Store:
                 {"name": name, "broken_reason": reason, "broken_since": iso(now)}, pk="name"
             )
 
-    def clear_destination_broken(self, name: str) -> None:
+    def clear_destination_broken(self, name: str) -> bool:
+        """True when the destination was marked broken (and is not any more)."""
         with self._tx():
-            self.db.execute(
+            cursor = self.db.execute(
                 "update destination_state set broken_reason = null, broken_since = null"
-                " where name = ?",
+                " where name = ? and broken_reason is not null",
                 [name],
             )
+            return bool(cursor.rowcount)
 
     def broken_destinations(self) -> dict[str, str]:
         return {

@@ -25,6 +25,7 @@ from bot.config import load_config
 from bot.model import FetchResult, FetchStatus, Item, OutgoingMessage, Source
 from bot.scheduler import PollReport
 from bot.store import Store
+from tests import clock
 from tests.feeds import USERNAMES, rss
 from watchers.rss import parse_feed
 
@@ -40,12 +41,11 @@ chats = [-100777]
 """
 
 
-class Clock:
-    def __init__(self, now: datetime = START):
-        self.now = now
+class Clock(clock.Clock):
+    """``tests.clock.Clock`` starting at ``START``, moved with ``advance``."""
 
-    def __call__(self) -> datetime:
-        return self.now
+    def __init__(self, now: datetime = START) -> None:
+        super().__init__(now)
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
@@ -188,10 +188,10 @@ tags = ["en"]
     def items(self, posts: list[dict], source: str | None = None) -> list[Item]:
         """The posts as the RSS watcher parses them, from their own channel's source
         unless ``source`` is given."""
+        sources = {s.name: s for s in self.ctx.sources()}
         out: list[Item] = []
         for post in posts:
-            name = source or SOURCE_OF[USERNAMES[post["sender_id"]]]
-            s = self.source(name)
+            s = sources[source or SOURCE_OF[USERNAMES[post["sender_id"]]]]
             parsed = parse_feed(rss([post]), {}, s.name, s.tags, s.url)
             assert parsed.error is None, parsed.error
             out.extend(parsed.items)

@@ -18,7 +18,7 @@ import pytest
 from bot.app import App
 from bot.cli import load_rules
 from bot.config import Settings, load_config
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.feed_server import FeedServer, unused_port
 from tests.feeds import post, real_posts, rss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,7 +265,7 @@ def test_cli_check_lists_every_problem(tmp_path: Path) -> None:
 async def test_metrics_and_health_while_running(tmp_path: Path, server: FeedServer) -> None:
     import aiohttp
 
-    port = _free_port()
+    port = unused_port()
     server.set("/feed.rss", body=rss(real_posts()))
     settings = make_config(
         tmp_path,
@@ -295,14 +295,6 @@ async def test_metrics_and_health_while_running(tmp_path: Path, server: FeedServ
     assert 'dozor_sources{state="ok"} 1.0' in text
     assert "dozor_delivery_latency_seconds_count" in text
     assert status == 200 and health["status"] == "ok" and health["last_poll_at"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_rule_files_reload_without_a_restart_and_a_broken_edit_keeps_the_old_rules(

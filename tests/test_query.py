@@ -54,6 +54,8 @@ def show(node: Node) -> str:
         ("(Wagner OR Вагнер) NEAR/3 (погиб* OR killed)",
          "(([wagner] OR [вагнер]) NEAR/3 ([погиб*] OR [killed]))"),
         ("a NEAR/1 b c", "(([a] NEAR/1 [b]) AND [c])"),  # NEAR binds tighter than AND
+        ("c NOT a NEAR b", "([c] AND NOT ([a] NEAR/5 [b]))"),  # ...and tighter than NOT
+        ("c -a NEAR/2 b", "([c] AND NOT ([a] NEAR/2 [b]))"),
         ("title:Wagner killed", "(title:[wagner] AND [killed])"),
         ("title:(Wagner OR Вагнер)", "(title:[wagner] OR title:[вагнер])"),
         ('text:"meat grinder"', "text:[meat grinder]"),
@@ -114,6 +116,15 @@ def test_query_errors_point_at_the_problem(query: str, position: int, words: str
     assert error.position == position, error
     assert f"at character {position + 1}" in str(error)
     assert isinstance(error, TermError)  # callers that catch TermError catch these too
+
+
+def test_a_negated_side_of_near_is_named_not() -> None:
+    """NEAR takes words on both sides: "-b" and "NOT b" there are both reported as NOT."""
+    for query in ("a NEAR -b", "a NEAR NOT b"):
+        with pytest.raises(QueryError) as caught:
+            parse_query(query)
+        assert caught.value.message == 'expected a word, "phrase", ( or /regex/ here, not NOT'
+        assert caught.value.position == 7
 
 
 def test_pointer_draws_a_caret_under_the_problem() -> None:

@@ -425,6 +425,29 @@ def test_duplicate_name_across_files_names_both_locations(tmp_path: Path) -> Non
     assert [(r.name, r.origin) for r in load.rules] == [("wagner", "rules/a.toml")]
 
 
+def test_duplicates_without_a_header_line_name_just_the_file(tmp_path: Path) -> None:
+    """Rules written as inline tables (``rule = [{...}]``) have no [[rule]] line: their
+    errors and "first defined at" name the file alone."""
+    write(tmp_path, "rules/a.toml", 'rule = [{ name = "w", any = ["Wagner"] }]\n')
+    write(
+        tmp_path,
+        "rules/b.toml",
+        'rule = [{ name = "w", any = ["x"] }, { name = "w", any = ["y"] }]\n',
+    )
+    load = load_rule_files(["rules/*.toml"], tmp_path)
+    assert load.errors == (
+        'rules/b.toml: rule "w": duplicate name, first defined at rules/b.toml '
+        "(rule names must be unique across all rule files)",
+    )
+    write(tmp_path, "rules/b.toml", 'rule = [{ name = "w", any = ["x"] }]\n')
+    load = load_rule_files(["rules/*.toml"], tmp_path)
+    assert load.errors == (
+        'rules/b.toml: rule "w": duplicate name, first defined at rules/a.toml '
+        "(rule names must be unique across all rule files)",
+    )
+    assert [(r.name, r.origin) for r in load.rules] == [("w", "rules/a.toml")]
+
+
 def test_a_pattern_that_matches_no_file_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, "rules/a.toml", GOOD)
     load = load_rule_files(["rules/*.toml", "rules/*.tml", "extra/**/*.toml"], tmp_path)

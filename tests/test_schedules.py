@@ -12,7 +12,7 @@ import pytest
 from bot.adapters.console import ConsoleAdapter
 from bot.model import Alert, Destination, Item, Match, Span
 from bot.outbox import Outbox
-from bot.schedules import DigestSchedule, QuietHours, rule_digest_due
+from bot.schedules import DigestSchedule, QuietHours, parse_duration, rule_digest_due
 from bot.store import Store
 from tests.clock import Clock
 from tests.feeds import real_posts
@@ -70,6 +70,21 @@ def test_rule_digest_due_times() -> None:
     moscow = rule_digest_due("daily 08:00 Europe/Moscow", T)  # 05:00 UTC
     assert moscow == datetime(2024, 12, 4, 5, 0, tzinfo=UTC)
     for bad in ("weekly", "daily 25:00", "daily 08:00 Mars/Olympus", "0h", "", "daily"):
+        with pytest.raises(ValueError):
+            rule_digest_due(bad, T)
+
+
+def test_rule_digest_periods_are_config_durations() -> None:
+    """A rule's digest period is read by config.toml's duration parser (one grammar:
+    units in the order d h m s ms, each at most once, spaces allowed)."""
+    import bot.config
+
+    assert bot.config.parse_duration is parse_duration
+    assert rule_digest_due("90s", T) == T.replace(minute=31, second=30)
+    assert rule_digest_due("250ms", T) == T.replace(microsecond=250_000)
+    assert rule_digest_due("1d", T) == datetime(2024, 12, 4, tzinfo=UTC)
+    assert rule_digest_due("1h 30m", T) == rule_digest_due("1h30m", T)
+    for bad in ("30m1h", "1h1h", "0m", "0s0ms", "1H", "hourly UTC"):
         with pytest.raises(ValueError):
             rule_digest_due(bad, T)
 

@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, urlsplit
 
+from watchers.telegram_channel import channel_url
+
 __all__ = ["Expanded", "expand_source"]
 
 
@@ -141,7 +143,7 @@ def _telegram(channel: str, base: str) -> Expanded:
             "underscores, starting with a letter)"
         )
     name = channel.lower()
-    return Expanded("telegram", f"{base.rstrip('/')}/s/{name}", f"tg-{name}", ("telegram",))
+    return Expanded("telegram", channel_url(name, base), f"tg-{name}", ("telegram",))
 
 
 def _vk(domain: str) -> Expanded:

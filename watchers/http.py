@@ -2,18 +2,20 @@
 
     watchers/rss.fetch -> HttpClient.get(url, etag=..., last_modified=...) -> Response
 
-One ``aiohttp`` session with a connect and a read timeout, a cap on the (decoded)
-body size, at most ``per_host`` requests at a time to one host, and redirects
-followed here (not by aiohttp) so that a chain of only permanent redirects (301,
-308) can be told apart: its target is ``Response.permanent_url``.  Redirects go to
-http(s) only.  ``file://`` URLs (absolute paths) are read off the event loop with a
+Two ``aiohttp`` sessions (one for trusted sources, one guarded for user-added ones,
+see below) sharing the same limits: a connect and a read timeout, a cap on the
+(decoded) body size, at most ``per_host`` requests at a time to one host, and
+redirects followed here (not by aiohttp) so that a chain of only permanent redirects
+(301, 308) can be told apart: its target is ``Response.permanent_url``.  Redirects go
+to http(s) only.  ``file://`` URLs (absolute paths) are read off the event loop with a
 fake ETag (mtime and size), so the bundled offline samples get 304s too.
 
 Every failure is a ``FetchError`` whose message is meant for a person ("timed out
 after 30 s reading https://...") and never carries credentials: URLs in messages
 lose their user:password part and the values of token-like query parameters
 (``access_token``, ``api_key``...).  HTTP error statuses are not failures here: the
-caller reads ``Response.status``.
+caller reads ``Response.status``; ``parse_retry_after`` and ``parse_max_age`` read
+the ``Retry-After`` and ``Cache-Control`` headers the watchers honour.
 
 User-added sources are fetched with ``trusted=False``: before every request (the
 first and each redirect hop) the host is resolved and the request is refused if any
@@ -35,8 +37,9 @@ import ipaddress
 import os
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
@@ -55,6 +58,8 @@ __all__ = [
     "HttpClient",
     "Response",
     "address_problem",
+    "parse_max_age",
+    "parse_retry_after",
     "redact_url",
 ]
 
@@ -106,6 +111,38 @@ def redact_url(url: str) -> str:
             params.append(f"{name}=***" if secret else param)
         parts = parts._replace(query="&".join(params))
     return urlunsplit(parts)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
+    """``Retry-After`` as a delay: delta-seconds or an HTTP date (relative to ``now``)."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delay = when - (now or datetime.now(UTC))
+    return max(delay, timedelta(0))
+
+
+def parse_max_age(cache_control: str | None) -> timedelta | None:
+    """``max-age`` of a ``Cache-Control`` header, if any."""
+    for directive in _split_directives(cache_control):
+        name, _, value = directive.partition("=")
+        if name.strip().lower() == "max-age":
+            seconds = value.strip().strip('"')
+            if seconds.isdigit():
+                return timedelta(seconds=int(seconds))
+    return None
+
+
+def _split_directives(header: str | None) -> Iterable[str]:
+    return (part for part in (header or "").split(",") if part.strip())
 
 
 def _seconds(value: float) -> str:

@@ -1,7 +1,9 @@
 """Identity of items: the ``key`` and ``story_key`` every watcher gives an ``Item``.
 
-``key`` says "this entry of this source": the feed's guid, else its canonical link,
-else a hash of its content.  ``story_key`` says "this story, whoever carries it": the
+``key`` says "this entry of this source": for a feed entry (``item_key``) the feed's
+guid, else its canonical link, else a hash of its content; the Telegram and VK
+watchers key a post by its own id instead (``post:<channel>/<id>``,
+``post:wall<owner>/<id>``).  ``story_key`` says "this story, whoever carries it": the
 canonical link, else the content hash; dedup uses it to notice the same story in
 two sources.  Canonical links ignore case of scheme and host, default ports,
 fragments, tracking parameters and the order of query parameters.  Pure functions.

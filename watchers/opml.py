@@ -14,7 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 _NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
 
@@ -84,7 +84,7 @@ def write_opml(feeds: Iterable[OpmlFeed], title: str = "Dozor sources") -> str:
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
-        f"  <head><title>{_text(title)}</title></head>",
+        f"  <head><title>{escape(title)}</title></head>",
         "  <body>",
     ]
     for feed in feeds:
@@ -95,7 +95,3 @@ def write_opml(feeds: Iterable[OpmlFeed], title: str = "Dozor sources") -> str:
         )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)
-
-
-def _text(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -22,7 +22,6 @@ missing Content-Type means "XML", not ISO-8859-1.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import hashlib
 import io
@@ -30,21 +29,24 @@ import json
 import re
 import time
 import xml.sax
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
-from watchers.http import FetchError, HttpClient, Response, redact_url
+from watchers.common import about, failed, retry_note, run_off_loop
+from watchers.http import FetchError, HttpClient, parse_max_age, parse_retry_after, redact_url
 from watchers.identity import item_key, story_key
 from watchers.text import collapse_whitespace, html_to_text
 
+# parse_max_age and parse_retry_after live in watchers.http; re-exported for old callers.
 __all__ = ["ParsedFeed", "fetch", "parse_feed", "parse_max_age", "parse_retry_after"]
 
 
@@ -449,22 +451,13 @@ async def fetch(
             user_agent=user_agent_for(url),
         )
     except FetchError as exc:
-        return FetchResult(FetchStatus.ERROR, state=state, error=_about(source, str(exc)))
+        return failed(source, state, str(exc))
 
     kept = replace(state, url=response.permanent_url or state.url)
     status = response.status
     where = redact_url(response.url)
     max_age = parse_max_age(response.headers.get("cache-control"))
-
-    def failed(message: str, retry_after: timedelta | None = None) -> FetchResult:
-        return FetchResult(
-            FetchStatus.ERROR,
-            state=kept,
-            error=_about(source, message),
-            retry_after=retry_after,
-            max_age=max_age,
-            http_status=status,
-        )
+    fail = partial(failed, source, kept, max_age=max_age, http_status=status)
 
     if status == 304:
         new_state = replace(
@@ -479,18 +472,18 @@ async def fetch(
         return FetchResult(
             FetchStatus.GONE,
             state=kept,
-            error=_about(source, f"410 Gone: the feed was removed at {where}"),
+            error=about(source, f"410 Gone: the feed was removed at {where}"),
             http_status=status,
         )
     if status in (429, 503):
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         reason = "too many requests" if status == 429 else "service unavailable"
-        later = f"; retry after {int(retry_after.total_seconds())} s" if retry_after else ""
-        return failed(f"HTTP {status} ({reason}) from {where}{later}", retry_after)
+        message = f"HTTP {status} ({reason}) from {where}{retry_note(retry_after)}"
+        return fail(message, retry_after=retry_after)
     if status >= 400:
-        return failed(f"HTTP {status} from {where}")
+        return fail(f"HTTP {status} from {where}")
     if not 200 <= status < 300:
-        return failed(f"HTTP {status} from {where} (not a feed response)")
+        return fail(f"HTTP {status} from {where} (not a feed response)")
 
     body_hash = hashlib.sha256(response.body).hexdigest()
     new_state = replace(
@@ -507,12 +500,13 @@ async def fetch(
         )
 
     try:
-        parsed = await _run_parse(pool, response, source)
+        args = (response.body, response.headers, source.name, tuple(source.tags), response.url)
+        parsed = await run_off_loop(pool, parse_feed, *args)
     except Exception as exc:  # a broken process pool, mostly
-        return failed(f"could not parse the feed ({type(exc).__name__}: {exc})")
+        return fail(f"could not parse the feed ({type(exc).__name__}: {exc})")
     if parsed.error:
         cut = " (the connection closed before the whole feed arrived)" if response.truncated else ""
-        return failed(f"{parsed.error}{cut}, at {where}")
+        return fail(f"{parsed.error}{cut}, at {where}")
     return FetchResult(
         FetchStatus.OK,
         items=parsed.items,
@@ -540,47 +534,3 @@ def user_agent_for(url: str) -> str | None:
         if host == suffix or host.endswith("." + suffix):
             return agent
     return None
-
-
-def _about(source: Source, message: str) -> str:
-    """An error message that names its source, for logs and chats that show it alone."""
-    return f"{message} (source: {source.name})"
-
-
-async def _run_parse(pool: Executor | None, response: Response, source: Source) -> ParsedFeed:
-    args = (response.body, response.headers, source.name, tuple(source.tags), response.url)
-    if pool is None:
-        return await asyncio.to_thread(parse_feed, *args)
-    return await asyncio.get_running_loop().run_in_executor(pool, parse_feed, *args)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
-    """``Retry-After`` as a delay: delta-seconds or an HTTP date (relative to ``now``)."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delay = when - (now or datetime.now(UTC))
-    return max(delay, timedelta(0))
-
-
-def parse_max_age(cache_control: str | None) -> timedelta | None:
-    """``max-age`` of a ``Cache-Control`` header, if any."""
-    for directive in _split_directives(cache_control):
-        name, _, value = directive.partition("=")
-        if name.strip().lower() == "max-age":
-            seconds = value.strip().strip('"')
-            if seconds.isdigit():
-                return timedelta(seconds=int(seconds))
-    return None
-
-
-def _split_directives(header: str | None) -> Iterable[str]:
-    return (part for part in (header or "").split(",") if part.strip())

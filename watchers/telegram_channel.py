@@ -51,10 +51,10 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
-from watchers.http import FetchError, HttpClient, redact_url
+from watchers.common import failed, retry_note, run_off_loop
+from watchers.http import FetchError, HttpClient, parse_retry_after, redact_url
 from watchers.identity import content_hash, story_key
-from watchers.rss import parse_retry_after
-from watchers.text import collapse_whitespace
+from watchers.text import collapse_whitespace, first_line
 
 __all__ = [
     "PUBLIC_BASE",
@@ -73,7 +73,6 @@ __all__ = [
 PUBLIC_BASE = "https://t.me"  # where permalinks point, whatever base URL the pages came from
 DEFAULT_429_WAIT = timedelta(seconds=60)
 _CHANNEL = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_TITLE_WIDTH = 110
 
 
 class LinkPreview(NamedTuple):
@@ -161,7 +160,7 @@ def _parse_page(body: bytes, channel: str, base_url: str) -> ChannelPage:
     if not title:
         meta = tree.css_first('meta[property="og:title"]')
         title = collapse_whitespace((meta.attributes.get("content") or "") if meta else "")
-    page_base = f"{base_url.rstrip('/')}/s/{channel}"
+    page_base = channel_url(channel, base_url)
     nodes = history.css("div.tgme_widget_message")
     # the name posts go by (t.me/s/codecamp shows @campcode's posts), for posts without it
     shown_as = next(
@@ -465,7 +464,7 @@ def post_to_item(post: ChannelPost, source_name: str, tags: tuple[str, ...] = ()
     if post.poll:
         extra.append("\n".join([post.poll[0], *(f"- {o}" for o in post.poll[1:])]))
     full = "\n\n".join(p for p in (text, *extra) if p)
-    title = _first_line(text)
+    title = first_line(text)
     if not title and post.link_preview is not None:
         title = post.link_preview.title
     if not title and post.poll:
@@ -492,14 +491,6 @@ def post_key(channel: str, number: int) -> str:
     return f"post:{channel.lower()}/{number}"
 
 
-def _first_line(text: str, width: int = _TITLE_WIDTH) -> str:
-    line = next((ln.strip() for ln in text.split("\n") if ln.strip()), "")
-    if len(line) <= width:
-        return line
-    cut = line.rfind(" ", 0, width)
-    return line[: cut if cut > width // 2 else width].rstrip(",;:—- ") + " …"
-
-
 # --------------------------------------------------------------------------- fetch
 
 
@@ -518,7 +509,7 @@ async def fetch(
     try:
         base_url, channel = parse_channel_url(source.url)
     except ValueError as exc:
-        return FetchResult(FetchStatus.ERROR, state=state, error=_about(source, str(exc)))
+        return failed(source, state, str(exc))
     url = channel_url(channel, base_url)
     cursor = _int(state.cursor)
     rng = rng or random.Random()
@@ -535,7 +526,7 @@ async def fetch(
         try:
             response = await http.get(page_url, trusted=source.trusted)
         except FetchError as exc:
-            return FetchResult(FetchStatus.ERROR, state=state, error=_about(source, str(exc)))
+            return failed(source, state, str(exc))
         status = response.status
         where = redact_url(response.url)
         if status == 429 or status >= 500:
@@ -543,44 +534,23 @@ async def fetch(
             if retry_after is None and status == 429:
                 retry_after = DEFAULT_429_WAIT
             reason = "too many requests" if status == 429 else "server error"
-            later = f"; retry after {int(retry_after.total_seconds())} s" if retry_after else ""
-            return FetchResult(
-                FetchStatus.ERROR,
-                state=state,
-                error=_about(source, f"HTTP {status} ({reason}) from {where}{later}"),
-                retry_after=retry_after,
-                http_status=status,
-            )
+            message = f"HTTP {status} ({reason}) from {where}{retry_note(retry_after)}"
+            return failed(source, state, message, retry_after=retry_after, http_status=status)
         if not 200 <= status < 300 or response.truncated:
             cut = " (the connection closed before the whole page arrived)"
-            return FetchResult(
-                FetchStatus.ERROR,
-                state=state,
-                error=_about(
-                    source, f"HTTP {status} from {where}{cut if response.truncated else ''}"
-                ),
-                http_status=status,
-            )
+            message = f"HTTP {status} from {where}{cut if response.truncated else ''}"
+            return failed(source, state, message, http_status=status)
         try:
-            page = await _run_parse(pool, response.body, channel, base_url)
+            page = await run_off_loop(pool, parse_channel_page, response.body, channel, base_url)
         except Exception as exc:  # a broken process pool, mostly
             message = f"could not parse {where} ({type(exc).__name__}: {exc})"
-            return FetchResult(FetchStatus.ERROR, state=state, error=_about(source, message))
+            return failed(source, state, message)
         pages += 1
         if page.error:
-            return FetchResult(
-                FetchStatus.ERROR,
-                state=state,
-                error=_about(source, f"{page.error}, at {where}"),
-                http_status=status,
-            )
+            return failed(source, state, f"{page.error}, at {where}", http_status=status)
         if not page.exists:
-            return FetchResult(
-                FetchStatus.ERROR,
-                state=state,
-                error=_about(source, _no_preview(channel, page.title, where)),
-                http_status=status,
-            )
+            message = _no_preview(channel, page.title, where)
+            return failed(source, state, message, http_status=status)
         posts.update((p.id, p) for p in page.posts)
         ids.update(page.ids)
         if not page.ids or page.before is None or pages >= max_pages:
@@ -614,15 +584,3 @@ def _no_preview(channel: str, page_title: str, where: str) -> str:
             "is private, or disabled its preview)"
         )
     return f"not a Telegram channel page: got an HTML page titled {page_title!r} from {where}"
-
-
-def _about(source: Source, message: str) -> str:
-    return f"{message} (source: {source.name})"
-
-
-async def _run_parse(pool: Executor | None, body: bytes, channel: str, base: str) -> ChannelPage:
-    if pool is None:
-        return await asyncio.to_thread(parse_channel_page, body, channel, base)
-    return await asyncio.get_running_loop().run_in_executor(
-        pool, parse_channel_page, body, channel, base
-    )

@@ -7,8 +7,9 @@ the renderers want plain text.  ``html_to_text`` drops tags and the contents of
 whitespace: no run of spaces, at most one blank line, nothing at either end.
 Source newlines are whitespace, as in a browser (except inside ``<pre>``).
 
-``collapse_whitespace`` does the same tidying for text that is already plain.
-Both are pure and never raise.
+``collapse_whitespace`` does the same tidying for text that is already plain, and
+``first_line`` makes a title of a post that has none: its first non-empty line, cut
+at a word near ``TITLE_WIDTH`` characters.  All are pure and never raise.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import html
 import re
 from html.parser import HTMLParser
 
-__all__ = ["collapse_whitespace", "html_to_text"]
+__all__ = ["TITLE_WIDTH", "collapse_whitespace", "first_line", "html_to_text"]
+
+TITLE_WIDTH = 110  # the most characters of a title made by ``first_line`` (before " …")
 
 # A line break before and after these.
 _BREAK_TAGS = frozenset({"div", "li", "tr", "dt", "dd", "figcaption", "caption", "address", "hr"})
@@ -109,3 +112,14 @@ def html_to_text(html_text: str) -> str:
     except Exception:  # html.parser is lenient, but not on every odd markup
         text = html.unescape(_TAG.sub(" ", html_text))
     return collapse_whitespace(text)
+
+
+def first_line(text: str, width: int = TITLE_WIDTH) -> str:
+    """The first non-empty line of ``text``.  One longer than ``width`` is cut at its
+    last space before ``width`` (at ``width`` if that space comes in the first half)
+    and ends in " …"."""
+    line = next((ln.strip() for ln in text.split("\n") if ln.strip()), "")
+    if len(line) <= width:
+        return line
+    cut = line.rfind(" ", 0, width)
+    return line[: cut if cut > width // 2 else width].rstrip(",;:—- ") + " …"

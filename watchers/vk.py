@@ -34,17 +34,16 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
-from watchers.http import FetchError, HttpClient, redact_url
+from watchers.common import failed, retry_note
+from watchers.http import FetchError, HttpClient, parse_retry_after, redact_url
 from watchers.identity import content_hash, story_key
-from watchers.rss import parse_retry_after
-from watchers.text import collapse_whitespace
+from watchers.text import collapse_whitespace, first_line
 
 __all__ = ["API_VERSION", "NO_TOKEN", "WallPage", "fetch", "parse_wall", "wall_owner"]
 
 API_VERSION = "5.199"
 NO_TOKEN = "VK sources need a VK_TOKEN environment variable (a service token of a VK app)"
 _MOSCOW = timezone(timedelta(hours=3))
-_TITLE_WIDTH = 110
 _MEDIA = {
     "photo": "photo", "posted_photo": "photo", "album": "photo", "graffiti": "photo",
     "video": "video", "clip": "video", "doc": "document", "note": "document",
@@ -144,7 +143,7 @@ def _item(raw: dict[str, Any], names: dict[int, str], source: str, tags: tuple[s
     owner, number = int(raw.get("owner_id", raw.get("from_id", 0))), int(raw["id"])
     link = f"https://vk.com/wall{owner}_{number}"
     text, media = _post_text(raw)
-    title = _first_line(text)
+    title = first_line(text)
     forwarded = None
     history = raw.get("copy_history")
     if isinstance(history, list) and history and isinstance(history[0], dict):
@@ -156,7 +155,7 @@ def _item(raw: dict[str, Any], names: dict[int, str], source: str, tags: tuple[s
         header = f"repost of {who} (https://vk.com/{forwarded})"
         text = "\n\n".join(p for p in (text, header + (":\n" + o_text if o_text else "")) if p)
         media = tuple(dict.fromkeys((*media, *o_media)))
-        title = title or _first_line(o_text) or header
+        title = title or first_line(o_text) or header
     published = _timestamp(raw.get("date"))
     signer = raw.get("signer_id")
     return Item(
@@ -204,14 +203,6 @@ def _post_text(raw: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
     return "\n\n".join(p for p in parts if p), tuple(dict.fromkeys(kinds))
 
 
-def _first_line(text: str, width: int = _TITLE_WIDTH) -> str:
-    line = next((ln.strip() for ln in text.split("\n") if ln.strip()), "")
-    if len(line) <= width:
-        return line
-    cut = line.rfind(" ", 0, width)
-    return line[: cut if cut > width // 2 else width].rstrip(",;:—- ") + " …"
-
-
 def _timestamp(value: Any) -> datetime | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return datetime.fromtimestamp(value, UTC)
@@ -242,11 +233,11 @@ async def fetch(
     API trouble; ``pool`` is unused (JSON parsing is cheap) and there for the
     fetchers' common signature."""
     if not token:
-        return _failed(source, state, NO_TOKEN)
+        return failed(source, state, NO_TOKEN)
     try:
         owner = wall_owner(source.url)
     except ValueError as exc:
-        return _failed(source, state, str(exc))
+        return failed(source, state, str(exc))
     cursor = int(state.cursor) if (state.cursor or "").isdigit() else None
     items: dict[str, Item] = {}
     ids: set[int] = set()
@@ -261,19 +252,20 @@ async def fetch(
         try:
             response = await http.get(url, trusted=source.trusted)
         except FetchError as exc:
-            return _failed(source, state, _scrub(str(exc), token))
+            return failed(source, state, _scrub(str(exc), token))
         status = response.status
         where = _scrub(redact_url(url), token)
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            later = f"; retry after {int(retry_after.total_seconds())} s" if retry_after else ""
-            return _failed(source, state, f"HTTP {status} from {where}{later}", retry_after, status)
+            message = f"HTTP {status} from {where}{retry_note(retry_after)}"
+            return failed(source, state, message, retry_after=retry_after, http_status=status)
         if status != 200:
-            return _failed(source, state, f"HTTP {status} from {where}", None, status)
+            return failed(source, state, f"HTTP {status} from {where}", http_status=status)
         page = parse_wall(response.body, source.name, source.tags)
         if page.error is not None:
             message, retry_after = _api_error(page, source, clock())
-            return _failed(source, state, _scrub(message, token), retry_after, status)
+            message = _scrub(message, token)
+            return failed(source, state, message, retry_after=retry_after, http_status=status)
         items.update((item.key, item) for item in page.items)
         ids.update(page.ids)
         if page.pinned is not None:
@@ -340,19 +332,3 @@ def _until_next_vk_day(now: datetime) -> timedelta:
 
 def _scrub(message: str, token: str) -> str:
     return message.replace(token, "***") if token else message
-
-
-def _failed(
-    source: Source,
-    state: FetchState,
-    message: str,
-    retry_after: timedelta | None = None,
-    status: int | None = None,
-) -> FetchResult:
-    return FetchResult(
-        FetchStatus.ERROR,
-        state=state,
-        error=f"{message} (source: {source.name})",
-        retry_after=retry_after,
-        http_status=status,
-    )

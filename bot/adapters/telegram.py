@@ -141,7 +141,6 @@ class TelegramAdapter:
         updates by long polling or webhook."""
         await self.app.initialize()
         self.started = True
-        self.context.bot_username = self.app.bot.username
         if not listen:
             return
         await self.app.bot.set_my_commands([BotCommand(c.name, c.summary[:256]) for c in COMMANDS])
@@ -387,20 +386,10 @@ class TelegramAdapter:
         reply = await dispatch(self.context, invocation)
         if not reply.text and reply.attachment is None:
             return  # e.g. a flood-limited user who was already told
-        if reply.file is not None:
-            await message.reply_document(
-                InputFile(reply.file, filename=reply.file_name),
-                caption=reply.text[:1024],
-                do_quote=False,
-            )
-            if len(reply.text) <= 1024:
-                return
-        if reply.image is not None:
-            await message.reply_photo(
-                InputFile(reply.image, filename=reply.image_name),
-                caption=reply.text[:1024],
-                do_quote=False,
-            )
+        if reply.attachment is not None:  # a chart as a photo, any other file as a document
+            send = message.reply_photo if reply.image is not None else message.reply_document
+            upload = InputFile(reply.attachment, filename=reply.attachment_name)
+            await send(upload, caption=reply.text[:1024], do_quote=False)
             if len(reply.text) <= 1024:
                 return
         for chunk in split_text(reply.text):

@@ -8,6 +8,7 @@ from dataclasses import replace
 from bot.commands.common import UsageError, shorten
 from bot.commands.context import BotContext
 from bot.commands.types import Invocation, Reply
+from bot.model import story_root
 from bot.store import StoredAlert
 
 SHOWN_TEXT = 3500
@@ -60,7 +61,7 @@ async def story(ctx: BotContext, inv: Invocation) -> Reply:
     found = _alert(ctx, _replied(ctx, inv))
     if isinstance(found, str):
         return Reply(found)
-    root = found.alert.story_key.split("#", 1)[0]
+    root = story_root(found.alert.story_key)
     first = found.alert.item
     lines = [
         f"Story of alert #{found.id}: first {first.source}"

@@ -4,7 +4,7 @@ mean", and how times and spans are written in replies (always UTC, plain text)."
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from bot.config import format_duration
@@ -63,6 +63,16 @@ def moment(when: datetime, now: datetime) -> str:
     if timedelta(0) <= when - now < timedelta(hours=24):
         return f"{when:%H:%M} UTC"
     return f"{when:%Y-%m-%d %H:%M} UTC"
+
+
+def unique_name(base: str, taken: Iterable[str], key: Callable[[str], str] = str.casefold) -> str:
+    """``base``, or ``base-2``, ``base-3``... : the first that ``taken`` lacks (names
+    compared by ``key``: regardless of case by default)."""
+    used = {key(t) for t in taken}
+    name, n = base, 2
+    while key(name) in used:
+        name, n = f"{base}-{n}", n + 1
+    return name
 
 
 def plural(n: int, noun: str) -> str:

@@ -3,11 +3,13 @@ from chat, destinations, the store, the clock.
 
 Chat-added rules and sources live in the store and survive restarts; file rules stay
 in their files (chat can mute them, not delete them).  Changing rules or sources here
-takes effect on the next poll: the pipeline is handed the new rule set at once.
+takes effect on the next poll: the pipeline is handed the new rule set as soon as it is
+compiled (in a thread).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -15,6 +17,7 @@ from datetime import datetime
 from bot import __version__
 from bot.commands.limits import CommandLimiter
 from bot.config import Settings
+from bot.matching import Matcher
 from bot.model import Destination, Rule, Source
 from bot.pipeline import Pipeline
 from bot.store import Store
@@ -30,16 +33,20 @@ class BotContext:
     started_at: datetime
     last_poll_at: Callable[[], datetime | None] = lambda: None
     version: str = __version__
-    bot_username: str | None = None  # the bot's @name on Telegram, once known
     limiter: CommandLimiter = field(default_factory=CommandLimiter)
-    _on_sources_changed: list[Callable[[], None]] = field(default_factory=list)
+    _rules_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def rules(self) -> list[Rule]:
         """File rules first, then chat rules, in the order they were added."""
         return [*self.file_rules, *(c.rule for c in self.store.chat_rules())]
 
-    def refresh_rules(self) -> None:
-        self.pipeline.set_rules(self.rules())
+    async def refresh_rules(self) -> None:
+        """Hand the pipeline the current rules (files and chat), compiled in a thread:
+        thousands of rules take seconds, and chat commands must not wait on that.  One
+        refresh at a time, so the last change is the one in force."""
+        async with self._rules_lock:
+            every = self.rules()
+            self.pipeline.set_rules(every, await asyncio.to_thread(Matcher, every))
 
     def sources(self) -> list[Source]:
         """Config sources, then chat-added ones (polled at the default interval)."""

@@ -22,7 +22,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from bot.commands.common import UsageError, find_name, moment, no_such, plural, shorten
+from bot.commands.common import (
+    UsageError,
+    find_name,
+    moment,
+    no_such,
+    plural,
+    shorten,
+    unique_name,
+)
 from bot.commands.context import BotContext
 from bot.commands.permissions import is_admin
 from bot.commands.types import Invocation, Reply
@@ -241,10 +249,7 @@ def rule_name(query: Query, taken: Sequence[str]) -> str:
             break
         slug = longer
     base = f"watch-{slug}" if slug else "watch"
-    used = {t.casefold() for t in taken}
-    name, n = base, 2
-    while name.casefold() in used:
-        name, n = f"{base}-{n}", n + 1
+    name = unique_name(base, taken)
     return name
 
 
@@ -337,7 +342,7 @@ async def watch(ctx: BotContext, inv: Invocation) -> Reply:
     stored = ChatRule(rule, inv.args, destination, inv.chat, inv.user_name, ctx.clock())
     if not ctx.store.add_chat_rule(stored):
         return Reply(f"the name {name} was just taken; please try again")
-    ctx.refresh_rules()
+    await ctx.refresh_rules()
     looked, found = await recent_matches(ctx, rule)
     lines = [
         f"Watching as {name}: alerts come to this chat.",
@@ -383,7 +388,7 @@ async def unwatch(ctx: BotContext, inv: Invocation) -> Reply:
     if chat_rule.chat != inv.chat and not is_admin(ctx, inv.platform, inv.user_id):
         return Reply(f"rule {name} belongs to another chat; only an admin may remove it")
     ctx.store.remove_chat_rule(name)
-    ctx.refresh_rules()
+    await ctx.refresh_rules()
     return Reply(f"stopped watching {name} ({describe(chat_rule.rule)})")
 
 

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from bot.commands.common import UsageError, ago, find_name, moment, no_such, plural, shorten
+from bot.commands.common import (
+    UsageError,
+    ago,
+    find_name,
+    moment,
+    no_such,
+    plural,
+    shorten,
+    unique_name,
+)
 from bot.commands.context import BotContext
 from bot.commands.types import Invocation, Reply
 from bot.config import format_duration
@@ -27,10 +35,7 @@ from watchers.expand import expand_source
 from watchers.http import AddressGuard
 from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
 
-NAME_CHARS = 48
 CHAT_TAGS = ("chat",)
-_TELEGRAM_HOSTS = ("t.me", "www.t.me", "telegram.me", "www.telegram.me")
-_CHANNEL = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$")
 
 
 def condition(h: SourceHealth | None, source: Source) -> str:
@@ -141,10 +146,7 @@ async def add_source(ctx: BotContext, inv: Invocation) -> Reply:
     same = next((s for s in sources if s.url.rstrip("/") == found.url.rstrip("/")), None)
     if same is not None:
         return Reply(f"that is already a source: {same.name}")
-    taken = {s.name.casefold() for s in sources}
-    name, n = found.name, 2
-    while name.casefold() in taken:
-        name, n = f"{found.name}-{n}", n + 1
+    name = unique_name(found.name, (s.name for s in sources))
     interval = ctx.settings.polling.interval
     tags = tuple(dict.fromkeys((*CHAT_TAGS, *found.tags)))
     source = Source(name, found.kind, found.url, interval, tags, trusted=False)
@@ -191,7 +193,7 @@ async def import_sources(ctx: BotContext, inv: Invocation) -> Reply:
         return Reply("that OPML file lists no feeds (outlines with an http(s) xmlUrl)")
     sources = ctx.sources()
     known = {s.url.rstrip("/") for s in sources}
-    taken = {s.name.casefold() for s in sources}
+    taken = {s.name for s in sources}
     interval = ctx.settings.polling.interval
     added: list[str] = []
     skipped = 0
@@ -204,15 +206,13 @@ async def import_sources(ctx: BotContext, inv: Invocation) -> Reply:
         if problem:
             refused.append(f"{shorten(feed.url, 60)}: {problem}")
             continue
-        name, n = feed.name, 2
-        while name.casefold() in taken:
-            name, n = f"{feed.name}-{n}", n + 1
+        name = unique_name(feed.name, taken)
         tags = tuple(dict.fromkeys((*CHAT_TAGS, *feed.tags)))
         if ctx.add_source(
             Source(name, "rss", feed.url, interval, tags, trusted=False), inv.user_name
         ):
             added.append(name)
-            taken.add(name.casefold())
+            taken.add(name)
             known.add(feed.url.rstrip("/"))
     lines = [
         f"imported {plural(len(added), 'source')} from {plural(len(feeds), 'feed')} in the file"

@@ -2,8 +2,9 @@
 
     watchers -> Item -> matching -> Match -> routing -> Alert -> outbox -> adapters
 
-Pure functions over ``bot.model`` types: imports only ``bot.model`` (and third-party
-text libraries); no I/O except the rule files.  Modules, in pipeline order:
+Pure functions over ``bot.model`` types: imports only ``bot.model``, ``bot.schedules``
+(``rulefiles`` checks a rule's ``digest`` with it; pure too) and third-party text
+libraries; no I/O except the rule files.  Modules, in pipeline order:
 
 - ``query``: the rule language (``parse_query``; ``QueryError`` points at the position);
 - ``normalize``: the folding that item text and terms share (case, ё/е, dashes,
@@ -18,7 +19,7 @@ text libraries); no I/O except the rule files.  Modules, in pipeline order:
 """
 
 from bot.matching.matcher import Matcher, check_term, match_rule, rule_from_query
-from bot.matching.normalize import Token, fold, normalize, normalize_term, normalize_word, tokenize
+from bot.matching.normalize import Token, fold, normalize, normalize_term, tokenize
 from bot.matching.query import QueryError, TermError, parse_query
 from bot.matching.rulefiles import RULE_KEYS, RuleFiles, RuleLoad, load_rule_files
 
@@ -36,7 +37,6 @@ __all__ = [
     "match_rule",
     "normalize",
     "normalize_term",
-    "normalize_word",
     "parse_query",
     "rule_from_query",
     "tokenize",

@@ -31,7 +31,8 @@ import re
 from functools import cache, lru_cache
 from typing import Any
 
-_CYRILLIC = re.compile(r"[а-яёєіїґў]")
+from bot.matching.normalize import CYRILLIC_LETTER
+
 _UKRAINIAN = re.compile(r"[єіїґ']")
 _APOSTROPHES = str.maketrans({c: "'" for c in "’ʼ`´‘′"})
 _SKIP_POS = {"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED", None}
@@ -98,7 +99,7 @@ def _dominated(analyzer: Any, form: str, lemmas: set[str]) -> bool:
 def slavic_forms(word: str) -> frozenset[str]:
     """The Russian or Ukrainian forms of ``word`` (casefolded, ё as е), itself included."""
     word = word.casefold().translate(_APOSTROPHES).replace("ё", "е")
-    if len(word) < MIN_LENGTH or not _CYRILLIC.search(word) or any(c.isdigit() for c in word):
+    if len(word) < MIN_LENGTH or not CYRILLIC_LETTER.search(word) or any(c.isdigit() for c in word):
         return frozenset({word})
     forms = {word}
     for analyzer in _analyzers(word):
@@ -145,7 +146,7 @@ def derived_forms(word: str) -> frozenset[str]:
     вагнеровские, ...; Пригожин -> пригожинец, пригожинский; Азов -> азовец.  Empty for
     anything but a Cyrillic word of 4+ letters ending in a consonant."""
     word = word.casefold().replace("ё", "е")
-    if len(word) < 4 or not word.isalpha() or not _CYRILLIC.search(word):
+    if len(word) < 4 or not word.isalpha() or not CYRILLIC_LETTER.search(word):
         return frozenset()
     if not _CONSONANT_END.search(word):
         return frozenset()

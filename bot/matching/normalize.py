@@ -111,6 +111,9 @@ _CYRILLIC_TO_LATIN = str.maketrans("авсенікмортху", "abcehikmoptxy"
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 _CYRILLIC_LETTERS = "абвгдежзийклмнопрстуфхцчшщъыьэюяєіїґў"
 _CYRILLIC = frozenset(_CYRILLIC_LETTERS)
+# A lowercase Russian, Ukrainian or Belarusian letter (ё too): ``search`` tells whether a
+# word has any, i.e. whether Cyrillic inflection and transliteration apply to it.
+CYRILLIC_LETTER = re.compile(r"[а-яёєіїґў]")
 _MIXED_WORD = re.compile(
     rf"[a-z{_CYRILLIC_LETTERS}]*(?:[a-z][{_CYRILLIC_LETTERS}]|[{_CYRILLIC_LETTERS}][a-z])"
     rf"[a-z{_CYRILLIC_LETTERS}]*"
@@ -268,9 +271,10 @@ _TABLE = _Table()
 
 # --- the exact path: clusters and entities, with an offset map --------------------
 
+# An HTML entity (``_ENTITY``), or one character with the combining marks after it.
 _CLUSTER = re.compile(
-    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
-    r"|.[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\ufe00-\ufe0f]*",
+    _ENTITY.pattern
+    + r"|.[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\ufe00-\ufe0f]*",
     re.S,
 )
 
@@ -392,11 +396,6 @@ def tokenize(text: str) -> list[Token]:
     return [
         Token(m.group(), *folded.original(m.start(), m.end())) for m in _WORD.finditer(folded.text)
     ]
-
-
-def normalize_word(word: str) -> str:
-    """One word folded: what ``tokenize`` makes of it (its tokens joined by spaces)."""
-    return normalize(word)
 
 
 def normalize_term(term: str) -> tuple[str, ...]:

@@ -18,8 +18,9 @@ Part of the "Item -> Match" stage: ``parse_query`` turns a query into a ``Query`
 "# " starts a comment to the end of the line (rule files write long queries over
 several lines); "#tag" is a word.  A word or phrase is one term: its words in
 sequence, whatever separates them ("Дейр-эз-Зор" is the phrase дейр эз зор).  "*"
-right after a word makes it a prefix ("погиб*"); "!" before a term turns inflection
-and transliteration off for it.  NOT binds tightest, then NEAR, then AND, then OR.
+right after a word makes it a prefix ("погиб*"); "!" before a term matches it only as
+written: no inflection, transliteration, derived or English forms.  NEAR binds
+tightest, then NOT, then AND, then OR ("c NOT a NEAR b" is c AND NOT (a NEAR b)).
 A regex is RE2 syntax (linear time), case-insensitive, over the original title and
 text.
 
@@ -84,7 +85,7 @@ class Word:
 class Term:
     text: str  # as the rule writes it (the label shown in alerts)
     words: tuple[Word, ...]
-    exact: bool = False  # "!": no inflection, no transliteration
+    exact: bool = False  # "!": as written (no inflection, translit, derived, English forms)
     field: str | None = None  # "title" / "text": only there
     position: int = 0
 
@@ -443,7 +444,7 @@ class _Parser:
         if token.kind == "REGEX":
             return compile_regex(token.value, token.position, self.text, scope)
         what = _DESCRIBE.get(token.kind, repr(token.value))
-        if token.kind == "NOT" or token.kind == "-":  # pragma: no cover - parse_unary
+        if token.kind == "NOT" or token.kind == "-":  # "a NEAR -b": NEAR takes no NOT
             what = "NOT"
         raise self.error(
             f'expected a word, "phrase", ( or /regex/ here, not {what}', token.position

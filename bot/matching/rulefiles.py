@@ -53,7 +53,6 @@ RULE_KEYS = (
     "tags",
     "translit",
 )
-SEVERITIES = SEVERITY_ORDER
 _TERM_KEYS = ("any", "all", "none")
 _LIST_KEYS = ("tags", "sources", "destinations")
 _BOOL_KEYS = ("silent", "inflect", "translit", "english_forms", "derived")
@@ -159,10 +158,7 @@ def _duplicates(
     rules: list[tuple[Rule, int | None]], shown: str, first_seen: dict[str, str]
 ) -> list[str]:
     return [
-        f'{shown}:{line}: rule "{rule.name}": duplicate name, first defined at '
-        f"{first_seen[rule.name]} (rule names must be unique across all rule files)"
-        if line
-        else f'{shown}: rule "{rule.name}": duplicate name, first defined at '
+        f'{_where(shown, line)}: rule "{rule.name}": duplicate name, first defined at '
         f"{first_seen[rule.name]} (rule names must be unique across all rule files)"
         for rule, line in rules
         if rule.name in first_seen
@@ -171,7 +167,12 @@ def _duplicates(
 
 def _claim(rules: list[tuple[Rule, int | None]], shown: str, first_seen: dict[str, str]) -> None:
     for rule, line in rules:
-        first_seen[rule.name] = f"{shown}:{line}" if line else shown
+        first_seen[rule.name] = _where(shown, line)
+
+
+def _where(shown: str, line: int | None) -> str:
+    """``file:line``, or just ``file`` when the line is unknown."""
+    return f"{shown}:{line}" if line else shown
 
 
 def _expand(patterns: Sequence[str], base_dir: Path, errors: list[str]) -> list[Path]:
@@ -226,8 +227,7 @@ class _RuleFile:
         self.names: dict[str, int | None] = {}  # within this file
 
     def error(self, line: int | None, message: str) -> None:
-        where = f"{self.shown}:{line}" if line else self.shown
-        self.errors.append(f"{where}: {message}")
+        self.errors.append(f"{_where(self.shown, line)}: {message}")
 
     def load(self) -> tuple[list[tuple[Rule, int | None]], list[str]]:
         try:
@@ -293,10 +293,10 @@ class _RuleFile:
         description = self._string(n, label, entry, "description", "")
         query = self._string(n, label, entry, "query", "")
         severity = self._string(n, label, entry, "severity", "normal")
-        if isinstance(severity, str) and severity not in SEVERITIES:
+        if isinstance(severity, str) and severity not in SEVERITY_ORDER:
             self.error(
                 self._key_line(n, "severity"),
-                f'{label}: "severity" must be one of {", ".join(SEVERITIES)}, '
+                f'{label}: "severity" must be one of {", ".join(SEVERITY_ORDER)}, '
                 f"got {_show(severity)}",
             )
         digest = self._string(n, label, entry, "digest", None)
@@ -365,11 +365,10 @@ class _RuleFile:
         line = self._rule_line(n)
         if isinstance(name, str) and _NAME.match(name):
             if name in self.names:
-                first = self.names[name]
-                where = f"{self.shown}:{first}" if first else self.shown
                 self.error(
                     line,
-                    f"{label}: duplicate name, first defined at {where} "
+                    f"{label}: duplicate name, first defined at "
+                    f"{_where(self.shown, self.names[name])} "
                     "(rule names must be unique across all rule files)",
                 )
             else:

@@ -20,7 +20,8 @@ import re
 from functools import cache, lru_cache
 from pathlib import Path
 
-_CYRILLIC = re.compile(r"[а-яёєіїґў]")
+from bot.matching.normalize import CYRILLIC_LETTER
+
 _UKRAINIAN = re.compile(r"[єіїґ]")
 _LATIN_WORD = re.compile(r"^[a-z][a-z'\-]*$")
 _VOWELS = set("aeiouy")
@@ -63,7 +64,7 @@ def _reverse() -> tuple[dict[str, str], int]:
 def latin_variants(word: str) -> frozenset[str]:
     """Latin spellings of a Cyrillic ``word`` (empty when it has no Cyrillic)."""
     word = word.casefold()
-    if not _CYRILLIC.search(word):
+    if not CYRILLIC_LETTER.search(word):
         return frozenset()
     if _UKRAINIAN.search(word):
         import cyrtranslit

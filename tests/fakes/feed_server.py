@@ -55,7 +55,9 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["FeedServer", "RecordedRequest", "Route", "unused_port"]
+from tests.fakes.local_server import LocalServer
+
+__all__ = ["FeedServer", "RecordedRequest", "Route", "record", "unused_port"]
 
 _AUTO = "auto"
 _CLOCK_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -67,6 +69,16 @@ class RecordedRequest:
     path: str
     query: str
     headers: dict[str, str]  # lower-case names
+
+
+def record(request: web.Request) -> RecordedRequest:
+    """What the fakes that play websites keep of a request."""
+    return RecordedRequest(
+        request.method,
+        request.path,
+        request.query_string,
+        {k.lower(): v for k, v in request.headers.items()},
+    )
 
 
 @dataclass
@@ -112,11 +124,10 @@ class FeedServer:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
-        self.port: int | None = None
+        self._server = LocalServer("FeedServer", host)
         self.routes: dict[str, Route] = {}
         self.requests: list[RecordedRequest] = []
         self._failures: dict[str, list[_Failure]] = {}
-        self._runner: web.AppRunner | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self.in_flight = 0  # requests being answered right now
         self.max_in_flight = 0  # the most at any one time
@@ -136,26 +147,20 @@ class FeedServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        await self._server.start(app)
 
     async def stop(self) -> None:
         for task in list(self._handlers):  # slow handlers still sleeping
             task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._server.stop()
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port
 
     @property
     def base_url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("FeedServer is not started: use `async with FeedServer()`")
-        return f"http://{self.host}:{self.port}"
+        return self._server.root
 
     def url(self, path: str) -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
@@ -183,14 +188,7 @@ class FeedServer:
         return [r for r in self.requests if r.path == path]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(
-            RecordedRequest(
-                request.method,
-                request.path,
-                request.query_string,
-                {k.lower(): v for k, v in request.headers.items()},
-            )
-        )
+        self.requests.append(record(request))
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)

@@ -78,7 +78,6 @@ bodies, the response_url and upload URL paths, ids it invents.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import itertools
@@ -94,6 +93,8 @@ from types import TracebackType
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.local_server import LocalServer, Waiters
 
 __all__ = [
     "Ack",
@@ -412,7 +413,7 @@ class FakeSlack:
         self.bot_name = bot_name
         self.clock = clock
         self.host = host
-        self.port: int | None = None
+        self._server = LocalServer("FakeSlack", host)
         self.requests: list[RecordedRequest] = []
         self.responses: list[ResponsePost] = []
         self.envelopes: list[JsonDict] = []
@@ -431,10 +432,9 @@ class FakeSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self._failures: list[_Failure] = []
         self._flood_until: dict[str, float] = {}
-        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        self._waiters = Waiters()
         self._counter = itertools.count(1)
         self._ts_counter = itertools.count(1)
-        self._runner: web.AppRunner | None = None
         self._handlers: dict[str, Callable[[RecordedRequest], JsonDict]] = {
             "auth.test": self._auth_test,
             "apps.connections.open": self._connections_open,
@@ -472,28 +472,22 @@ class FakeSlack:
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/hooks/{kind}/{team}/{number}/{secret}", self._handle_hook)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        await self._server.start(app)
 
     async def stop(self) -> None:
         """Close the websockets (a connected client will try to reconnect: close it first)."""
         for ws in list(self._sockets):
             await ws.close(code=1001, message=b"server shutdown")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        for _, future in self._waiters:
-            if not future.done():
-                future.cancel()
+        await self._server.stop()
+        self._waiters.cancel()
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port
 
     @property
     def url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("FakeSlack is not started: use `async with FakeSlack()`")
-        return f"http://{self.host}:{self.port}"
+        return self._server.root
 
     @property
     def api_url(self) -> str:
@@ -608,7 +602,7 @@ class FakeSlack:
         def answered() -> list[RecordedRequest]:
             return [r for r in self.calls(method) if r.status is not None]
 
-        if not await self._wait_until(lambda: len(answered()) >= count, timeout):
+        if not await self._waiters.until(lambda: len(answered()) >= count, timeout):
             seen = sorted({r.method for r in self.requests})
             raise TimeoutError(
                 f"{len(answered())} of {count} {method} calls answered in {timeout}s; "
@@ -617,14 +611,14 @@ class FakeSlack:
         return answered()
 
     async def wait_connected(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        if not await self._wait_until(lambda: bool(self._open_sockets()), timeout):
+        if not await self._waiters.until(lambda: bool(self._open_sockets()), timeout):
             raise TimeoutError(
                 f"no Socket Mode connection in {timeout}s "
                 f"(apps.connections.open calls: {len(self.calls('apps.connections.open'))})"
             )
 
     async def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:  # noqa: ASYNC109
-        if not await self._wait_until(lambda: envelope_id in self.acks, timeout):
+        if not await self._waiters.until(lambda: envelope_id in self.acks, timeout):
             raise TimeoutError(
                 f"envelope {envelope_id} not acknowledged in {timeout}s; acked: {sorted(self.acks)}"
             )
@@ -899,14 +893,14 @@ class FakeSlack:
                 "connection_info": {"app_id": self.app_id},
             }
         )
-        self._notify()
+        self._waiters.notify()
         try:
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
                     self._on_socket_text(message.data)
         finally:
             self._sockets.remove(ws)
-            self._notify()
+            self._waiters.notify()
         return ws
 
     def _on_socket_text(self, raw: str) -> None:
@@ -918,28 +912,9 @@ class FakeSlack:
         if isinstance(message, dict) and isinstance(message.get("envelope_id"), str):
             envelope_id = message["envelope_id"]
             self.acks[envelope_id] = Ack(envelope_id, message.get("payload"), self.clock(), raw)
-        self._notify()
+        self._waiters.notify()
 
     # -------------------------------------------------------- HTTP plumbing
-
-    def _notify(self) -> None:
-        for predicate, future in list(self._waiters):
-            if not future.done() and predicate():
-                future.set_result(None)
-
-    async def _wait_until(self, predicate: Callable[[], bool], seconds: float) -> bool:
-        if predicate():
-            return True
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (predicate, future)
-        self._waiters.append(entry)
-        try:
-            await asyncio.wait_for(future, seconds)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self._waiters.remove(entry)
 
     @staticmethod
     async def _read_params(request: web.Request) -> tuple[JsonDict, str]:
@@ -1004,7 +979,7 @@ class FakeSlack:
         except _ApiError as error:
             return self._error_response(record, error)
         record.status, record.response = 200, body
-        self._notify()
+        self._waiters.notify()
         return web.json_response(body, dumps=_dumps)
 
     def _error_response(self, record: RecordedRequest, error: _ApiError) -> web.Response:
@@ -1023,7 +998,7 @@ class FakeSlack:
             response = web.json_response(
                 body, status=error.status, headers=error.headers, dumps=_dumps
             )
-        self._notify()
+        self._waiters.notify()
         return response
 
     def _check_token(self, method: str, token: str | None) -> None:
@@ -1383,12 +1358,12 @@ class FakeSlack:
         uploaded = self.files.get(request.match_info["file_id"])
         if uploaded is None:
             record.status, record.response = 404, "file not found"
-            self._notify()
+            self._waiters.notify()
             return web.Response(status=404, text="file not found")
         uploaded.data = data
         text = f"OK - {len(data)}"
         record.status, record.response = 200, text
-        self._notify()
+        self._waiters.notify()
         return web.Response(text=text, content_type="text/plain")
 
     async def _handle_hook(self, request: web.Request) -> web.StreamResponse:
@@ -1417,7 +1392,7 @@ class FakeSlack:
                 ResponsePost(url, hook.kind, hook.envelope_id, payload, record.time, status)
             )
         record.status, record.response = status, text
-        self._notify()
+        self._waiters.notify()
         return web.Response(status=status, text=text, content_type="text/html")
 
     def _apply_response(self, hook: _Hook, payload: JsonDict, at: float) -> None:

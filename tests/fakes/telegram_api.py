@@ -64,7 +64,6 @@ modified" 400; editMessageText without ``reply_markup`` drops the keyboard, as T
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
@@ -76,6 +75,8 @@ from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.local_server import LocalServer, Waiters
 
 __all__ = [
     "FakeTelegram",
@@ -489,7 +490,7 @@ class FakeTelegram:
         self.clock = clock
         self.strict_entities = strict_entities
         self.host = host
-        self.port: int | None = None
+        self._server = LocalServer("FakeTelegram", host)
         self.requests: list[RecordedRequest] = []
         self.webhook_url = ""
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
@@ -514,10 +515,9 @@ class FakeTelegram:
         self._files: dict[str, tuple[UploadedFile, str]] = {}  # file_id -> (file, path)
         self._failures: list[_Failure] = []
         self._flood_until: dict[ChatKey, float] = {}
-        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        self._waiters = Waiters()
         self._poll_generation = 0
         self._closing = False
-        self._runner: web.AppRunner | None = None
         self._handlers: dict[str, tuple[str, Callable[[RecordedRequest], Awaitable[Any]]]] = {
             name.lower(): (name, handler)
             for name, handler in {
@@ -559,27 +559,21 @@ class FakeTelegram:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # handler_cancellation: a long poll whose client hung up stops waiting.
-        self._runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        await self._server.start(app, handler_cancellation=True)
 
     async def stop(self) -> None:
         self._closing = True
-        self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        self._waiters.notify()
+        await self._server.stop()
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port
 
     @property
     def api_root(self) -> str:
         """What Dozor's ``[telegram] api_base_url`` should be: ``http://127.0.0.1:PORT``."""
-        if self.port is None:
-            raise RuntimeError("FakeTelegram is not started: use `async with FakeTelegram()`")
-        return f"http://{self.host}:{self.port}"
+        return self._server.root
 
     url = api_root
 
@@ -614,7 +608,7 @@ class FakeTelegram:
             update = {"update_id": self._next_update_id, **update}
             self._next_update_id += 1
         self._updates.append(update)
-        self._notify()
+        self._waiters.notify()
         return update
 
     def push_command(
@@ -768,7 +762,7 @@ class FakeTelegram:
         count: int = 1,
         timeout: float = 5.0,  # noqa: ASYNC109
     ) -> list[RecordedRequest]:
-        if not await self._wait_until(lambda: len(self.calls(method)) >= count, timeout):
+        if not await self._waiters.until(lambda: len(self.calls(method)) >= count, timeout):
             seen = sorted({r.method for r in self.requests})
             raise TimeoutError(
                 f"expected {count} {method} call(s) within {timeout}s, "
@@ -777,26 +771,6 @@ class FakeTelegram:
         return self.calls(method)
 
     # -------------------------------------------------------- plumbing
-
-    def _notify(self) -> None:
-        for predicate, future in list(self._waiters):
-            if not future.done() and predicate():
-                future.set_result(None)
-
-    async def _wait_until(self, predicate: Callable[[], bool], seconds: float) -> bool:
-        if predicate():
-            return True
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (predicate, future)
-        self._waiters.append(entry)
-        try:
-            async with asyncio.timeout(seconds):
-                await future
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self._waiters.remove(entry)
 
     def _allocate_message_id(self, key: ChatKey) -> int:
         message_id = self._next_message_id.get(key, 1)
@@ -883,7 +857,7 @@ class FakeTelegram:
             canonical, params, files, self.clock(), encoding, token, request.method
         )
         self.requests.append(record)
-        self._notify()
+        self._waiters.notify()
         status, body = await self._answer(record, handler)
         record.status, record.response = status, body
         if status == 502 and body is None:
@@ -977,9 +951,9 @@ class FakeTelegram:
             self._updates = self._updates[offset:]
         self._poll_generation += 1
         generation = self._poll_generation
-        self._notify()  # an older long poll ends with 409
+        self._waiters.notify()  # an older long poll ends with 409
         if not self._updates and timeout > 0 and not self._closing:
-            await self._wait_until(
+            await self._waiters.until(
                 lambda: bool(self._updates) or self._poll_generation != generation or self._closing,
                 timeout,
             )

@@ -34,7 +34,8 @@ from types import TracebackType
 
 from aiohttp import web
 
-from tests.fakes.feed_server import RecordedRequest
+from tests.fakes.feed_server import RecordedRequest, record
+from tests.fakes.local_server import LocalServer
 
 __all__ = ["FakeChannel", "FakePost", "TmeServer"]
 
@@ -100,24 +101,17 @@ class TmeServer:
     def __init__(self, host: str = "127.0.0.1", page_size: int = 20) -> None:
         self.host = host
         self.page_size = page_size
-        self.port: int | None = None
+        self._server = LocalServer("TmeServer", host)
         self.channels: dict[str, FakeChannel] = {}
         self.fixed_pages: dict[str, bytes] = {}
         self.requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
-        self._runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> TmeServer:
         app = web.Application()
         app.router.add_get("/s/{name}", self._preview)
         app.router.add_get("/{name}", self._card)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        await self._server.start(app)
         return self
 
     async def __aexit__(
@@ -126,15 +120,15 @@ class TmeServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._server.stop()
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port
 
     @property
     def base_url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("TmeServer is not started: use `async with TmeServer()`")
-        return f"http://{self.host}:{self.port}"
+        return self._server.root
 
     def channel_url(self, name: str) -> str:
         return f"{self.base_url}/s/{name}"
@@ -165,14 +159,7 @@ class TmeServer:
     # ----------------------------------------------------------------------- handlers
 
     def _record(self, request: web.Request) -> web.Response | None:
-        self.requests.append(
-            RecordedRequest(
-                request.method,
-                request.path,
-                request.query_string,
-                {k.lower(): v for k, v in request.headers.items()},
-            )
-        )
+        self.requests.append(record(request))
         if not self._failures:
             return None
         failure = self._failures[0]

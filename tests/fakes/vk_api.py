@@ -25,7 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.feed_server import RecordedRequest
+from tests.fakes.feed_server import RecordedRequest, record
+from tests.fakes.local_server import LocalServer
 
 __all__ = ["ERRORS", "FakeVkApi", "FakeWall", "link", "photo", "poll"]
 
@@ -137,23 +138,16 @@ class FakeVkApi:
     def __init__(self, token: str = "vk-test-token", host: str = "127.0.0.1") -> None:
         self.token = token
         self.host = host
-        self.port: int | None = None
+        self._server = LocalServer("FakeVkApi", host)
         self.walls: dict[str, FakeWall] = {}
         self.extra_groups: dict[int, str] = {}  # owner_id -> name, for reposted walls
         self.requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
-        self._runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> FakeVkApi:
         app = web.Application()
         app.router.add_route("*", "/method/wall.get", self._wall_get)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        await self._server.start(app)
         return self
 
     async def __aexit__(
@@ -162,15 +156,15 @@ class FakeVkApi:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._server.stop()
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port
 
     @property
     def base_url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("FakeVkApi is not started: use `async with FakeVkApi()`")
-        return f"http://{self.host}:{self.port}"
+        return self._server.root
 
     def wall(self, domain: str, owner_id: int, name: str) -> FakeWall:
         if domain not in self.walls:
@@ -181,14 +175,7 @@ class FakeVkApi:
         self._failures.append(_Failure(code, times))
 
     async def _wall_get(self, request: web.Request) -> web.Response:
-        self.requests.append(
-            RecordedRequest(
-                request.method,
-                request.path,
-                request.query_string,
-                {k.lower(): v for k, v in request.headers.items()},
-            )
-        )
+        self.requests.append(record(request))
         query = dict(request.query)
         if self._failures:
             failure = self._failures[0]
