@@ -178,6 +178,8 @@ class Pipeline:
         under that alert; only rules the story did not fire yet alert again."""
         if not alerts or self.stories is None:
             return alerts
+        if self.stories.expire(now):  # the window moves on while the bot runs
+            self.store.forget_fingerprints(now - self.stories.window)
         fp = fingerprint(item)
         found = self.stories.find(fp, now)
         if found is None:

@@ -280,3 +280,29 @@ async def test_a_poll_that_only_brings_a_retelling_wakes_delivery(
         stop.set()
         await delivery
     assert "Also seen in 1 source: breaking" in tg.messages(EDITED)[0].text
+
+
+async def test_a_silent_alert_stays_silent_when_sent_as_plain_text(
+    tmp_path: Path, world: tuple[FakeTelegram, FakeSlack, FeedServer]
+) -> None:
+    """Telegram refuses the HTML ("can't parse entities"): the alert goes again as plain
+    text, and a low-severity alert still makes no sound."""
+    tg, slack, feeds = world
+    older = [p for p in real_posts() if p["message_id"] != 271457]
+    feeds.set("/ria.rss", body=rss(older))
+    feeds.set("/breaking.rss", body=rss([]))
+    async with make_app(tmp_path, tg, slack, feeds) as app:
+        await app.connect(listen=False)
+        await app.poller.poll_all()
+        feeds.set("/ria.rss", body=rss([*older, post(271457)]))  # the low "deir-ez-zor"
+        await app.poller.poll_all()
+        tg.fail_next(
+            "sendMessage",
+            400,
+            description="Bad Request: can't parse entities: unexpected end tag",
+            chat_id=EDITED,
+        )
+        await app.outbox.deliver_due()
+    (plain,) = tg.messages(EDITED)
+    assert plain.parse_mode is None and "https://t.me/rian_ru/271457" in plain.text
+    assert plain.disable_notification is True

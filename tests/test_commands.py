@@ -758,3 +758,24 @@ async def test_watch_and_test_take_rule_options(testbot: ChatBot) -> None:
     assert "unknown option --fuzzy (known: --translit, --derived, --english, --exact)" in (
         wrong.text
     )
+
+
+async def test_rules_made_of_queries_are_shown_and_kept_apart(testbot: ChatBot) -> None:
+    """Rules in the rule language show their query (in /rules, /watch, /unwatch), and
+    two different queries in one chat are two rules, not "already watched"."""
+    first = await testbot.command("/watch (Вагнер OR ЧВК) NEAR/8 погиб*", chat=testbot.DESK)
+    second = await testbot.command("/watch title:Сирия", chat=testbot.DESK)
+    again = await testbot.command("/watch title:Сирия --translit", chat=testbot.DESK)
+    same = await testbot.command("/watch title:Сирия", chat=testbot.DESK)
+    assert first.text.startswith("Watching as ") and second.text.startswith("Watching as ")
+    assert "Terms: query: title:Сирия" in second.text
+    assert again.text.startswith("Watching as ")  # another option: another rule
+    assert same.text.startswith("this chat already watches that, as ")
+    listing = (await testbot.command("/rules", chat=testbot.DESK)).text
+    assert "query: (Вагнер OR ЧВК) NEAR/8 погиб*" in listing
+    # a file rule written as a query shows it too
+    syria = next(r for r in testbot.ctx.rules() if r.origin != "chat" and r.query)
+    assert f"- {syria.name} (" in listing and "query: " in listing.split(f"- {syria.name} (")[1]
+    name = first.text.split()[2].rstrip(":")
+    gone = await testbot.command(f"/unwatch {name}", chat=testbot.DESK)
+    assert gone.text == f"stopped watching {name} (query: (Вагнер OR ЧВК) NEAR/8 погиб*)"

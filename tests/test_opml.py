@@ -91,3 +91,15 @@ def test_write_escapes_everything() -> None:
     text = write_opml([OpmlFeed("x", 'A "quoted" <b>&', "https://e.org/?a=1&b=2", ("t",))])
     (feed,) = read_opml(text.encode())
     assert feed.title == 'A "quoted" <b>&' and feed.url == "https://e.org/?a=1&b=2"
+
+
+def test_a_dtd_is_refused_in_any_encoding() -> None:
+    """A UTF-16 file hides "<!DOCTYPE" from a search of its bytes; the parser's own
+    report of the declaration refuses it all the same."""
+    text = (
+        '<?xml version="1.0" encoding="UTF-16"?>'
+        '<!DOCTYPE opml [<!ENTITY a "AAAA">]>'
+        '<opml version="2.0"><body><outline text="&a;" xmlUrl="https://x.org/f"/></body></opml>'
+    )
+    with pytest.raises(OpmlError, match="declares a DTD or entities"):
+        read_opml(text.encode("utf-16"))

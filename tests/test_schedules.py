@@ -186,3 +186,24 @@ async def test_a_rule_file_digest_and_silent_option(tmp_path: Path) -> None:
             await app.run_once()
     assert "Dozor digest (digest), 2024-12-03 22:00 UTC" in out.getvalue()
     assert "■ syria-hourly" in out.getvalue()
+
+
+def test_a_zone_that_is_a_folder_is_a_clear_error(tmp_path: Path) -> None:
+    """ "Europe" is a folder of zones, not a zone: a ValueError (a problem listed by
+    ``dozor check``), not a crash."""
+    from bot.config import ConfigError, load_config
+    from bot.matching import load_rule_files
+
+    with pytest.raises(ValueError):
+        rule_digest_due("daily 08:00 Europe", T)
+    (tmp_path / "r.toml").write_text(
+        '[[rule]]\nname = "a"\nany = ["x"]\ndigest = "daily 08:00 Europe"\n', "utf-8"
+    )
+    loaded = load_rule_files(["r.toml"], tmp_path)
+    assert loaded.rules == () and '"digest" must be' in loaded.errors[0]
+    (tmp_path / "config.toml").write_text(
+        '[[destinations]]\nname = "c"\nkind = "console"\ntimezone = "Europe"\n', "utf-8"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "config.toml")
+    assert info.value.problems[0].startswith("destinations[0].timezone: expected a time zone")

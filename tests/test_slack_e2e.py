@@ -490,3 +490,29 @@ async def test_without_tokens_slack_alerts_wait_in_the_outbox(
         assert await app.outbox.deliver_due() == 0
         assert app.store.outbox_counts()["desk"] == {"pending": 1}
     assert slack.requests == []
+
+
+async def test_the_noisy_source_buttons_mute_it_in_slack_too(
+    tmp_path: Path, servers: tuple[FakeSlack, FeedServer]
+) -> None:
+    """The notice's "Mute ria 24h" button, pressed in Slack, mutes ria in that channel."""
+    slack, feeds = servers
+    path = write_config(tmp_path, slack, feeds, tail="backfill = 50\n[routes]\nnoisy_per_hour = 2")
+    async with app_for(path) as app:
+        await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(real_posts()))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        (notice,) = [m for m in slack.messages(DESK) if "📢 Source ria sent" in (m.text or "")]
+        mute = next(b for b in buttons(notice) if b["text"]["text"] == "Mute ria 24h")
+        envelope = await slack.push_block_action(
+            mute["action_id"], mute["value"], user_id="U0ANNA", channel_id=DESK
+        )
+        await slack.wait_ack(envelope)
+        for _ in range(100):
+            mutes = app.store.active_mutes(app.clock())
+            if mutes:
+                break
+            await asyncio.sleep(0.02)
+    assert [(m.chat, m.kind, m.target) for m in mutes] == [(f"slack:{DESK}", "source", "ria")]
+    assert mutes[0].until - app.clock() > timedelta(hours=23)

@@ -197,3 +197,33 @@ async def test_a_retelling_stored_before_the_send_is_in_the_alert_without_an_edi
     text = out.getvalue()
     assert "👥 Also seen in 1 source: breaking (" in text
     assert "updated ──" not in text
+
+
+async def test_the_story_window_moves_on_while_the_bot_runs(
+    tmp_path: Path, feeds: FeedServer
+) -> None:
+    """Stories older than the window (48 h) leave the index and the store as new items
+    come: memory and the rare-term statistics stay those of the window."""
+    from datetime import timedelta
+
+    from tests.clock import Clock
+
+    ria, retold = pair("1001101170442/270683", "1001394050290/194796")
+    feeds.set("/ria.rss", body=rss([]))
+    feeds.set("/breaking.rss", body=rss([]))
+    settings = settings_for(tmp_path, feeds)
+    rules, _ = load_rules(settings)
+    clock = Clock()
+    async with App(
+        settings, rules, stream=io.StringIO(), pool=POOL, clock=clock, environ={}
+    ) as app:
+        await app.run_once()
+        feeds.set("/ria.rss", body=rss([ria]))
+        await app.run_once()
+        stories = app.pipeline.stories
+        assert stories is not None and len(stories) == 1
+        clock.now += timedelta(hours=49)
+        feeds.set("/breaking.rss", body=rss([retold]))
+        await app.run_once()  # a retelling two days on: a new story, the old one gone
+        count = app.store.db.execute("select count(*) from fingerprints").fetchone()[0]
+        assert len(stories) == 1 and count == 1

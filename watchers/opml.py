@@ -40,11 +40,24 @@ def source_name(title: str, url: str) -> str:
     return base[:60]
 
 
+_NO_DTD = "the OPML file declares a DTD or entities; refusing to expand them"
+
+
+class _NoDoctype(ET.TreeBuilder):
+    """Refuses a document with a DOCTYPE however it is encoded (UTF-16 too): the parser
+    reports the declaration, before any entity in it is used."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise OpmlError(_NO_DTD)
+
+
 def read_opml(data: bytes) -> list[OpmlFeed]:
     if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data:
-        raise OpmlError("the OPML file declares a DTD or entities; refusing to expand them")
+        raise OpmlError(_NO_DTD)
     try:
-        root = ET.fromstring(data)
+        parser = ET.XMLParser(target=_NoDoctype())
+        parser.feed(data)
+        root = parser.close()
     except ET.ParseError as exc:
         raise OpmlError(f"not valid OPML: {exc}") from None
     if root.tag.lower() != "opml":

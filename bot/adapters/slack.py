@@ -43,6 +43,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import alert_buttons, dispatch, press
+from bot.commands.buttons import BUTTON_KINDS
 from bot.commands.context import BotContext
 from bot.commands.types import Button, Invocation, Press, Reply
 from bot.config import SlackSettings
@@ -55,7 +56,7 @@ log = logging.getLogger("dozor.slack")
 
 COMMAND = "/dozor"
 EVENTS_PATH = "/slack/events"
-BUTTON_ACTIONS = re.compile(r"^(ms|mr|un):")  # the action_id of every alert button
+BUTTON_ACTIONS = re.compile(rf"^({'|'.join(BUTTON_KINDS)}):")  # every button's action_id
 BROKEN_ERRORS = frozenset(
     {
         "channel_not_found",

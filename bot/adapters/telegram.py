@@ -197,7 +197,7 @@ class TelegramAdapter:
                     exc,
                 )
                 try:
-                    sent = await self._send_plain(destination, message, markup)
+                    sent = await self._send_plain(destination, message, markup, message.silent)
                 except TelegramError as again:
                     return self._failure(destination, again)
             except TelegramError as exc:
@@ -225,7 +225,11 @@ class TelegramAdapter:
         )
 
     async def _send_plain(
-        self, d: Destination, message: OutgoingMessage, markup: InlineKeyboardMarkup | None
+        self,
+        d: Destination,
+        message: OutgoingMessage,
+        markup: InlineKeyboardMarkup | None,
+        silent: bool = False,
     ) -> Any:
         shown = render(message.alert)
         text = "\n\n".join(
@@ -243,7 +247,7 @@ class TelegramAdapter:
             chat_id=d.chat_id,
             text=text,
             message_thread_id=d.thread_id,
-            disable_notification=d.silent,
+            disable_notification=d.silent or silent,
             link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
             reply_markup=markup,
         )

@@ -41,11 +41,15 @@ def notice_buttons(notice_id: int, kind: str, subject: str) -> tuple[Button, ...
     return tuple(Button(f"Mute {subject[:40]} {h}h", f"nm:{notice_id}:{h}") for h in (6, 24))
 
 
+# A button's data starts with its kind: mute source, mute rule, undo, mute a noisy source
+BUTTON_KINDS = ("ms", "mr", "un", "nm")
+
+
 async def press(ctx: BotContext, press: Press) -> PressOutcome:
     """Apply the button's mute (or undo it) in the chat where it was pressed."""
     kind, _, rest = press.data.partition(":")
     fields = rest.split(":")
-    if kind not in ("ms", "mr", "un", "nm") or not all(f.isdigit() for f in fields):
+    if kind not in BUTTON_KINDS or not all(f.isdigit() for f in fields):
         return STALE
     why = refusal(ctx, press.platform, press.chat_id, press.user_id, Access.WATCH, "mute")
     if why:

@@ -80,12 +80,8 @@ class Query:
         )
 
     def describe(self) -> str:
-        text = (
-            f"query: {self.expression}"
-            if self.expression
-            else describe(Rule("", any=self.any, all=self.all, none=self.none))
-        )
-        return text + (f"; options: {', '.join(self.options)}" if self.options else "")
+        options = f"; options: {', '.join(self.options)}" if self.options else ""
+        return describe(self.rule("")) + options
 
 
 # /watch and /test options: "--translit" and so on, anywhere in the line (rule files set
@@ -138,8 +134,23 @@ def language_query(text: str) -> Query:
     return Query(typed=tuple(w for w in words if w not in keywords), expression=text)
 
 
+def _what(rule: Rule) -> tuple[object, ...]:
+    """What a rule looks for: two rules alike in this find the same items."""
+    return (
+        rule.all,
+        rule.any,
+        rule.none,
+        rule.query,
+        rule.inflect,
+        rule.translit,
+        rule.derived,
+        rule.english_forms,
+    )
+
+
 def describe(rule: Rule, limit: int = 0) -> str:
-    """ "all of: Вагнер*, погиб*; any of: ...; none of: ..." (``limit`` terms per part)."""
+    """ "query: ...; all of: Вагнер*, погиб*; any of: ...; none of: ..." (``limit``
+    terms per part, and the query cut to 20 words per term shown)."""
 
     def terms(ts: Sequence[str]) -> str:
         shown = [f'"{t}"' if " " in t else t for t in ts]
@@ -148,6 +159,9 @@ def describe(rule: Rule, limit: int = 0) -> str:
         return ", ".join(shown)
 
     parts = []
+    if rule.query.strip():
+        query = " ".join(rule.query.split())
+        parts.append(f"query: {shorten(query, 20 * limit) if limit else query}")
     if rule.all:
         parts.append(f"all of: {terms(rule.all)}")
     if rule.any:
@@ -329,14 +343,10 @@ async def watch(ctx: BotContext, inv: Invocation) -> Reply:
                 "to add it all the same."
             )
     destination = ctx.destination_for(inv.platform, inv.chat_id, inv.thread_id)
+    wanted = _what(query.rule("", destination))
     for existing in ctx.store.chat_rules():
-        r = existing.rule
-        if existing.destination == destination and (r.all, r.any, r.none) == (
-            query.all,
-            query.any,
-            query.none,
-        ):
-            return Reply(f"this chat already watches that, as {r.name}")
+        if existing.destination == destination and _what(existing.rule) == wanted:
+            return Reply(f"this chat already watches that, as {existing.rule.name}")
     name = rule_name(query, [r.name for r in ctx.rules()])
     rule = query.rule(name, destination, inv.args)
     stored = ChatRule(rule, inv.args, destination, inv.chat, inv.user_name, ctx.clock())
