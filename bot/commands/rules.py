@@ -1,12 +1,18 @@
 """/watch, /unwatch, /rules, /test: rules made in chat, and a look at what they catch.
 
-The /watch query syntax (v1, what ``bot.model.Rule`` can hold):
+The simple /watch syntax (the rule's ``all``/``any``/``none`` lists):
 
 - space-separated terms are all required (``all``): ``Вагнер* погиб*``;
 - a "quoted phrase" is one term (also “…”, „…“ and «…», as phones type quotes);
 - ``-term`` excludes (``none``): ``Вагнер* -Рихард``;
 - ``a OR b OR c`` makes those terms alternatives (``any``); one OR group per query;
 - ``word*`` is a prefix, as in rule files.
+
+A query with the rule language's own syntax (parentheses, AND/NOT, NEAR/n, field:,
+/regex/) is taken whole as a rule-file query (``bot.matching``).  ``--translit``,
+``--derived``, ``--english`` and ``--exact`` anywhere in the line set the rule-file
+options; ``--anyway`` at the end adds a rule that would match more than half of the
+recent items, which is otherwise refused.
 
 A chat rule is named ``watch-`` + its first words transliterated to ASCII (at most 24
 characters), with ``-2``, ``-3``... when taken: ``/watch Вагнер* погиб*`` ->
