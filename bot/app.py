@@ -30,7 +30,7 @@ from bot.outbox import Adapter, Outbox
 from bot.pipeline import Pipeline
 from bot.scheduler import Fetcher, Poller, PollReport, start_scheduler
 from bot.schedules import DigestSchedule
-from bot.store import Store
+from bot.store import LOOP_BUSY_MS, Store
 from watchers import rss, telegram_channel, vk
 from watchers.http import HttpClient
 
@@ -119,6 +119,7 @@ class App:
             loaded = self.pipeline.load_stories(s.dedup.window, s.dedup.threshold)
             log.debug("story index: %d fingerprints from the last %s", loaded, s.dedup.window)
         self.store.sync_sources(self.context.sources())
+        self.store.wait_for_locks(LOOP_BUSY_MS)  # from now on the loop never waits in SQLite
         self.metrics = Metrics(self.clock)
         self.metrics.store = self.store
         self.metrics.longest_interval = max(

@@ -22,19 +22,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from bot.commands.buttons import notice_buttons
 from bot.commands.types import Button
 from bot.metrics import Metrics
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus, story_root
 from bot.render import digest_text, notes_text, thread_reply_text
-from bot.store import Store
+from bot.store import Store, retry_locked
 
 log = logging.getLogger("dozor.outbox")
 
+T = TypeVar("T")
 MAX_BACKOFF = timedelta(minutes=10)
 BROKEN_RETRY = timedelta(minutes=15)
 
@@ -73,6 +75,12 @@ def _compose(store: Store, alert_id: int, story_key: str) -> tuple[str | None, t
     return notes_text(sightings, notes), (len(sightings), len(notes))
 
 
+async def _write(write: Callable[[], T], destination: str) -> T:
+    """Bookkeeping after a send, waiting out another program's write lock without
+    holding the event loop (a send that is not recorded would be sent again)."""
+    return await retry_locked(write, f"delivery to {destination}")
+
+
 async def _attempt(call: Awaitable[SendResult], what: str) -> SendResult:
     """An adapter call; an adapter bug becomes a retry (logged), never a lost alert."""
     try:
@@ -99,27 +107,41 @@ class Outbox:
         self.adapter_for = adapter_for
         self.clock = clock
         self.batch = batch
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()  # the supervisor: new destinations, new work
+        self._lanes: dict[str, _Lane] = {}
+        self._locks: dict[str, asyncio.Lock] = {}  # one drain at a time per destination
+        self._stopping = False
         self._warned: set[str] = set()
 
     def wake(self) -> None:
+        """New work (alerts, edits, notices): every lane looks at its queue now."""
         self._wake.set()
+        for lane in self._lanes.values():
+            lane.wake.set()
 
-    async def deliver_due(self) -> int:
-        """Send every alert that is due now, then redraw the sent alerts that asked for
-        it ("also seen in", notes); returns how many alerts were sent."""
+    def _wanted(self) -> set[str]:
+        """The destinations that have something due now."""
         now = self.clock()
-        wanted = {
+        return {
             *self.store.pending_destinations(),
             *self.store.edit_destinations(now),
             *self.store.digest_destinations(now),
             *self.store.notice_destinations(),
         }
-        adapters = {d: self._adapter(d) for d in sorted(wanted)}
-        counts = await asyncio.gather(
-            *(self._drain(d, adapter) for d, adapter in adapters.items() if adapter)
-        )
+
+    async def deliver_due(self) -> int:
+        """Send every alert that is due now, then redraw the sent alerts that asked for
+        it ("also seen in", notes); returns how many alerts were sent.  (``run_once`` and
+        tests; the running bot drains each destination in its own lane, ``run``.)"""
+        counts = await asyncio.gather(*(self._deliver(d) for d in sorted(self._wanted())))
         return sum(counts)
+
+    async def _deliver(self, destination: str) -> int:
+        """One drain of one destination, never two at once (a lane and ``deliver_due``)."""
+        lock = self._locks.setdefault(destination, asyncio.Lock())
+        async with lock:
+            adapter = self._adapter(destination)
+            return 0 if adapter is None else await self._drain(destination, adapter)
 
     def _adapter(self, destination: str) -> Adapter | None:
         adapter = self.adapter_for(destination)
@@ -139,7 +161,8 @@ class Outbox:
             now = self.clock()
             if target.quiet_hours.contains(now):
                 if target.quiet == "hold":
-                    self.store.hold(destination, target.quiet_hours.ends_after(now))
+                    until = target.quiet_hours.ends_after(now)
+                    await _write(partial(self.store.hold, destination, until), destination)
                     return 0
                 silent = True
         sent = await self._digest(destination, adapter, target)
@@ -150,14 +173,19 @@ class Outbox:
                 await self._edits(destination, adapter, target)
                 return sent
             for message in batch:
+                if self._stopping:
+                    return sent  # shutting down: what is left stays pending
                 note, told = _compose(self.store, message.alert_id, message.alert.story_key)
                 message = replace(message, note=note, silent=silent or message.alert.silent)
                 result = await _attempt(
                     adapter.send(message), f"sending alert {message.alert_id} to {destination}"
                 )
-                if not self._record(message, result):
+                if self.metrics is not None:
+                    self.metrics.observe_send(message, result, self.clock())
+                record = partial(self._record, message, result)
+                if not await _write(record, destination):
                     return sent
-                self._told(message, target, told)
+                await _write(partial(self._told, message, target, told), destination)
                 sent += 1
 
     async def _digest(self, destination: str, adapter: Adapter, target: Destination | None) -> int:
@@ -172,16 +200,20 @@ class Outbox:
         )
         now = self.clock()
         if result.status is SendStatus.SENT:
-            self.store.mark_digest_sent([d.id for d in due], now)
+            ids = [d.id for d in due]
+            await _write(partial(self.store.mark_digest_sent, ids, now), destination)
             return len(due)
         delay = result.retry_after if result.retry_after is not None else timedelta(minutes=1)
         if result.status is SendStatus.BROKEN:
-            self.store.mark_destination_broken(destination, result.detail, now)
+            broken = partial(self.store.mark_destination_broken, destination, result.detail, now)
+            await _write(broken, destination)
             delay = BROKEN_RETRY
         log.warning(
             "digest for %s not sent (%s); next try in %s", destination, result.detail, delay
         )
-        self.store.delay_digest(destination, now + delay, result.detail)
+        await _write(
+            partial(self.store.delay_digest, destination, now + delay, result.detail), destination
+        )
         return 0
 
     async def _notices(self, destination: str, adapter: Adapter) -> None:
@@ -193,7 +225,8 @@ class Outbox:
             )
             if result.status is not SendStatus.SENT:
                 return  # tried again on the next round
-            self.store.mark_notice_sent(notice["id"], result.remote_id)
+            sent = partial(self.store.mark_notice_sent, notice["id"], result.remote_id)
+            await _write(sent, destination)
 
     async def _edits(self, destination: str, adapter: Adapter, target: Destination | None) -> None:
         if target is not None and target.also_seen == "thread":
@@ -215,7 +248,10 @@ class Outbox:
                 delay = (
                     result.retry_after if result.retry_after is not None else timedelta(seconds=30)
                 )
-                self.store.edit_retry(stored.id, result.detail, self.clock() + delay)
+                retry = partial(
+                    self.store.edit_retry, stored.id, result.detail, self.clock() + delay
+                )
+                await _write(retry, destination)
                 return
             if result.status is SendStatus.BROKEN:
                 log.warning(
@@ -224,7 +260,7 @@ class Outbox:
                     destination,
                     result.detail,
                 )
-            self.store.edit_done(stored.id)
+            await _write(partial(self.store.edit_done, stored.id), destination)
 
     def _told(
         self, message: OutgoingMessage, target: Destination | None, told: tuple[int, int]
@@ -250,7 +286,7 @@ class Outbox:
                 notes[done_notes:],
             )
             if text is None:
-                self.store.edit_done(stored.id)
+                await _write(partial(self.store.edit_done, stored.id), destination)
                 continue
             result = await _attempt(
                 adapter.send_text(destination, text, reply_to=stored.remote_id),
@@ -261,16 +297,18 @@ class Outbox:
                 if result.status is SendStatus.BROKEN:
                     log.warning("alert %s in %s: %s", stored.id, destination, result.detail)
                     delay = BROKEN_RETRY
-                self.store.edit_retry(stored.id, result.detail, self.clock() + delay)
+                retry = partial(
+                    self.store.edit_retry, stored.id, result.detail, self.clock() + delay
+                )
+                await _write(retry, destination)
                 return
-            self.store.set_replied(stored.id, len(sightings), len(notes))
-            self.store.edit_done(stored.id)
+            replied = partial(self.store.set_replied, stored.id, len(sightings), len(notes))
+            await _write(replied, destination)
+            await _write(partial(self.store.edit_done, stored.id), destination)
 
     def _record(self, message: OutgoingMessage, result: SendResult) -> bool:
         """Store the outcome; True when the destination may take the next alert now."""
         now = self.clock()
-        if self.metrics is not None:
-            self.metrics.observe_send(message, result, now)
         if result.status is SendStatus.SENT:
             self.store.mark_sent(message.alert_id, now, result.remote_id)
             if self.store.clear_destination_broken(message.destination):
@@ -304,20 +342,74 @@ class Outbox:
         return False
 
     async def run(self, stop: asyncio.Event, idle: timedelta = timedelta(seconds=30)) -> None:
-        """Deliver until ``stop`` is set, waking on ``wake()`` or when a retry falls due."""
-        while not stop.is_set():
-            try:
-                await self.deliver_due()
-            except Exception:
-                log.exception("delivery round failed; trying again shortly")
-            self._wake.clear()
+        """Deliver until ``stop`` is set: one lane (task) per destination, each woken by
+        ``wake()`` or when its own next retry, digest or edit falls due, so a slow, paced
+        or failing destination only ever waits for itself.  On ``stop`` a lane finishes
+        the send in hand (up to ``STOP_GRACE``), then all lanes end."""
+        self._stopping = False
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    for destination in sorted(self._wanted() - self._lanes.keys()):
+                        self._open_lane(destination, stop, idle)
+                except Exception:
+                    log.exception("delivery: cannot read the outbox; trying again shortly")
+                await _wait_any(self._wake, stop, idle.total_seconds())
+        finally:
+            self._stopping = True
+            lanes = [lane.task for lane in self._lanes.values()]
+            for lane in self._lanes.values():
+                lane.wake.set()
+            if lanes:
+                _, late = await asyncio.wait(lanes, timeout=STOP_GRACE.total_seconds())
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*lanes, return_exceptions=True)
+            self._lanes.clear()
+            self._stopping = False
+
+    def _open_lane(self, destination: str, stop: asyncio.Event, idle: timedelta) -> None:
+        lane = _Lane(asyncio.Event())
+        lane.wake.set()
+        self._lanes[destination] = lane
+        lane.task = asyncio.create_task(
+            self._run_lane(destination, lane, stop, idle), name=f"outbox:{destination}"
+        )
+
+    async def _run_lane(
+        self, destination: str, lane: _Lane, stop: asyncio.Event, idle: timedelta
+    ) -> None:
+        """Drain one destination whenever woken or due, until ``stop``.  A wake during a
+        drain is kept (the event is cleared before the drain), so nothing waits a round."""
+        while not stop.is_set() and not self._stopping:
+            lane.wake.clear()
             wait = idle
-            upcoming = self.store.next_attempt_at()
-            if upcoming is not None:
-                wait = max(timedelta(seconds=0.05), min(idle, upcoming - self.clock()))
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            _, pending = await asyncio.wait(
-                waiters, timeout=wait.total_seconds(), return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+            try:
+                await self._deliver(destination)
+                upcoming = self.store.next_due_at(destination)
+                if upcoming is not None and self.adapter_for(destination) is not None:
+                    wait = max(timedelta(seconds=0.05), min(idle, upcoming - self.clock()))
+            except Exception:
+                log.exception("delivery to %s failed; trying again shortly", destination)
+                wait = timedelta(seconds=1)
+            await _wait_any(lane.wake, stop, wait.total_seconds())
+
+
+STOP_GRACE = timedelta(seconds=2)
+
+
+@dataclass
+class _Lane:
+    wake: asyncio.Event
+    task: asyncio.Task[None] = field(init=False)
+
+
+async def _wait_any(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """Until ``event`` or ``stop`` is set, or ``seconds`` pass."""
+    waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -12,12 +12,17 @@ named for intent; times are stored as ISO 8601 UTC strings, which sort as times.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -36,6 +41,47 @@ from bot.model import (
 )
 
 ITEM_TEXT_KEPT = 5000  # characters of each item's text kept for /test and /watch
+START_BUSY_MS = 5000  # opening and migrating may wait for another program's write
+LOOP_BUSY_MS = 20  # on the event loop: never block it longer; retry_locked waits instead
+
+log = logging.getLogger("dozor.store")
+T = TypeVar("T")
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Another connection (another program: a backup, ``sqlite3`` in a shell) holds
+    the write lock."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+async def retry_locked(write: Callable[[], T], what: str, *, give_up: float | None = None) -> T:
+    """Run ``write`` (one store call, its own transaction) until the write lock is free.
+
+    The loop's connection waits at most ``LOOP_BUSY_MS`` inside SQLite; past that the
+    wait happens here, asynchronously, so commands, buttons, other destinations and
+    /healthz go on meanwhile.  ``give_up``: seconds after which the error is raised."""
+    started = time.monotonic()
+    delay, said = 0.01, started
+    while True:
+        try:
+            return write()
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            waited = time.monotonic() - started
+            if give_up is not None and waited >= give_up:
+                raise
+            if time.monotonic() - said >= 5:
+                said = time.monotonic()
+                log.warning(
+                    "%s: the database is locked by another program; waiting (%.0f s so far)",
+                    what,
+                    waited,
+                )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 def iso(moment: datetime) -> str:
@@ -118,15 +164,24 @@ class Store:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite_utils.Database(path)
-        db.execute("PRAGMA busy_timeout = 5000")
+        db.execute(f"PRAGMA busy_timeout = {START_BUSY_MS}")
         if str(path) != ":memory:":
             db.enable_wal()
+            # WAL + NORMAL: a commit is a write to the log, not an fsync; a crash of the
+            # process loses nothing committed, a power cut at most the last commits
+            # (their polls are polled again), and every commit stays all or nothing.
+            db.execute("PRAGMA synchronous = NORMAL")
         store = cls(db)
         store.migrate()
         return store
 
     def close(self) -> None:
         self.db.conn.close()
+
+    def wait_for_locks(self, milliseconds: int) -> None:
+        """How long one call may wait inside SQLite for another program's write lock
+        (the running bot: ``LOOP_BUSY_MS``, so the event loop is never held)."""
+        self.db.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
 
     def migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -943,6 +998,21 @@ class Store:
         """When the outbox next has something to do: a retry, a held alert, a digest."""
         row = self.db.execute(
             "select min(next_attempt_at) from alerts where state in ('pending', 'digest')"
+        ).fetchone()
+        return from_iso(row[0]) if row and row[0] else None
+
+    def next_due_at(self, destination: str) -> datetime | None:
+        """When one destination next has something to do: a retry, a held alert, a
+        digest, an edit or thread reply (its lane sleeps until then or a wake)."""
+        row = self.db.execute(
+            "select min(at) from ("
+            " select min(next_attempt_at) as at from alerts"
+            "  where destination = ? and state in ('pending', 'digest')"
+            " union all"
+            " select min(alert_edits.due_at) from alert_edits cross join alerts"
+            "  on alerts.id = alert_edits.alert_id"
+            "  where alerts.destination = ? and alerts.state = 'sent')",
+            [destination, destination],
         ).fetchone()
         return from_iso(row[0]) if row and row[0] else None
 

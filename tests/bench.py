@@ -8,7 +8,10 @@ measured in the same run on the same data (real corpus text), printed as ratios.
   (``match_rates``; the slow baseline is measured on a sample and extrapolated);
 - feed parsing: a poll whose body is byte-identical to the last one (skipped) vs a
   poll that parses, and parse throughput in items/s;
-- t.me page parsing with selectolax (``tme_page_rates``).
+- t.me page parsing with selectolax (``tme_page_rates``);
+- the store: a poll's commit on the event loop with ``synchronous = NORMAL`` (what the
+  bot uses with WAL) vs SQLite's default ``FULL`` (an fsync per commit)
+  (``store_commit_rates``).
 """
 
 from __future__ import annotations
@@ -197,6 +200,45 @@ def main() -> None:
     print(f"{'feed parsing (items, 1 core)':<34}{parse_items:>12,.0f}")
     tme_page_rates()
     story_index_rates()
+    store_commit_rates()
+
+
+def store_commit_rates(sources: int = 500, seconds: float = 1.0) -> None:
+    """Polls kept per second: each poll's record (fetch state, health) is one commit."""
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+
+    from bot.model import FetchState, Source
+    from bot.store import Store
+
+    def polls_per_second(synchronous: str) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store.open(Path(tmp) / "bench.db")
+            store.db.execute(f"PRAGMA synchronous = {synchronous}")
+            names = [f"s{n}" for n in range(sources)]
+            store.sync_sources(
+                [
+                    Source(n, "rss", f"https://example.org/{n}.rss", timedelta(minutes=5))
+                    for n in names
+                ]
+            )
+            now = datetime(2024, 12, 3, tzinfo=UTC)
+            done, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                name = names[done % sources]
+                state = FetchState(etag=f'"{done}"', body_hash=f"{done:064x}")
+                with store.atomic():
+                    store.record_success(name, state, now, now + timedelta(minutes=5))
+                done += 1
+            elapsed = time.perf_counter() - start
+            store.close()
+            return done / elapsed
+
+    normal, full = polls_per_second("NORMAL"), polls_per_second("FULL")
+    print(
+        f"{'poll commits (WAL, NORMAL)':<34}{normal:>12,.0f}{full:>13,.0f}"
+        f"{normal / full:>8.1f}x   (baseline: synchronous = FULL)"
+    )
 
 
 def story_index_rates(window: int = 10_000) -> None:

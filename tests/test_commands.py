@@ -642,8 +642,8 @@ def test_any_text_parses_or_says_why(text: str) -> None:
         query = parse_query(text)
     except QueryError as e:
         assert str(e)
-    else:
-        assert query.all or query.any
+    else:  # terms to look for, or a rule-language expression (it compiled: it has one)
+        assert query.all or query.any or query.expression
 
 
 # -- the console adapter and `dozor chat` ----------------------------------------------------

@@ -10,7 +10,10 @@ adapter.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -19,6 +22,7 @@ from bot.commands.common import MAX_ARGS, UsageError, close_names
 from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
 from bot.commands.types import Invocation, Reply
+from bot.store import is_locked
 
 log = logging.getLogger("dozor.commands")
 
@@ -218,10 +222,32 @@ async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
         if limited is not None:
             return Reply(limited, ephemeral=True)  # "" once told: adapters send nothing
     try:
-        return await command.handler(ctx, inv)
+        return await _run_waiting_out_locks(ctx, command, inv)
     except UsageError as e:
         reason = f"\n{e}" if str(e) else ""
         return Reply(f"usage: {command.usage}{reason}", ephemeral=True)
     except Exception:
         log.exception("/%s %r in %s failed", name, inv.args[:80], inv.chat)
         return Reply(f"/{name} failed: that is a bug in Dozor, and it is logged", ephemeral=True)
+
+
+async def _run_waiting_out_locks(ctx: BotContext, command: Command, inv: Invocation) -> Reply:
+    """Run the command; when another program holds the database's write lock and the
+    command had written nothing yet, wait (asynchronously) and run it again."""
+    started = time.monotonic()
+    delay = 0.02
+    while True:
+        before = ctx.store.db.conn.total_changes
+        try:
+            return await command.handler(ctx, inv)
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            if ctx.store.db.conn.total_changes != before or time.monotonic() - started > 30:
+                return Reply(
+                    f"/{command.name}: Dozor's database is locked by another program, so "
+                    "this was not done (or only in part); try again in a minute",
+                    ephemeral=True,
+                )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)

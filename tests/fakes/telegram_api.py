@@ -64,6 +64,7 @@ modified" 400; editMessageText without ``reply_markup`` drops the keyboard, as T
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -515,6 +516,7 @@ class FakeTelegram:
         self._files: dict[str, tuple[UploadedFile, str]] = {}  # file_id -> (file, path)
         self._failures: list[_Failure] = []
         self._flood_until: dict[ChatKey, float] = {}
+        self._delays: dict[ChatKey, float] = {}
         self._waiters = Waiters()
         self._poll_generation = 0
         self._closing = False
@@ -752,6 +754,11 @@ class FakeTelegram:
             )
         )
 
+    def slow(self, chat_id: int | str, seconds: float) -> None:
+        """Answer every call naming ``chat_id`` only after ``seconds`` (a slow network
+        path or an overloaded chat); 0 makes it fast again."""
+        self._delays[_chat_key(chat_id)] = seconds
+
     def rate_limit(self, chat_id: int | str, retry_after: float) -> None:
         """Flood control: sends and edits to ``chat_id`` get 429 until ``retry_after`` passed."""
         self._flood_until[_chat_key(chat_id)] = self.clock() + retry_after
@@ -858,6 +865,8 @@ class FakeTelegram:
         )
         self.requests.append(record)
         self._waiters.notify()
+        if delay := self._delay(params):  # (no await otherwise: waiters see it answered)
+            await asyncio.sleep(delay)
         status, body = await self._answer(record, handler)
         record.status, record.response = status, body
         if status == 502 and body is None:
@@ -883,6 +892,12 @@ class FakeTelegram:
             if error.status == 502 and error.description == "":
                 return 502, None
             return error.status, _error_body(error.status, error.description, error.parameters)
+
+    def _delay(self, params: JsonDict) -> float:
+        try:
+            return self._delays.get(_chat_key(params.get("chat_id", "")), 0.0)
+        except _ApiError:
+            return 0.0
 
     def _injected_failure(self, record: RecordedRequest) -> None:
         method = record.method.lower()
