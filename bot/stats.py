@@ -2,15 +2,17 @@
 source, as a PNG chart and a short table.
 
 Reads the outbox; a story counts once however many chats it reached, and suppressed
-alerts (muted: nobody saw them) are not counted.  The chart is
-drawn with matplotlib's Agg backend, off the event loop (the caller runs ``chart`` in
-a thread): it is CPU work and a chat command must not wait on it.
+alerts (muted: nobody saw them) are not counted.  In a chat, /stats counts that chat's
+alerts only (``bot.commands.permissions``): rule names tell what other chats watch.
+The chart is drawn with matplotlib's Agg backend, off the event loop (the caller runs
+``chart`` in a thread): it is CPU work and a chat command must not wait on it.
 """
 
 from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -26,7 +28,14 @@ class Stats:
     total: int
 
 
-def collect(store: Store, now: datetime, days: int = 7, top: int = 6) -> Stats:
+def collect(
+    store: Store,
+    now: datetime,
+    days: int = 7,
+    top: int = 6,
+    destinations: Collection[str] | None = None,
+) -> Stats:
+    """The last ``days`` days' alerts (of ``destinations`` only, when given)."""
     first = (now - timedelta(days=days - 1)).date()
     span = tuple(first + timedelta(days=n) for n in range(days))
     rules: dict[str, Counter[date]] = {}
@@ -34,7 +43,7 @@ def collect(store: Store, now: datetime, days: int = 7, top: int = 6) -> Stats:
     total = 0
     seen: dict[str, set[str]] = {}  # story -> rules counted: one count per story, not per chat
     start = datetime.combine(first, datetime.min.time(), tzinfo=now.tzinfo)
-    for day, source, rule_list, story in store.alerts_by_day(start):
+    for day, source, rule_list, story in store.alerts_by_day(start, destinations):
         story = story_root(story)
         if story not in seen:
             seen[story] = set()

@@ -18,7 +18,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -672,14 +672,18 @@ class Store:
         )
         return _stored(rows[0]) if rows else None
 
-    def alerts_since(self, since: datetime) -> dict[str, int]:
-        """{source: alerts created since ``since``}, suppressed ones not counted."""
+    def alerts_since(
+        self, since: datetime, destinations: Collection[str] | None = None
+    ) -> dict[str, int]:
+        """{source: alerts created since ``since``}, suppressed ones not counted; only
+        those of ``destinations`` when given."""
+        where, args = _among("destination", destinations)
         return {
             r["source"]: r["n"]
             for r in self.db.query(
                 "select source, count(*) as n from alerts where created_at >= ?"
-                " and state != 'suppressed' group by source",
-                [iso(since)],
+                f" and state != 'suppressed'{where} group by source",
+                [iso(since), *args],
             )
         }
 
@@ -827,15 +831,19 @@ class Store:
         with self._tx():
             self.db.execute("delete from fingerprints where seen_at < ?", [iso(before)])
 
-    def alerts_by_day(self, since: datetime) -> list[tuple[date, str, str, str]]:
+    def alerts_by_day(
+        self, since: datetime, destinations: Collection[str] | None = None
+    ) -> list[tuple[date, str, str, str]]:
         """(day, source, comma-separated rules, story) of every alert since ``since`` that
-        a chat was meant to see (suppressed ones are left out), one per destination."""
+        a chat was meant to see (suppressed ones are left out), one per destination; only
+        those of ``destinations`` when given."""
+        where, args = _among("destination", destinations)
         return [
             (date.fromisoformat(r["day"]), r["source"], r["rules"] or "", r["story_key"])
             for r in self.db.query(
                 "select substr(created_at, 1, 10) as day, source, rules, story_key from alerts"
-                " where created_at >= ? and state != 'suppressed' order by id",
-                [iso(since)],
+                f" where created_at >= ? and state != 'suppressed'{where} order by id",
+                [iso(since), *args],
             )
         ]
 
@@ -1079,6 +1087,14 @@ class Store:
             (r["id"], alert_from_json(json.loads(r["payload"])))
             for r in self.db.query(sql + " order by id", args)
         ]
+
+
+def _among(column: str, values: Collection[str] | None) -> tuple[str, list[str]]:
+    """An ``and <column> in (...)`` clause and its arguments; none for ``values`` None."""
+    if values is None:
+        return "", []
+    args = list(values)
+    return f" and {column} in ({', '.join('?' for _ in args)})", args
 
 
 def _mute(r: dict[str, Any]) -> Mute:

@@ -85,6 +85,8 @@ kind = "telegram"
 chat_id = {self.OSINT}
 [routes]
 default = ["console"]
+# two file rules also alert the desk: they are its rules (see bot.commands.permissions)
+rules = {{ wagner = ["console", "desk"], "deir-ez-zor" = ["console", "desk"] }}
 [[sources]]
 name = "ria"
 url = "https://ria.example/rian_ru.rss"

@@ -18,8 +18,10 @@ its thread.  A press on an alert's button is acknowledged at once, handed to
 ``press``, and the alert is redrawn with ``chat.update`` to say who muted what until
 when.  Socket Mode by default (no public URL); in HTTP mode one aiohttp server takes
 events, slash commands and interactivity on ``/slack/events``, every request's
-signature and timestamp checked by bolt.  Tokens come from ``SLACK_BOT_TOKEN``,
-``SLACK_APP_TOKEN`` and ``SLACK_SIGNING_SECRET`` and are never logged.
+signature and timestamp checked by bolt.  Only the workspace the bot token belongs to
+(auth.test's ``team_id``) is served: a request from any other is refused.  Tokens come
+from ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN`` and ``SLACK_SIGNING_SECRET`` and are never
+logged.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +40,10 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -161,8 +166,10 @@ class SlackAdapter:
         self.app.event("app_mention")(self._on_mention)
         self.app.action(BUTTON_ACTIONS)(self._on_press)
         self.app.error(self._on_error)
+        self.app.use(self._only_our_workspace)
         self.pacer = Pacer(settings.per_channel_interval.total_seconds(), clock=clock)
         self.bot_user_id: str | None = None
+        self.team_id: str | None = None  # the installed workspace, from auth.test
         self.started = False
         self.listening = False
         self.http_port: int | None = None  # the HTTP-mode server's port, once listening
@@ -177,6 +184,7 @@ class SlackAdapter:
         presses over Socket Mode or on the HTTP endpoint."""
         auth = await self.client.auth_test()
         self.bot_user_id = auth.get("user_id")
+        self.team_id = auth.get("team_id")
         self.started = True
         if not listen:
             return
@@ -219,6 +227,25 @@ class SlackAdapter:
         refuses stale timestamps (401) before any listener runs."""
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
+
+    async def _only_our_workspace(
+        self,
+        context: AsyncBoltContext,
+        req: AsyncBoltRequest,
+        next: Callable[[], Awaitable[BoltResponse]],  # bolt passes it by this name
+    ) -> BoltResponse:
+        """Run listeners only for the workspace the token belongs to (auth.test's
+        team_id): a request signed for this app but from another workspace it was
+        installed in is refused, 403 over HTTP and acknowledged unread in Socket Mode (so
+        Slack does not send it again)."""
+        if self.team_id is not None and context.team_id == self.team_id:
+            return await next()
+        log.warning(
+            "Slack: refused a request from workspace %s (this bot serves %s)",
+            context.team_id,
+            self.team_id,
+        )
+        return BoltResponse(status=200 if req.mode == "socket_mode" else 403, body="")
 
     # -- outbound ------------------------------------------------------------------------
 

@@ -1,5 +1,10 @@
 """/show and /story: an alert's full text as it was stored (the post may be gone), and
-every source that told the same story."""
+every source that told the same story.
+
+Only the chat the alert went to (and admins) may read it: for anyone else an alert of
+another chat is answered exactly as a number that does not exist (``NO_SUCH``), so
+walking the numbers shows nothing, not even which exist.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,26 @@ from dataclasses import replace
 
 from bot.commands.common import UsageError, shorten
 from bot.commands.context import BotContext
+from bot.commands.permissions import chat_destinations, may_see_alert
 from bot.commands.types import Invocation, Reply
 from bot.model import story_root
 from bot.store import StoredAlert
 
 SHOWN_TEXT = 3500
+NO_SUCH = "no such alert here"  # not one, suppressed, or another chat's: all the same
 
 
 def _alert(ctx: BotContext, inv: Invocation) -> StoredAlert | str:
     arg = inv.args.strip().lstrip("#")
-    if not arg.isdigit():
+    if not (arg.isascii() and arg.isdigit()):
         raise UsageError('give the alert\'s number, as in "Dozor alert #12" (or reply to it)')
-    stored = ctx.store.alert(int(arg))
-    if stored is None or stored.state == "suppressed":
-        return f"no alert #{arg}"
+    stored = ctx.store.alert(int(arg)) if len(arg) <= 18 else None
+    if (
+        stored is None
+        or stored.state == "suppressed"
+        or not may_see_alert(ctx, inv.platform, inv.user_id, inv.chat, stored.alert.destination)
+    ):
+        return NO_SUCH
     return stored
 
 
@@ -28,8 +39,7 @@ def _replied(ctx: BotContext, inv: Invocation) -> Invocation:
     """``/show`` as a reply to an alert message means that alert."""
     if inv.args.strip() or inv.reply_to_message_id is None:
         return inv
-    names = [d.name for d in ctx.destinations() if d.chat_key == inv.chat]
-    stored = ctx.store.alert_by_remote_id(names, inv.reply_to_message_id)
+    stored = ctx.store.alert_by_remote_id(chat_destinations(ctx, inv.chat), inv.reply_to_message_id)
     if stored is None:
         return inv
     return replace(inv, args=str(stored.id))

@@ -1,6 +1,8 @@
 """The buttons under an alert: mute its source or one of its rules in that chat for
 6h, and Undo.  Adapters attach ``alert_buttons`` to each alert they send and hand
-every press to ``press``; the alert is found again from the outbox id in the data.
+every press to ``press``; the alert is found again from the outbox id in the data.  A
+press acts only on an alert, mute or notice of the chat it was pressed in: any other id
+is "this button no longer works", whoever presses.
 
 Callback data (at most 64 bytes, Telegram's limit):
 ``ms:<alert id>`` mute the source; ``mr:<alert id>:<i>`` mute the alert's i-th rule;
@@ -104,11 +106,11 @@ def _mute_noisy(ctx: BotContext, press: Press, fields: list[str]) -> PressOutcom
 
 def _undo(ctx: BotContext, press: Press, mute_id: int, alert_id: int) -> PressOutcome:
     stored = ctx.store.alert(alert_id)
+    if stored is None or not _in_chat(ctx, stored.alert.destination, press.chat):
+        return STALE  # the new buttons would name another chat's rules
     mute = next(
         (m for m in ctx.store.active_mutes(ctx.clock(), press.chat) if m.id == mute_id), None
     )
-    if stored is None:
-        return STALE
     buttons = alert_buttons(alert_id, stored.alert)
     if mute is None:  # already over (expired, undone, /unmute): offer the buttons again
         return PressOutcome(

@@ -3,8 +3,10 @@
 A mute belongs to the chat it was made in (``Invocation.chat``) and ends by itself:
 the store compares ``until`` with the clock, nothing sleeps.  The pipeline records a
 muted alert as suppressed (never sent, not even later).  ``/mute`` as a reply to an
-alert mutes that alert's source.  Durations: ``for 6h``, ``2d``, ``1h30m`` (default
-6h, at most 30d); ``until 18:00`` is UTC, the next time the clock shows it.
+alert mutes that alert's source.  A chat names only its own rules (and any source):
+another chat's rule is answered as one that does not exist.  Durations: ``for 6h``,
+``2d``, ``1h30m`` (default 6h, at most 30d); ``until 18:00`` is UTC, the next time the
+clock shows it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.commands.common import UsageError, find_name, moment, no_such, span
 from bot.commands.context import BotContext
+from bot.commands.permissions import chat_destinations, rules_for
 from bot.commands.types import Invocation, Reply
 from bot.config import parse_duration
 from bot.model import Mute
@@ -59,14 +62,15 @@ def _duration(word: str) -> timedelta:
     return value
 
 
-def resolve(ctx: BotContext, words: list[str]) -> tuple[str, str] | str:
-    """(kind, name) of the source or rule the words name, or why there is none."""
+def resolve(ctx: BotContext, inv: Invocation, words: list[str]) -> tuple[str, str] | str:
+    """(kind, name) of the source or rule the words name, or why there is none; rules
+    of other chats are not named (``permissions.rules_for``)."""
     kind = None
     if len(words) > 1 and words[0].lower() in KINDS:
         kind, words = words[0].lower(), words[1:]
     text = " ".join(words)
     sources = [s.name for s in ctx.sources()]
-    rules = [r.name for r in ctx.rules()]
+    rules = [r.name for r in rules_for(ctx, inv)]
     found = {
         k: find_name(text, names)
         for k, names in (("source", sources), ("rule", rules))
@@ -88,8 +92,7 @@ def replied_alert_source(ctx: BotContext, inv: Invocation) -> str | None:
     """The source of the alert ``inv`` replies to, if it is one of this chat's alerts."""
     if not inv.reply_to_message_id:
         return None
-    here = [d.name for d in ctx.destinations() if d.chat_key == inv.chat]
-    stored = ctx.store.alert_by_remote_id(here, inv.reply_to_message_id)
+    stored = ctx.store.alert_by_remote_id(chat_destinations(ctx, inv.chat), inv.reply_to_message_id)
     return stored.alert.item.source if stored else None
 
 
@@ -101,7 +104,7 @@ async def mute(ctx: BotContext, inv: Invocation) -> Reply:
     now = ctx.clock()
     words, until = parse_until(inv.args.split(), now)
     if words:
-        target = resolve(ctx, words)
+        target = resolve(ctx, inv, words)
         if isinstance(target, str):
             return Reply(target)
         kind, name = target
@@ -135,7 +138,7 @@ async def unmute(ctx: BotContext, inv: Invocation) -> Reply:
     target = find_name(text, [m.target for m in active])
     if target is None:
         names = [*(m.target for m in active), *(s.name for s in ctx.sources())]
-        names += [r.name for r in ctx.rules()]
+        names += [r.name for r in rules_for(ctx, inv)]
         known = find_name(text, names)
         if known is not None:
             return Reply(f"{known} is not muted in this chat")

@@ -9,13 +9,27 @@
 - In a served chat, members may run read-only commands and, when that platform's
   ``members_can_watch`` (default), add and end rules and mutes for that chat.  Only
   admins add and remove sources.  Anyone may ask for /help anywhere.
+
+Privacy between chats: a chat sees and acts on its own things only.  An alert is the
+chat's whose destination it went to (``/show``, ``/story``, its buttons); any other
+number is answered exactly like one that does not exist.  A rule is the chat's when it
+routes alerts there (``rules_of_chat``: chat rules made there, and file rules that the
+rule file or ``[routes]`` send there); rules of other chats are neither listed nor
+named nor suggested ("did you mean").  Mutes are per chat.  Admins may name any alert or
+rule anywhere; listings (/rules, /stats, /sources' counts, /status' broken
+destinations) cover every chat only in an admin's private chat with the bot (or the
+console), since everyone in a group reads the answer.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 from bot.commands.context import BotContext
+from bot.commands.types import Invocation
+from bot.model import Rule
+from bot.routing import destinations_for
 
 
 class Access(enum.Enum):
@@ -85,6 +99,38 @@ def refusal(
     if access is Access.WATCH:
         return f"only admins may {action} here ([{section}] members_can_watch is false)"
     return f"only admins may {action}"
+
+
+def chat_destinations(ctx: BotContext, chat: str) -> list[str]:
+    """The names of the destinations that post into ``chat`` (a chat key), any topic."""
+    return [d.name for d in ctx.destinations() if d.chat_key == chat]
+
+
+def may_see_alert(
+    ctx: BotContext, platform: str, user_id: int | str, chat: str, destination: str
+) -> bool:
+    """An admin, or anyone in the chat the alert went to (its ``destination``)."""
+    return is_admin(ctx, platform, user_id) or destination in chat_destinations(ctx, chat)
+
+
+def rules_of_chat(ctx: BotContext, chat: str) -> list[Rule]:
+    """The rules whose alerts go to ``chat``, routed as the pipeline routes them."""
+    here = set(chat_destinations(ctx, chat))
+    default, per_rule = ctx.pipeline.default_route, ctx.pipeline.rule_routes
+    return [r for r in ctx.rules() if here.intersection(destinations_for(r, default, per_rule))]
+
+
+def rules_for(ctx: BotContext, inv: Invocation) -> Sequence[Rule]:
+    """The rules a command here may name: every rule for an admin, else this chat's."""
+    if is_admin(ctx, inv.platform, inv.user_id):
+        return ctx.rules()
+    return rules_of_chat(ctx, inv.chat)
+
+
+def sees_every_chat(ctx: BotContext, inv: Invocation) -> bool:
+    """Listings cover every chat: for an admin in a private chat or at the console."""
+    private = inv.platform == "console" or inv.chat_type in ("private", "im")
+    return private and is_admin(ctx, inv.platform, inv.user_id)
 
 
 def _as_int(value: int | str | None) -> int | None:

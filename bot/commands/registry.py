@@ -51,7 +51,8 @@ async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
     lines.append(
         "Who may: in a chat Dozor serves, members may read and (unless the config says "
         "otherwise) /watch, /unwatch, /mute and /unmute for that chat; admins may do "
-        "anything, /addsource and /removesource included."
+        "anything, /addsource and /removesource included. Each chat sees only its own "
+        "alerts, rules and mutes."
     )
     return Reply("\n".join(lines), ephemeral=True)
 
@@ -78,7 +79,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "rules",
         "/rules",
-        "the rules from files and from chat; which are this chat's and which are muted here",
+        "the rules that alert this chat (from files and from chat), with their terms and mutes",
         rules.list_rules,
         Access.READ,
     ),

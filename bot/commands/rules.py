@@ -17,6 +17,10 @@ recent items, which is otherwise refused.
 A chat rule is named ``watch-`` + its first words transliterated to ASCII (at most 24
 characters), with ``-2``, ``-3``... when taken: ``/watch Вагнер* погиб*`` ->
 ``watch-vagner-pogib``.  Its alerts go to the chat (and topic) it was made in.
+
+A chat lists, names and removes only its own rules (``permissions.rules_of_chat``: the
+rules that alert it, file rules included); another chat's rule is answered as one that
+does not exist.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from bot.commands.common import (
     unique_name,
 )
 from bot.commands.context import BotContext
-from bot.commands.permissions import is_admin
+from bot.commands.permissions import is_admin, rules_for, rules_of_chat, sees_every_chat
 from bot.commands.types import Invocation, Reply
 from bot.matching import Matcher, check_term, normalize_term, rule_from_query
 from bot.matching import QueryError as LanguageError
@@ -393,7 +397,7 @@ async def test(ctx: BotContext, inv: Invocation) -> Reply:
 async def unwatch(ctx: BotContext, inv: Invocation) -> Reply:
     if not inv.args:
         raise UsageError()
-    rules = ctx.rules()
+    rules = rules_for(ctx, inv)  # another chat's rule is answered as one that is not
     name = find_name(inv.args, [r.name for r in rules])
     if name is None:
         return Reply(no_such("rule", inv.args, [r.name for r in rules]))
@@ -402,13 +406,15 @@ async def unwatch(ctx: BotContext, inv: Invocation) -> Reply:
         origin = next(r.origin for r in rules if r.name == name)
         return Reply(f"rule {name} comes from {origin}: edit that file or /mute {name}")
     if chat_rule.chat != inv.chat and not is_admin(ctx, inv.platform, inv.user_id):
-        return Reply(f"rule {name} belongs to another chat; only an admin may remove it")
+        return Reply(f"rule {name} was made in another chat; only an admin may remove it")
     ctx.store.remove_chat_rule(name)
     await ctx.refresh_rules()
     return Reply(f"stopped watching {name} ({describe(chat_rule.rule)})")
 
 
 async def list_rules(ctx: BotContext, inv: Invocation) -> Reply:
+    """The rules that alert this chat, with their terms; every rule only in an admin's
+    private chat (``sees_every_chat``)."""
     now = ctx.clock()
     muted = {m.target: m for m in ctx.store.active_mutes(now, inv.chat) if m.kind == "rule"}
 
@@ -416,18 +422,21 @@ async def list_rules(ctx: BotContext, inv: Invocation) -> Reply:
         m = muted.get(name)
         return f" [muted here until {moment(m.until, now)}]" if m else ""
 
-    chat_rules = ctx.store.chat_rules()
-    lines = [f"Rules from files ({len(ctx.file_rules)}):"]
-    for r in ctx.file_rules:
+    every = sees_every_chat(ctx, inv)
+    shown = {r.name for r in (ctx.rules() if every else rules_of_chat(ctx, inv.chat))}
+    file_rules = [r for r in ctx.file_rules if r.name in shown]
+    chat_rules = [c for c in ctx.store.chat_rules() if c.rule.name in shown]
+    lines = [f"Rules from files ({len(file_rules)}):"]
+    for r in file_rules:
         lines.append(f"- {r.name} ({r.origin}): {describe(r, limit=4)}{mark(r.name)}")
     lines.append(f"Rules made in chat ({len(chat_rules)}):")
     for c in chat_rules:
-        if c.chat == inv.chat:
-            where = "this chat"
-            terms = f": {describe(c.rule)}"
-        else:
-            where, terms = "another chat", ""
-        lines.append(f"- {c.rule.name} ({where}, by {c.created_by}){terms}{mark(c.rule.name)}")
+        where = "this chat" if c.chat == inv.chat else f"in {c.chat}" if every else "another chat"
+        lines.append(
+            f"- {c.rule.name} ({where}, by {c.created_by}): {describe(c.rule)}{mark(c.rule.name)}"
+        )
     if not chat_rules:
         lines.append("- none yet: /watch <terms> makes one for this chat")
+    if not every:
+        lines.append("Rules that alert only other chats are not listed here.")
     return Reply("\n".join(lines))

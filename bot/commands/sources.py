@@ -5,7 +5,9 @@ turns into one (a public Telegram channel ``@name``/``t.me/name``, a Mastodon or
 Bluesky account, a subreddit, a YouTube channel, ``news:<query>``, a VK wall), tagged
 ``chat``, polled at ``[polling] interval``; its first poll is a baseline like any
 source's.  Sources in config.toml are listed too but changed only there.  Private
-addresses are refused unless ``[polling] allow_private`` names them.
+addresses are refused unless ``[polling] allow_private`` names them.  Sources are the
+team's, shared by every chat; the alerts /sources counts are this chat's (every chat's
+in an admin's private chat).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.commands.common import (
     unique_name,
 )
 from bot.commands.context import BotContext
+from bot.commands.permissions import chat_destinations, sees_every_chat
 from bot.commands.types import Invocation, Reply
 from bot.config import format_duration
 from bot.model import Source
@@ -70,7 +73,8 @@ def health_text(h: SourceHealth | None, source: Source, now: datetime) -> str:
 async def list_sources(ctx: BotContext, inv: Invocation) -> Reply:
     now = ctx.clock()
     health = {h.name: h for h in ctx.store.source_health()}
-    alerts = ctx.store.alerts_since(now - timedelta(hours=24))
+    here = None if sees_every_chat(ctx, inv) else chat_destinations(ctx, inv.chat)
+    alerts = ctx.store.alerts_since(now - timedelta(hours=24), here)
     muted = {m.target: m for m in ctx.store.active_mutes(now, inv.chat) if m.kind == "source"}
     configured = {s.name for s in ctx.settings.sources}
     sources = ctx.sources()

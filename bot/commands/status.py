@@ -1,4 +1,8 @@
-"""/status: the bot's health at a glance, from the store and the live context."""
+"""/status and /stats: the bot's health at a glance, from the store and the live context.
+
+In a chat both show that chat's part of what names chats (broken destinations, the
+alerts /stats counts by rule); an admin's private chat with the bot shows every chat's.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,20 @@ from collections import Counter
 
 from bot.commands.common import UsageError, ago, plural, span
 from bot.commands.context import BotContext
+from bot.commands.permissions import chat_destinations, sees_every_chat
 from bot.commands.sources import condition
 from bot.commands.types import Invocation, Reply
 from bot.stats import chart, collect, table
 
 
 async def stats(ctx: BotContext, inv: Invocation) -> Reply:
-    """/stats [7|30]: a chart of alerts per day by rule and by source, and a table."""
+    """/stats [7|30]: a chart of alerts per day by rule and by source, and a table; of
+    this chat's alerts, or every chat's in an admin's private chat."""
     arg = inv.args.strip().removesuffix("d")
     if arg and arg not in ("7", "30"):
         raise UsageError
-    collected = collect(ctx.store, ctx.clock(), int(arg or 7))
+    here = None if sees_every_chat(ctx, inv) else chat_destinations(ctx, inv.chat)
+    collected = collect(ctx.store, ctx.clock(), int(arg or 7), destinations=here)
     png = await asyncio.to_thread(chart, collected)
     return Reply(table(collected), image=png, image_name="dozor-stats.png")
 
@@ -39,6 +46,11 @@ async def status(ctx: BotContext, inv: Invocation) -> Reply:
         if counts[k] or k in ("ok", "failing")
     ]
     broken = ctx.store.broken_destinations()
+    elsewhere = 0
+    if not sees_every_chat(ctx, inv):  # other chats' names and troubles are theirs
+        here = set(chat_destinations(ctx, inv.chat))
+        elsewhere = len(broken.keys() - here)
+        broken = {name: why for name, why in broken.items() if name in here}
     chat_rules = len(ctx.rules()) - len(ctx.file_rules)
     lines = [
         f"Dozor {ctx.version}, up {span(now - ctx.started_at)}",
@@ -51,7 +63,12 @@ async def status(ctx: BotContext, inv: Invocation) -> Reply:
         lines.append(f"Broken destinations ({len(broken)}):")
         lines += [f"- {name}: {reason}" for name, reason in sorted(broken.items())]
     else:
-        lines.append("Broken destinations: none")
+        lines.append("Broken destinations: none" + (" here" if elsewhere else ""))
+    if elsewhere:
+        lines.append(
+            f"Broken destinations of other chats: {elsewhere} (an admin's /status "
+            "in a private chat names them)"
+        )
     mutes = ctx.store.active_mutes(now, inv.chat)
     if mutes:
         lines.append(f"Muted in this chat: {len(mutes)} (/mutes)")
