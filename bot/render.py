@@ -4,7 +4,9 @@ Adapters turn these neutral pieces into their own markup: console text, Telegram
 (``telegram_html``) and Slack Block Kit (``slack_blocks``) are built here, as are
 digests, notes and thread replies.  A snippet is a tuple of ``(text, marked)``
 segments cut from the original item text around the matched spans, so the words that
-fired are exactly the ones marked.  Pure: no I/O.
+fired are exactly the ones marked.  Bidi controls (``BIDI_CONTROLS``: embeddings,
+overrides, isolates and marks) are dropped from everything shown, so a title carrying
+a right-to-left override cannot reorder the rest of an alert.  Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +20,19 @@ from urllib.parse import quote
 from bot.model import Alert, Span, story_root
 
 Segments = tuple[tuple[str, bool], ...]
+
+# U+202A..U+202E embeddings and overrides, U+2066..U+2069 isolates, LRM, RLM, ALM
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def unbidi(text: str) -> str:
+    """``text`` without bidi controls."""
+    return BIDI_CONTROLS.sub("", text)
+
+
+def _unbidi_url(url: str) -> str:
+    """A link's bidi controls percent-encoded: the same address, nothing reordered."""
+    return BIDI_CONTROLS.sub(lambda m: quote(m.group()), url)
 
 
 @dataclass(frozen=True)
@@ -41,18 +56,19 @@ def merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def mark(text: str, spans: Sequence[tuple[int, int]]) -> Segments:
-    """Split ``text`` into plain and marked segments at the (merged) spans."""
+    """Split ``text`` into plain and marked segments at the (merged) spans (offsets
+    into ``text``); the segments lose their bidi controls."""
     out: list[tuple[str, bool]] = []
     pos = 0
     for start, end in merge_spans([(max(0, s), min(len(text), e)) for s, e in spans]):
         if start >= end:
             continue
         if start > pos:
-            out.append((text[pos:start], False))
-        out.append((text[start:end], True))
+            out.append((unbidi(text[pos:start]), False))
+        out.append((unbidi(text[start:end]), True))
         pos = end
     if pos < len(text):
-        out.append((text[pos:], False))
+        out.append((unbidi(text[pos:]), False))
     return tuple(out)
 
 
@@ -65,7 +81,7 @@ def snippet(text: str, spans: Sequence[tuple[int, int]], width: int = 280) -> Se
     merged = merge_spans(spans)
     if not merged:
         cut = _cut_end(text, width)
-        return ((text[:cut].rstrip() + " …", False),)
+        return ((unbidi(text[:cut]).rstrip() + " …", False),)
     first_start = merged[0][0]
     start = max(0, first_start - width // 3)
     if start > 0:
@@ -96,12 +112,12 @@ def render(alert: Alert, width: int = 280) -> RenderedAlert:
         for span in match.spans:
             spans.setdefault(span.field, []).append(span)
     return RenderedAlert(
-        source=item.source,
+        source=unbidi(item.source),
         title=mark(item.title, [(s.start, s.end) for s in spans["title"]]),
         snippet=snippet(item.text, [(s.start, s.end) for s in spans["text"]], width),
-        link=item.link,
+        link=_unbidi_url(item.link) if item.link else item.link,
         published=format_time(item.published),
-        rules=tuple((m.rule, m.terms) for m in alert.matches),
+        rules=tuple((unbidi(m.rule), tuple(unbidi(t) for t in m.terms)) for m in alert.matches),
     )
 
 
@@ -125,7 +141,7 @@ def notes_text(
         noun = "source" if len(sources) == 1 else "sources"
         lines.append(f"👥 Also seen in {len(sources)} {noun}: {shown}{more}")
     lines.extend(notes[-5:])
-    return "\n".join(lines) or None
+    return unbidi("\n".join(lines)) or None
 
 
 def thread_reply_text(
@@ -144,7 +160,7 @@ def thread_reply_text(
         if len(sightings) > 20:
             lines.append(f"… and {len(sightings) - 20} more (/story shows them all)")
     lines.extend(notes)
-    return "\n".join(lines) or None
+    return unbidi("\n".join(lines)) or None
 
 
 def digest_text(alerts: Sequence[Alert], schedule: str, at: datetime) -> str:
@@ -168,7 +184,7 @@ def digest_text(alerts: Sequence[Alert], schedule: str, at: datetime) -> str:
             if len(items) > 1:
                 others = ", ".join(dict.fromkeys(a.item.source for a in items[1:]))
                 lines.append(f"  also: {others}")
-    return "\n".join(lines)
+    return unbidi("\n".join(lines))
 
 
 def split_plain(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:
@@ -210,8 +226,9 @@ TELEGRAM_LIMIT = 4096  # characters of a message, counted by Telegram in UTF-16 
 
 def html_escape(text: str) -> str:
     """Escape for Telegram's HTML parse mode: exactly &, < and >; lone surrogates (a
-    broken JSON feed can carry them) become U+FFFD, as Telegram takes only valid UTF-8."""
-    text = _SURROGATE.sub("\ufffd", text)
+    broken JSON feed can carry them) become U+FFFD, as Telegram takes only valid UTF-8;
+    bidi controls are dropped."""
+    text = unbidi(_SURROGATE.sub("\ufffd", text))
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -297,8 +314,8 @@ def slack_url(url: str) -> str:
 def slack_escape(text: str) -> str:
     """Feed or user text for mrkdwn: &, < and > as entities (Slack's escaping rule), the
     formatting characters as look-alikes, and URLs as explicit links (untouched by the
-    look-alikes, so ``t.me/rian_ru`` still works)."""
-    text = _SURROGATE.sub("\ufffd", text)
+    look-alikes, so ``t.me/rian_ru`` still works); no bidi controls."""
+    text = unbidi(_SURROGATE.sub("\ufffd", text))
     out: list[str] = []
     pos = 0
     for found in _URL.finditer(text):

@@ -29,14 +29,22 @@ _DURATION = re.compile(
 )
 
 
+class DurationTooLong(ValueError):
+    """A duration written right but longer than any timedelta ("99999999999d")."""
+
+
 def parse_duration(text: str) -> timedelta:
     """``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"1h30m"``, ``"250ms"`` -> timedelta;
-    ValueError otherwise.  Units in that order, each at most once."""
+    ValueError otherwise (``DurationTooLong`` past timedelta's 999,999,999 days).
+    Units in that order, each at most once."""
     m = _DURATION.match(text) if isinstance(text, str) else None
     if not m or not any(m.groups()):
         raise ValueError(text)
-    d, h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s, milliseconds=ms)
+    try:
+        d, h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
+        return timedelta(days=d, hours=h, minutes=mi, seconds=s, milliseconds=ms)
+    except (OverflowError, ValueError):  # ValueError: past int()'s 4,300 digits
+        raise DurationTooLong(text) from None
 
 
 def parse_time(text: str) -> time:

@@ -20,6 +20,9 @@ Anything unusable raises ``ValueError`` with a message that says what would work
 | ``news:<query>`` | rss | Google News RSS search for the query |
 | ``vk.com/domain`` | vk | ``https://vk.com/domain`` |
 | any other ``http(s)://`` URL (or ``host/path``) | rss | the URL |
+
+Other schemes (``file:``, ``ftp://``, ``javascript:``...) are refused, with or without
+``//``.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ _REDDIT_HOSTS = frozenset(
 )
 _YT_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.com"})
 _NAME_JUNK = re.compile(r"[^A-Za-z0-9._-]+")
+# A scheme: "file:", "javascript:", "ftp://"; not "host:8080" (a port) nor "host:"
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(?![0-9]|$)")
 
 
 def expand_source(
@@ -92,6 +97,9 @@ def expand_source(
         return _telegram(text[1:], tme_base)
     if any(c.isspace() for c in text):
         raise ValueError(f"{text!r} is not a URL; for a news search write news:{text}")
+    scheme = _SCHEME.match(lowered)  # "file:/etc/passwd" is not the host "file"
+    if scheme and scheme.group(1) not in ("http", "https"):
+        raise ValueError(f"only http(s) URLs can be watched, not {scheme.group(1)}: ({text!r})")
 
     url = text if re.match(r"^[a-z][a-z0-9+.-]*://", lowered) else f"https://{text}"
     try:

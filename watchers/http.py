@@ -20,7 +20,8 @@ the ``Retry-After`` and ``Cache-Control`` headers the watchers honour.
 User-added sources are fetched with ``trusted=False``: before every request (the
 first and each redirect hop) the host is resolved and the request is refused if any
 of its addresses is loopback, private, link-local (cloud metadata at 169.254.169.254),
-unspecified, multicast, reserved or otherwise not globally routable, unless the
+unspecified, multicast, reserved or otherwise not globally routable, or an IPv6
+address embedding such an IPv4 one (IPv4-mapped, 6to4, Teredo, NAT64), unless the
 client's ``allow`` list (CIDRs or host names, from the config) permits it.  The
 untrusted requests go through their own connector whose resolver checks the addresses
 again at connect time, so a host that re-resolves to a private address between the
@@ -35,8 +36,10 @@ import contextlib
 import errno
 import ipaddress
 import os
+import re
 import socket
 import ssl
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -58,6 +61,9 @@ __all__ = [
     "HttpClient",
     "Response",
     "address_problem",
+    "canonical_host",
+    "embedded_ipv4",
+    "ip_literal",
     "parse_max_age",
     "parse_retry_after",
     "redact_url",
@@ -413,10 +419,36 @@ _ALLOW_HINT = "allow it in [polling] allow_private if you mean it"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 in the last 32 bits
+
+
+def embedded_ipv4(address: IPAddress) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address carries, each with its form: IPv4-mapped
+    (``::ffff:a.b.c.d``), 6to4 (``2002::/16``), Teredo (``2001::/32``: server and
+    client) and NAT64 (``64:ff9b::/96``)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if address.ipv4_mapped is not None:
+        found.append(("an IPv4-mapped", address.ipv4_mapped))
+    if address.sixtofour is not None:
+        found.append(("a 6to4", address.sixtofour))
+    if address.teredo is not None:
+        found.extend(("a Teredo", v4) for v4 in address.teredo)
+    if address in _NAT64:
+        found.append(("a NAT64", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)))
+    return found
+
+
 def address_problem(address: IPAddress) -> str | None:
-    """Why an untrusted source may not reach ``address`` ("a private address"), or None."""
+    """Why an untrusted source may not reach ``address`` ("a private address"), or None.
+    An IPv6 address embedding a refused IPv4 address is refused for it."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    for form, inner in embedded_ipv4(address):
+        problem = address_problem(inner)
+        if problem:
+            return f"{form} address for {inner}, {problem}"
     if address.is_loopback:
         return "a loopback address"
     if address.is_link_local:
@@ -432,6 +464,47 @@ def address_problem(address: IPAddress) -> str | None:
     if not address.is_global:
         return "a non-public address"
     return None
+
+
+_DOTS = re.compile("[\u3002\uff0e\uff61]")  # what IDNA reads as "." besides "."
+_IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*")
+
+
+def canonical_host(host: str) -> str:
+    """``host`` as the resolver will see it: IDNA-mapped to ASCII (full-width digits and
+    dots become ASCII ones), lower case, without a trailing dot."""
+    host = host.strip().rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDNA name: NFKC is what IDNA would start with
+        host = unicodedata.normalize("NFKC", _DOTS.sub(".", host))
+    return host.lower().rstrip(".")
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address a URL's host names without any lookup, or None for a name: IPv4 and
+    IPv6 literals, and the forms resolvers also take for IPv4 (``inet_aton``): one to
+    four parts, each decimal, octal (``0177``) or hex (``0x7f``), the last filling the
+    rest (``2130706433``, ``127.1``, ``0x7f000001`` are all 127.0.0.1)."""
+    host = canonical_host(host).strip("[]")
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_IPV4_PART.fullmatch(p) for p in parts):
+        return None
+    numbers = [
+        int(p[2:] or "0", 16) if p[:2].lower() == "0x" else int(p, 8 if p[:1] == "0" else 10)
+        for p in parts
+    ]
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = last
+    for i, n in enumerate(head):
+        value |= n << (24 - 8 * i)
+    return ipaddress.IPv4Address(value)
 
 
 class AddressGuard:
@@ -464,8 +537,8 @@ class AddressGuard:
             return f"{address} is not an IP address"
         if any(ip in net for net in self.networks):
             return None
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            if any(ip.ipv4_mapped in net for net in self.networks):
+        for _, inner in embedded_ipv4(ip):  # allowed in any spelling
+            if any(inner in net for net in self.networks):
                 return None
         return address_problem(ip)
 

@@ -224,7 +224,11 @@ class SlackAdapter:
 
     async def _on_http(self, request: web.Request) -> web.Response:
         """Events, slash commands and interactivity; bolt verifies the signature and
-        refuses stale timestamps (401) before any listener runs."""
+        refuses stale timestamps (401) before any listener runs.  A timestamp that is
+        not a number is refused here (bolt's int() would raise: a 500)."""
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "0")
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return web.Response(status=401, text="invalid request timestamp")
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 

@@ -51,7 +51,7 @@ from bot.commands.types import Button, Invocation, Press
 from bot.config import TelegramSettings
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.outbox import compose_note
-from bot.render import TELEGRAM_LIMIT, plain, render, split_plain, telegram_html, utf16_len
+from bot.render import TELEGRAM_LIMIT, plain, render, split_plain, telegram_html, unbidi, utf16_len
 
 log = logging.getLogger("dozor.telegram")
 
@@ -442,5 +442,5 @@ FILE_LIMIT = 1_000_000  # bytes
 
 def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Split a long reply at line breaks into messages Telegram accepts (its limit is in
-    UTF-16 units)."""
-    return split_plain(text or "…", limit, utf16_len)
+    UTF-16 units); without bidi controls, as in alerts (``/show`` quotes a post)."""
+    return split_plain(unbidi(text) or "…", limit, utf16_len)

@@ -7,14 +7,15 @@ is "this button no longer works", whoever presses.
 Callback data (at most 64 bytes, Telegram's limit):
 ``ms:<alert id>`` mute the source; ``mr:<alert id>:<i>`` mute the alert's i-th rule;
 ``un:<mute id>:<alert id>`` undo that mute; ``nm:<notice id>:<hours>`` mute the source
-a "noisy source" notice names.
+a "noisy source" notice names.  Data is read as forged unless every field after the
+kind is a number the store can hold; such a press is answered ``FORGED``.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.commands.common import moment
+from bot.commands.common import moment, parse_number
 from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
 from bot.commands.types import Button, Press, PressOutcome
@@ -23,6 +24,7 @@ from bot.model import Alert
 BUTTON_MUTE = timedelta(hours=6)
 MAX_RULE_BUTTONS = 3
 STALE = PressOutcome(notice="this button no longer works")
+FORGED = PressOutcome(notice="this is not a button Dozor made (its data is not valid)")
 
 
 def alert_buttons(alert_id: int, alert: Alert) -> tuple[Button, ...]:
@@ -50,9 +52,10 @@ BUTTON_KINDS = ("ms", "mr", "un", "nm")
 async def press(ctx: BotContext, press: Press) -> PressOutcome:
     """Apply the button's mute (or undo it) in the chat where it was pressed."""
     kind, _, rest = press.data.partition(":")
-    fields = rest.split(":")
-    if kind not in BUTTON_KINDS or not all(f.isdigit() for f in fields):
-        return STALE
+    parsed = [parse_number(f) for f in rest.split(":")]  # forged data: any text at all
+    fields = [n for n in parsed if n is not None]
+    if kind not in BUTTON_KINDS or len(fields) != len(parsed) or len(fields) > 2:
+        return FORGED
     why = refusal(ctx, press.platform, press.chat_id, press.user_id, Access.WATCH, "mute")
     if why:
         return PressOutcome(notice=why)
@@ -61,8 +64,8 @@ async def press(ctx: BotContext, press: Press) -> PressOutcome:
     if kind == "un":
         if len(fields) != 2:
             return STALE
-        return _undo(ctx, press, int(fields[0]), int(fields[1]))
-    alert_id = int(fields[0])
+        return _undo(ctx, press, fields[0], fields[1])
+    alert_id = fields[0]
     stored = ctx.store.alert(alert_id)
     if stored is None or not _in_chat(ctx, stored.alert.destination, press.chat):
         return STALE
@@ -70,7 +73,7 @@ async def press(ctx: BotContext, press: Press) -> PressOutcome:
     if kind == "ms":
         target_kind, target = "source", alert.item.source
     else:
-        index = int(fields[1]) if len(fields) == 2 else -1
+        index = fields[1] if len(fields) == 2 else -1
         if not 0 <= index < len(alert.matches):
             return STALE
         target_kind, target = "rule", alert.matches[index].rule
@@ -86,9 +89,9 @@ async def press(ctx: BotContext, press: Press) -> PressOutcome:
     )
 
 
-def _mute_noisy(ctx: BotContext, press: Press, fields: list[str]) -> PressOutcome:
-    notice = ctx.store.notice(int(fields[0])) if len(fields) == 2 else None
-    hours = int(fields[1]) if len(fields) == 2 else 0
+def _mute_noisy(ctx: BotContext, press: Press, fields: list[int]) -> PressOutcome:
+    notice = ctx.store.notice(fields[0]) if len(fields) == 2 else None
+    hours = fields[1] if len(fields) == 2 else 0
     if (
         notice is None
         or hours not in (6, 24)

@@ -10,12 +10,22 @@ from datetime import datetime, timedelta
 from bot.config import format_duration
 
 MAX_ARGS = 500  # characters after the command; longer is refused with the reason
+MAX_NUMBER = 2**63 - 1  # the largest id the store holds (SQLite's INTEGER)
 LISTED = 8  # names listed when none is close to what the user typed
 
 
 class UsageError(Exception):
     """The arguments do not fit the command; the registry replies with its usage line
     (and this message, if any, as the reason)."""
+
+
+def parse_number(text: str) -> int | None:
+    """``text`` as a whole number written in ASCII digits, at most ``MAX_NUMBER``, or
+    None: alert numbers and button data come from users and may be forged."""
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(MAX_NUMBER)):
+        return None
+    number = int(text)
+    return number if number <= MAX_NUMBER else None
 
 
 def find_name(name: str, names: Iterable[str]) -> str | None:

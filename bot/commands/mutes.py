@@ -20,6 +20,7 @@ from bot.commands.permissions import chat_destinations, rules_for
 from bot.commands.types import Invocation, Reply
 from bot.config import parse_duration
 from bot.model import Mute
+from bot.schedules import DurationTooLong
 
 DEFAULT_MUTE = timedelta(hours=6)
 LONGEST_MUTE = timedelta(days=30)
@@ -45,6 +46,8 @@ def parse_until(words: list[str], now: datetime) -> tuple[list[str], datetime]:
 def _is_duration(word: str) -> bool:
     try:
         parse_duration(word)
+    except DurationTooLong:
+        return True
     except ValueError:
         return False
     return any(c.isdigit() for c in word)
@@ -53,6 +56,8 @@ def _is_duration(word: str) -> bool:
 def _duration(word: str) -> timedelta:
     try:
         value = parse_duration(word)
+    except DurationTooLong:
+        value = timedelta.max  # longer than any mute: refused below
     except ValueError:
         raise UsageError(f'"{word}": give a duration like 6h, 2d or 1h30m') from None
     if value <= timedelta(0):

@@ -12,7 +12,6 @@ in an admin's private chat).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -35,7 +34,7 @@ from bot.config import format_duration
 from bot.model import Source
 from bot.store import SourceHealth
 from watchers.expand import expand_source
-from watchers.http import AddressGuard
+from watchers.http import AddressGuard, canonical_host, ip_literal
 from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
 
 CHAT_TAGS = ("chat",)
@@ -106,7 +105,8 @@ def feed_problem(url: str, allow: Sequence[str] = ()) -> str | None:
     if parts.username or parts.password:
         return "URLs with a user name or password cannot be added from chat"
     guard = AddressGuard(allow)
-    host = parts.hostname.rstrip(".").lower()
+    written = parts.hostname
+    host = canonical_host(written)  # as the resolver reads it: "１２７.０.０.１" is 127.0.0.1
     if guard.allows_host(host):
         return None
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
@@ -114,14 +114,14 @@ def feed_problem(url: str, allow: Sequence[str] = ()) -> str | None:
             "addresses on local networks cannot be added from chat; use config.toml, "
             "or allow it in [polling] allow_private"
         )
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
+    address = ip_literal(host)  # also "2130706433", "0x7f000001", "127.1", "0177.0.0.1"
+    if address is None:
         return None
-    problem = guard.problem(host)
+    problem = guard.problem(str(address))
     if problem:
+        shown = written if written == str(address) else f"{written}, that is {address},"
         return (
-            f"addresses on private networks cannot be added from chat ({host} is "
+            f"addresses on private networks cannot be added from chat ({shown} is "
             f"{problem}); use config.toml, or allow it in [polling] allow_private"
         )
     return None

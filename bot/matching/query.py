@@ -25,7 +25,9 @@ A regex is RE2 syntax (linear time), case-insensitive, over the original title a
 text.
 
 Errors are ``QueryError``s that carry the position (``error.position``, 0-based) and
-draw a pointer under the query (``error.pointer()``).
+draw a pointer under the query (``error.pointer()``).  Nesting (brackets, NOT, NEAR
+chains, field:) is bounded by ``MAX_DEPTH``, so the parser and every walk of the tree
+(compile, evaluate) recurse a bounded number of times whatever the query.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ TEXT_FIELDS = ("title", "text")
 META_FIELDS = ("source", "tag", "link")
 DEFAULT_NEAR = 5
 MAX_NEAR = 100
+MAX_DEPTH = 32  # levels of (), NOT, NEAR and field: one inside another
 
 
 class TermError(ValueError):
@@ -67,6 +70,14 @@ class QueryError(TermError):
         end = self.query.find("\n", self.position)
         line = self.query[start : end if end >= 0 else len(self.query)]
         return f"{line}\n{' ' * (self.position - start)}^ {self.message}"
+
+
+class NestingError(QueryError):
+    """A query nested deeper than ``MAX_DEPTH``: one line, no pointer (the whole
+    structure is the problem, and the line may be long)."""
+
+    def pointer(self) -> str:
+        return str(self)
 
 
 # --- the tree -------------------------------------------------------------------------
@@ -322,9 +333,11 @@ class _Lexer:
             return j
         near = _NEAR.match(word)
         if near:
-            number = int(near.group(1)) if near.group(1) else DEFAULT_NEAR
-            if number > MAX_NEAR:
-                raise self.error(f"NEAR/{number} is too far: at most NEAR/{MAX_NEAR}", i)
+            digits = (near.group(1) or str(DEFAULT_NEAR)).lstrip("0") or "0"
+            if len(digits) > len(str(MAX_NEAR)) or int(digits) > MAX_NEAR:  # int(): 4,300 digits
+                shown = word if len(word) <= 12 else f"{word[:12]}…"
+                raise self.error(f"{shown} is too far: at most NEAR/{MAX_NEAR}", i)
+            number = int(digits)
             self.tokens.append(_Token("NEAR", word, i, number=number))
             return j
         if word.startswith("NEAR/"):
@@ -362,6 +375,13 @@ class _Parser:
         self.text = text
         self.tokens = _Lexer(text).tokens
         self.i = 0
+        self.level = 0  # (), NOT, NEAR and field: around the token being parsed
+
+    def enter(self, token: _Token) -> None:
+        """One level deeper at ``token`` (the parser recurses); at most ``MAX_DEPTH``."""
+        self.level += 1
+        if self.level > MAX_DEPTH:
+            raise _too_deep(token.position, self.text)
 
     def error(self, message: str, position: int) -> QueryError:
         return QueryError(message, position, self.text)
@@ -383,6 +403,7 @@ class _Parser:
             raise self.error('unmatched ")"', token.position)
         if token.kind != "END":  # pragma: no cover - parse_and consumes everything else
             raise self.error(f"unexpected {token.value!r}", token.position)
+        _check_depth(node, self.text)  # NEAR chains nest without the parser recursing
         if not is_positive(node):
             raise self.error(
                 "nothing to look for: the query needs a term that is not negated "
@@ -408,8 +429,10 @@ class _Parser:
 
     def parse_unary(self, scope: str | None) -> Node:
         if self.peek().kind in ("NOT", "-"):
-            self.take()
-            return Not(self.parse_unary(scope))
+            self.enter(self.take())
+            node = Not(self.parse_unary(scope))
+            self.level -= 1
+            return node
         return self.parse_near(scope)
 
     def parse_near(self, scope: str | None) -> Node:
@@ -432,10 +455,12 @@ class _Parser:
     def parse_primary(self, scope: str | None) -> Node:
         token = self.take()
         if token.kind == "(":
+            self.enter(token)
             node = self.parse_or(scope)
             close = self.take()
             if close.kind != ")":
                 raise self.error('missing ")" for this "("', token.position)
+            self.level -= 1
             return node
         if token.kind == "FIELD":
             return self.parse_field(token, scope)
@@ -466,7 +491,10 @@ class _Parser:
             return Meta(kind=name, value=value.value.strip().casefold(), position=token.position)
         if scope is not None and scope != name:
             raise self.error(f'"{name}:" inside "{scope}:" can never match', token.position)
-        return self.parse_primary_scoped(name)
+        self.enter(token)
+        node = self.parse_primary_scoped(name)
+        self.level -= 1
+        return node
 
     def parse_primary_scoped(self, name: str) -> Node:
         if self.peek().kind == "(":
@@ -480,6 +508,38 @@ class _Parser:
         except TermError as e:
             raise self.error(str(e), token.position) from None
         return term
+
+
+def _too_deep(position: int, query: str) -> NestingError:
+    return NestingError(
+        f"nested too deeply: at most {MAX_DEPTH} levels of brackets, NOT, NEAR and "
+        "field: one inside another",
+        position,
+        query,
+    )
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, And | Or):
+        return node.items
+    if isinstance(node, Not):
+        return (node.item,)
+    if isinstance(node, Near):
+        return (node.left, node.right)
+    return ()
+
+
+def _check_depth(root: Node, query: str) -> None:
+    """Refuse a tree deeper than ``MAX_DEPTH`` (walked without recursion), pointing at
+    the first word of the branch that is too deep."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            while not isinstance(node, Term | Regex | Meta):
+                node = _children(node)[0]
+            raise _too_deep(node.position, query)
+        stack.extend((child, depth + 1) for child in _children(node))
 
 
 def _proximate(node: Node) -> bool:

@@ -244,6 +244,9 @@ class _RuleFile:
             line = int(m.group(1)) if m else len(self.lines)
             self.error(line, f"TOML syntax error: {e}")
             return [], self.errors
+        except RecursionError:  # tomllib recurses into nested arrays and tables
+            self.error(None, "TOML nested too deeply (arrays or tables one inside another)")
+            return [], self.errors
 
         for key in data:
             if key != "rule":
