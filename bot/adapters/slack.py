@@ -155,7 +155,7 @@ class SlackAdapter:
         self.app_token = app_token
         self.client = AsyncWebClient(bot_token, base_url=settings.api_base_url)
         self.app = AsyncApp(
-            name="dozor",
+            name="dozor.slack.bolt",  # bolt sets its logger's level: not our "dozor" one
             client=self.client,
             signing_secret=signing_secret or "",
             request_verification_enabled=http,
