@@ -21,7 +21,7 @@ class UsageError(Exception):
 
 def parse_number(text: str) -> int | None:
     """``text`` as a whole number written in ASCII digits, at most ``MAX_NUMBER``, or
-    None: alert numbers and button data come from users and may be forged."""
+    None: button data comes from users and may be forged."""
     if not text.isascii() or not text.isdigit() or len(text) > len(str(MAX_NUMBER)):
         return None
     number = int(text)
