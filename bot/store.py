@@ -18,7 +18,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -54,6 +54,28 @@ def is_locked(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (
         "locked" in str(exc) or "busy" in str(exc)
     )
+
+
+async def retry_locked_async(
+    store: Store, run: Callable[[], Awaitable[T]], busy: Callable[[], T], *, give_up: float = 30
+) -> T:
+    """Run ``run`` (a command, a button press: reads, then a write or two); when another
+    program holds the write lock and nothing was written yet, wait asynchronously and
+    run it again.  Past ``give_up`` seconds, or when part of it was written, ``busy()``
+    says so instead."""
+    started = time.monotonic()
+    delay = 0.02
+    while True:
+        before = store.db.conn.total_changes
+        try:
+            return await run()
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            if store.db.conn.total_changes != before or time.monotonic() - started > give_up:
+                return busy()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 async def retry_locked(write: Callable[[], T], what: str, *, give_up: float | None = None) -> T:

@@ -10,7 +10,9 @@ Telegram Bot API, a feed server of real posts, and a second process holding the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 import statistics
 import sys
 import time
@@ -58,13 +60,7 @@ async def wait(condition: object, seconds: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_a_locked_database_never_holds_the_event_loop(
-    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
-) -> None:
-    tg, feeds = servers
-    port = unused_port()
-    older = [p for p in real_posts() if p["message_id"] != 271457]
-    feeds.set("/ria.rss", body=rss(older))
+def make_app(tmp_path: Path, tg: FakeTelegram, feeds: FeedServer, port: int) -> App:
     path = tmp_path / "config.toml"
     path.write_text(
         f"""
@@ -97,25 +93,47 @@ url = "{feeds.url("/ria.rss")}"
     settings = load_config(path)
     rules, problems = load_rules(settings)
     assert problems == []
-    stop = asyncio.Event()
-    app = App(
+    return App(
         settings, rules, stream=io.StringIO(), pool=POOL, environ={"TELEGRAM_BOT_TOKEN": TOKEN}
     )
+
+
+@contextlib.asynccontextmanager
+async def write_lock_held(db: Path) -> AsyncIterator[None]:
+    """Another process holds the database's write lock inside the block."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOLDER,
+        str(db),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert await asyncio.wait_for(holder.stdout.readline(), 20) == b"locked\n"
+        yield
+    finally:
+        holder.stdin.write(b"go\n")
+        await holder.stdin.drain()
+        assert await asyncio.wait_for(holder.stdout.readline(), 20) == b"released\n"
+        await asyncio.wait_for(holder.wait(), 20)
+
+
+async def test_a_locked_database_never_holds_the_event_loop(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, feeds = servers
+    port = unused_port()
+    older = [p for p in real_posts() if p["message_id"] != 271457]
+    feeds.set("/ria.rss", body=rss(older))
+    stop = asyncio.Event()
+    app = make_app(tmp_path, tg, feeds, port)
     async with app, aiohttp.ClientSession() as http:
         runner = asyncio.create_task(app.run_forever(stop))
         await wait(lambda: app.store.baseline_done("ria"), 20, "the baseline poll")
         await tg.wait_for("getUpdates", 1, timeout=20)
-        holder = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            HOLDER,
-            str(tmp_path / "dozor.db"),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert holder.stdin is not None and holder.stdout is not None
-        try:
-            assert await asyncio.wait_for(holder.stdout.readline(), 20) == b"locked\n"
+        async with write_lock_held(tmp_path / "dozor.db"):
             # while it is held: a new post to alert on, and an admin's command that writes
             feeds.set("/ria.rss", body=rss([*older, post(271457)]))
             tg.push_command(DESK, "/watch Хашам", user_id=ADMIN)
@@ -130,11 +148,6 @@ url = "{feeds.url("/ria.rss")}"
             assert len(feeds.requests_to("/ria.rss")) > polled  # the bot kept polling
             assert [m.text for m in tg.messages(DESK)] == []  # nothing recorded, none sent
             assert app.store.chat_rules() == []
-        finally:
-            holder.stdin.write(b"go\n")
-            await holder.stdin.drain()
-            assert await asyncio.wait_for(holder.stdout.readline(), 20) == b"released\n"
-            await asyncio.wait_for(holder.wait(), 20)
         # nothing lost: the poll is kept at the next tick, its alert goes out; the
         # command that waited is done and answered
         await wait(
@@ -151,3 +164,45 @@ url = "{feeds.url("/ria.rss")}"
     assert max(took) < 0.5, took
     alerts = [m for m in tg.messages(DESK) if "t.me/rian_ru/271457" in m.text]
     assert len(alerts) == 1
+
+
+async def test_a_button_pressed_while_the_database_is_locked_mutes_once_it_is_free(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    """The press waits for the lock without holding the loop (another chat's alert goes
+    out meanwhile), then the mute is made once and the alert says who muted what."""
+    tg, feeds = servers
+    older = [p for p in real_posts() if p["message_id"] != 271457]
+    feeds.set("/ria.rss", body=rss(older))
+    stop = asyncio.Event()
+    app = make_app(tmp_path, tg, feeds, unused_port())
+    async with app:
+        runner = asyncio.create_task(app.run_forever(stop))
+        await wait(lambda: app.store.baseline_done("ria"), 20, "the baseline poll")
+        feeds.set("/ria.rss", body=rss([*older, post(271457)]))
+        await wait(lambda: len(tg.messages(DESK)) == 1, 20, "the alert")
+        (alert,) = tg.messages(DESK)
+        mute = next(
+            b["callback_data"]
+            for row in alert.reply_markup["inline_keyboard"]
+            for b in row
+            if "Mute source" in b["text"]
+        )
+        async with write_lock_held(tmp_path / "dozor.db"):
+            tg.push_callback(DESK, alert.message_id, mute, user_id=7, username="anna")
+            await tg.wait_for("getUpdates", len(tg.calls("getUpdates")) + 1, timeout=20)
+            lag = 0.0
+            for _ in range(20):  # the loop turns while the press waits for the lock
+                started = time.monotonic()
+                await asyncio.sleep(0.05)
+                lag = max(lag, time.monotonic() - started - 0.05)
+            assert app.store.active_mutes(app.clock()) == []
+            assert tg.calls("answerCallbackQuery") == []
+        await tg.wait_for("editMessageText", 1, timeout=20)
+        stop.set()
+        await asyncio.wait_for(runner, 20)
+        (made,) = app.store.active_mutes(app.clock())
+    assert made.target == "ria" and made.by == "@anna"
+    assert "ria" in json.dumps(tg.calls("answerCallbackQuery")[-1].params, ensure_ascii=False)
+    assert "@anna muted source ria until" in tg.messages(DESK)[0].edits[-1].text
+    assert lag < 0.5, lag

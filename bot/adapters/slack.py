@@ -32,6 +32,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -56,6 +57,7 @@ from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.outbox import compose_note
 from bot.pacing import Pacer
 from bot.render import slack_blocks, slack_escape, slack_text, slack_url, split_plain
+from bot.store import retry_locked
 
 log = logging.getLogger("dozor.slack")
 
@@ -487,7 +489,8 @@ class SlackAdapter:
             )
             return
         assert outcome.note is not None
-        store.add_note(stored.id, "mute", outcome.note, self.context.clock())
+        note = partial(store.add_note, stored.id, "mute", outcome.note, self.context.clock())
+        await retry_locked(note, "a button's note")
         blocks, fallback = slack_blocks(
             stored.alert, compose_note(store, stored.id, stored.alert.story_key)
         )

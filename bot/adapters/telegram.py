@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Hashable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,6 +53,7 @@ from bot.config import TelegramSettings
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.outbox import compose_note
 from bot.render import TELEGRAM_LIMIT, plain, render, split_plain, telegram_html, unbidi, utf16_len
+from bot.store import retry_locked
 
 log = logging.getLogger("dozor.telegram")
 
@@ -424,7 +426,8 @@ class TelegramAdapter:
         stored = store.alert_by_remote_id(destinations, str(query.message.message_id))
         if stored is None:
             return
-        store.add_note(stored.id, "mute", outcome.note, self.context.clock())
+        note = partial(store.add_note, stored.id, "mute", outcome.note, self.context.clock())
+        await retry_locked(note, "a button's note")
         await query.edit_message_text(
             telegram_html(stored.alert, compose_note(store, stored.id, stored.alert.story_key)),
             parse_mode="HTML",

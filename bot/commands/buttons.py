@@ -20,11 +20,13 @@ from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
 from bot.commands.types import Button, Press, PressOutcome
 from bot.model import Alert
+from bot.store import retry_locked_async
 
 BUTTON_MUTE = timedelta(hours=6)
 MAX_RULE_BUTTONS = 3
 STALE = PressOutcome(notice="this button no longer works")
 FORGED = PressOutcome(notice="this is not a button Dozor made (its data is not valid)")
+BUSY = PressOutcome(notice="Dozor's database is locked by another program; press it again soon")
 
 
 def alert_buttons(alert_id: int, alert: Alert) -> tuple[Button, ...]:
@@ -50,7 +52,16 @@ BUTTON_KINDS = ("ms", "mr", "un", "nm")
 
 
 async def press(ctx: BotContext, press: Press) -> PressOutcome:
-    """Apply the button's mute (or undo it) in the chat where it was pressed."""
+    """Apply the button's mute (or undo it) in the chat where it was pressed, waiting
+    out another program's write lock on the database (bot/store.py)."""
+
+    async def run() -> PressOutcome:
+        return _press(ctx, press)
+
+    return await retry_locked_async(ctx.store, run, lambda: BUSY)
+
+
+def _press(ctx: BotContext, press: Press) -> PressOutcome:
     kind, _, rest = press.data.partition(":")
     parsed = [parse_number(f) for f in rest.split(":")]  # forged data: any text at all
     fields = [n for n in parsed if n is not None]

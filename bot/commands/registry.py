@@ -10,10 +10,7 @@ adapter.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sqlite3
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -22,7 +19,7 @@ from bot.commands.common import MAX_ARGS, UsageError, close_names
 from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
 from bot.commands.types import Invocation, Reply
-from bot.store import is_locked
+from bot.store import retry_locked_async
 
 log = logging.getLogger("dozor.commands")
 
@@ -233,22 +230,13 @@ async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
 
 
 async def _run_waiting_out_locks(ctx: BotContext, command: Command, inv: Invocation) -> Reply:
-    """Run the command; when another program holds the database's write lock and the
-    command had written nothing yet, wait (asynchronously) and run it again."""
-    started = time.monotonic()
-    delay = 0.02
-    while True:
-        before = ctx.store.db.conn.total_changes
-        try:
-            return await command.handler(ctx, inv)
-        except sqlite3.OperationalError as exc:
-            if not is_locked(exc):
-                raise
-            if ctx.store.db.conn.total_changes != before or time.monotonic() - started > 30:
-                return Reply(
-                    f"/{command.name}: Dozor's database is locked by another program, so "
-                    "this was not done (or only in part); try again in a minute",
-                    ephemeral=True,
-                )
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.5)
+    """Run the command, waiting out another program's write lock (bot/store.py)."""
+    return await retry_locked_async(
+        ctx.store,
+        lambda: command.handler(ctx, inv),
+        lambda: Reply(
+            f"/{command.name}: Dozor's database is locked by another program, so this was "
+            "not done (or only in part); try again in a minute",
+            ephemeral=True,
+        ),
+    )
