@@ -29,6 +29,7 @@ from tests.clock import Clock
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
 from tests.feeds import real_posts
+from tests.waiting import until
 
 TG_TOKEN = "123456:LANES-token-never-logged"
 BOT_TOKEN = "xoxb-1111-2222-lanes"
@@ -128,24 +129,18 @@ def in_slack(slack: FakeSlack, channel: str, link: str) -> Callable[[], bool]:
     return lambda: any(link in json.dumps(m.blocks) for m in slack.messages(channel))
 
 
-async def until(
-    condition: Callable[[], bool],
-    seconds: float,
-    what: str,
-    clock: Clock | None = None,
-    app: App | None = None,
+async def until_retried(
+    condition: Callable[[], bool], seconds: float, what: str, clock: Clock, app: App
 ) -> float:
-    """Wait for ``condition``; returns how long it took (fails after ``seconds``).  With
-    ``clock`` and ``app``, the hand clock moves 10 s every 0.1 s and the outbox is told
+    """``until``, while the hand clock moves 10 s every 0.1 s and the outbox is told
     (retries that wait in backoff fall due)."""
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > seconds:
             raise AssertionError(f"not within {seconds}s: {what}")
-        await asyncio.sleep(0.1 if clock else 0.01)
-        if clock is not None and app is not None:
-            clock.now += timedelta(seconds=10)
-            app.outbox.wake()
+        await asyncio.sleep(0.1)
+        clock.now += timedelta(seconds=10)
+        app.outbox.wake()
     return time.monotonic() - started
 
 
@@ -212,7 +207,7 @@ async def test_failing_lanes_lose_nothing_and_never_hold_a_healthy_one(
                 assert took < 1.0
                 clock.now += timedelta(seconds=5)  # the flaky chat's backoff passes
                 app.outbox.wake()
-            await until(
+            await until_retried(
                 lambda: len(telegram_links(tg, FLAKY)) == 10, 20, "flaky chat: all", clock, app
             )
             assert app.store.broken_destinations().keys() == {"gone"}

@@ -29,6 +29,7 @@ from bot.config import load_config
 from tests.fakes.feed_server import FeedServer, unused_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.feeds import post, real_posts, rss
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:LOCK-token-never-logged"
@@ -50,14 +51,6 @@ print("released", flush=True)
 async def servers() -> AsyncIterator[tuple[FakeTelegram, FeedServer]]:
     async with FakeTelegram(token=TOKEN) as tg, FeedServer() as feeds:
         yield tg, feeds
-
-
-async def wait(condition: object, seconds: float, what: str) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {seconds}s: {what}"
-        await asyncio.sleep(0.02)
 
 
 def make_app(tmp_path: Path, tg: FakeTelegram, feeds: FeedServer, port: int) -> App:
@@ -131,7 +124,7 @@ async def test_a_locked_database_never_holds_the_event_loop(
     app = make_app(tmp_path, tg, feeds, port)
     async with app, aiohttp.ClientSession() as http:
         runner = asyncio.create_task(app.run_forever(stop))
-        await wait(lambda: app.store.baseline_done("ria"), 20, "the baseline poll")
+        await until(lambda: app.store.baseline_done("ria"), 20, "the baseline poll")
         await tg.wait_for("getUpdates", 1, timeout=20)
         async with write_lock_held(tmp_path / "dozor.db"):
             # while it is held: a new post to alert on, and an admin's command that writes
@@ -150,13 +143,13 @@ async def test_a_locked_database_never_holds_the_event_loop(
             assert app.store.chat_rules() == []
         # nothing lost: the poll is kept at the next tick, its alert goes out; the
         # command that waited is done and answered
-        await wait(
+        await until(
             lambda: any("t.me/rian_ru/271457" in m.text for m in tg.messages(DESK)),
             20,
             "the alert after the lock",
         )
-        await wait(lambda: app.store.chat_rules() != [], 20, "the chat rule")
-        await wait(lambda: any("Watching as" in m.text for m in tg.messages(DESK)), 20, "reply")
+        await until(lambda: app.store.chat_rules() != [], 20, "the chat rule")
+        await until(lambda: any("Watching as" in m.text for m in tg.messages(DESK)), 20, "reply")
         stop.set()
         await asyncio.wait_for(runner, 20)
     assert statistics.median(took) < 0.1, took
@@ -178,9 +171,9 @@ async def test_a_button_pressed_while_the_database_is_locked_mutes_once_it_is_fr
     app = make_app(tmp_path, tg, feeds, unused_port())
     async with app:
         runner = asyncio.create_task(app.run_forever(stop))
-        await wait(lambda: app.store.baseline_done("ria"), 20, "the baseline poll")
+        await until(lambda: app.store.baseline_done("ria"), 20, "the baseline poll")
         feeds.set("/ria.rss", body=rss([*older, post(271457)]))
-        await wait(lambda: len(tg.messages(DESK)) == 1, 20, "the alert")
+        await until(lambda: len(tg.messages(DESK)) == 1, 20, "the alert")
         (alert,) = tg.messages(DESK)
         mute = next(
             b["callback_data"]
