@@ -4,16 +4,20 @@
 process pool that parses feeds off the event loop, the adapters) and offers the two
 ways to run: ``run_once`` (poll everything, deliver, return) and ``run_forever``
 (APScheduler polls due sources, the outbox delivers, until ``stop`` is set).
+
+Stopping is bounded (a few seconds, whatever the network does): polls in flight are
+cancelled (a poll commits all or nothing, so one cut short is polled again at the next
+start), each outbox lane finishes the send in hand (``outbox.STOP_GRACE``), each
+adapter gets ``ADAPTER_GRACE`` to disconnect, a running parse ``PARSE_GRACE``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -31,6 +35,7 @@ from bot.pipeline import Pipeline
 from bot.scheduler import Fetcher, Poller, PollReport, start_scheduler
 from bot.schedules import DigestSchedule
 from bot.store import LOOP_BUSY_MS, Store
+from bot.workers import ParsePool
 from watchers import rss, telegram_channel, vk
 from watchers.http import HttpClient
 
@@ -39,6 +44,9 @@ if TYPE_CHECKING:
     from bot.adapters.telegram import TelegramAdapter
 
 log = logging.getLogger("dozor")
+
+ADAPTER_GRACE = 1.5  # seconds a chat adapter may take to disconnect
+PARSE_GRACE = 1.0  # seconds a parse in progress may take, before its worker is killed
 
 
 def utcnow() -> datetime:
@@ -83,10 +91,7 @@ class App:
         s = self.settings
         self.store = Store.open(s.storage.path)
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(
-                max_workers=max(1, min(os.cpu_count() or 1, 4)),
-                mp_context=multiprocessing.get_context("spawn"),
-            )
+            self.pool = ParsePool(max(1, min(os.cpu_count() or 1, 4)))
         self.http = HttpClient(
             connect_timeout=min(10.0, s.polling.timeout.total_seconds()),
             read_timeout=s.polling.timeout.total_seconds(),
@@ -254,13 +259,10 @@ class App:
         return found.chat_key if found else destination
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.telegram is not None:
-            await self.telegram.stop()
-        if self.slack is not None:
-            await self.slack.stop()
+        await asyncio.gather(*(_stop(a) for a in (self.telegram, self.slack) if a is not None))
         await self.http.__aexit__(None, None, None)
-        if self._own_pool and self.pool is not None:
-            await asyncio.to_thread(self.pool.shutdown, True, cancel_futures=True)
+        if self._own_pool and isinstance(self.pool, ParsePool):
+            await asyncio.to_thread(self.pool.stop, PARSE_GRACE)
         self.store.close()
 
     async def connect(self, *, listen: bool) -> None:
@@ -293,7 +295,8 @@ class App:
             len(self.rules),
             ", ".join(d.name for d in self.context.destinations()) or "nowhere",
         )
-        await self.connect(listen=True)
+        if not await _unless(stop, self.connect(listen=True)):
+            return
         ops = None
         if self.settings.metrics.listen:
             ops = await serve_metrics(self.metrics, self.settings.metrics.listen)
@@ -311,8 +314,29 @@ class App:
         try:
             await stop.wait()
         finally:
+            scheduler.shutdown(wait=False)
+            await self.poller.cancel()
+            await delivery  # within outbox.STOP_GRACE
             if ops is not None:
                 await ops.cleanup()
-            scheduler.shutdown(wait=False)
-            await self.poller.wait_idle()
-            await delivery
+
+
+async def _unless(stop: asyncio.Event, work: Awaitable[None]) -> bool:
+    """Run ``work`` unless ``stop`` is set first (then cancel it); whether it ran."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not task.done():
+        task.cancel()
+    await asyncio.gather(task, stopping, return_exceptions=True)
+    return not task.cancelled()
+
+
+async def _stop(adapter: TelegramAdapter | SlackAdapter) -> None:
+    """Disconnect a chat adapter, within ``ADAPTER_GRACE`` seconds."""
+    try:
+        async with asyncio.timeout(ADAPTER_GRACE):
+            await adapter.stop()
+    except Exception as exc:  # the bot stops anyway
+        log.warning("%s: did not disconnect cleanly (%r)", adapter.kind, exc)

@@ -9,8 +9,13 @@
 
 ``python -m bot ...`` is the same (bot/__main__.py).
 
-Exit codes: 0 success; 1 invalid config or rules; 2 wrong usage.  Messages go to stderr,
+Exit codes: 0 success; 1 invalid config or rules; 2 wrong usage; 130 interrupted (Ctrl-C)
+before ``run`` was up, or during ``--once`` or another command.  Messages go to stderr,
 alerts for the console destination to stdout.
+
+``run`` stops on SIGTERM or SIGINT (Ctrl-C) within a few seconds, says "stopped" and
+exits 0 (see bot/app.py for what a stop keeps); a second signal ends it at once, with
+128 + the signal's number (safe too: the store keeps only whole transactions).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -43,7 +49,11 @@ log = logging.getLogger("dozor")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return _main(args)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:  # Ctrl-C before `run` took over the signals, or in a command
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,25 +155,35 @@ def check_command(settings: Settings, rules: list[Rule], problems: list[str]) ->
 
 
 async def _run(settings: Settings, rules: list[Rule], files: RuleFiles, *, once: bool) -> int:
-    async with App(settings, rules, rule_files=files) as app:
-        if once:
+    if once:
+        async with App(settings, rules, rule_files=files) as app:
             summary = await app.run_once()
-            for poll in summary.failed:
-                print(f"source {poll.source}: {poll.error}", file=sys.stderr)
-            print(
-                f"polled {len(summary.polls)} sources ({len(summary.failed)} failed), "
-                f"sent {summary.sent} alerts",
-                file=sys.stderr,
-            )
-            return 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signum, stop.set)
-        await app.run_forever(stop)
-        log.info("stopped")
+        for poll in summary.failed:
+            print(f"source {poll.source}: {poll.error}", file=sys.stderr)
+        print(
+            f"polled {len(summary.polls)} sources ({len(summary.failed)} failed), "
+            f"sent {summary.sent} alerts",
+            file=sys.stderr,
+        )
         return 0
+    stop = asyncio.Event()
+    received: list[signal.Signals] = []
+
+    def on_signal(signum: signal.Signals) -> None:
+        if received:  # the second one: no more waiting
+            log.warning("%s again: exiting at once", signum.name)
+            os._exit(128 + signum)
+        received.append(signum)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, on_signal, signum)
+    async with App(settings, rules, rule_files=files) as app:
+        await app.run_forever(stop)
+    log.info("stopped%s", f" ({received[0].name})" if received else "")
+    return 0
 
 
 async def _chat(settings: Settings, rules: list[Rule], files: RuleFiles) -> int:

@@ -84,3 +84,4 @@ def setup_logging(
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Bot API call is noise
+    logging.getLogger("telegram.ext").setLevel(logging.WARNING)  # "Application started" ...

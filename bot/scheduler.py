@@ -7,7 +7,8 @@ is planned by ``plan_next_check``: the source's interval, lengthened by Retry-Af
 Cache-Control max-age and the feed's <ttl>, clamped to [min_interval, max_interval],
 jittered; failures back off exponentially.  A failing source stays visible in the
 store (last error, since when, how many) and is never silently dropped; a 410 disables
-it with the reason.  Items of a successful poll go to the pipeline.
+it with the reason.  Items of a successful poll go to the pipeline.  When the bot stops,
+polls in flight are cancelled: nothing of them is stored, the next start polls again.
 """
 
 from __future__ import annotations
@@ -210,6 +211,13 @@ class Poller:
     async def wait_idle(self) -> None:
         while self.in_flight:
             await asyncio.gather(*list(self.in_flight.values()), return_exceptions=True)
+
+    async def cancel(self) -> None:
+        """Cancel the polls in flight (the bot stops).  A poll commits all or nothing
+        after its fetch, so one cut short left no trace and is polled again."""
+        for task in list(self.in_flight.values()):
+            task.cancel()
+        await self.wait_idle()
 
 
 def start_scheduler(poller: Poller, tick: timedelta) -> AsyncIOScheduler:

@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import html
-import os
 import random
 import re
 import signal
-import sys
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import DedupSettings
 from bot.dedup import StoryIndex, fingerprint
 from bot.matching import Matcher, load_rule_files
+from tests.botprocess import outbox_idle, start_bot, stopped_within
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_api import SentMessage as SlackMessage
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_api import SentMessage as TelegramMessage
 from tests.feeds import labelled_pair, rss
+from tests.waiting import until
 from watchers.rss import parse_feed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +35,7 @@ CHATS = (-1002000000001, -1002000000002)
 SAMPLES = ("ria-novosti-2024-12-03.json", "ranshe-vseh-2024-12-03.json")
 # A deliberately broad rule over real posts: most of them mention one of these words.
 RULE = '[[rule]]\nname = "broad"\nany = ["в", "на", "и"]\n'
+KILLS_WHILE_SENDING = 6
 
 
 def expected_links(tmp_path: Path) -> set[str]:
@@ -65,35 +65,13 @@ def write_config(tmp_path: Path, tg: FakeTelegram, feeds: FeedServer) -> Path:
     path.write_text(
         f'[storage]\npath = "dozor.db"\n[polling]\ninterval = "1h"\ntick = "1s"\n'
         f'[rules]\npaths = ["rules/*.toml"]\n[telegram]\napi_base_url = "{tg.api_root}"\n'
-        f'per_chat_interval = "10ms"\n[dedup]\nenabled = false  # every item its own alert\n'
+        f'per_chat_interval = "40ms"\n'  # the 6 runs are killed while sending, not after
+        f"group_per_minute = 100000\nglobal_per_second = 10000\n"  # the fake has no limits
+        f"[dedup]\nenabled = false  # every item its own alert\n"
         f"{destinations}{sources}",
         encoding="utf-8",
     )
     return path
-
-
-async def start_bot(
-    config: Path, tokens: dict[str, str] | None = None, log: Path | None = None
-) -> asyncio.subprocess.Process:
-    """``dozor run`` in a child process; ``log``: a file its stderr is appended to."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **(tokens or {"TELEGRAM_BOT_TOKEN": TOKEN})}
-    stderr = log.open("ab") if log is not None else None
-    try:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "run",
-            "--config",
-            str(config),
-            env=env,
-            cwd=config.parent,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL if stderr is None else stderr,
-        )
-    finally:
-        if stderr is not None:
-            stderr.close()  # the child has its own copy
 
 
 def delivered(tg: FakeTelegram) -> Counter[tuple[int, str]]:
@@ -111,6 +89,10 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     rng = random.Random(20180207)
     want = expected_links(tmp_path)
     assert len(want) >= 60
+    total = len(want) * len(CHATS)
+    tokens = {"TELEGRAM_BOT_TOKEN": TOKEN}
+    log = tmp_path / "bot.log"  # every run's stderr, for a post-mortem
+    bot: asyncio.subprocess.Process | None = None
     async with FakeTelegram(token=TOKEN) as tg, FeedServer() as feeds:
         for name in SAMPLES:
             feeds.set(
@@ -119,33 +101,37 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
                 content_type="application/feed+json",
             )
         config = write_config(tmp_path, tg, feeds)
-        kills = 0
-        for _ in range(6):
-            bot = await start_bot(config)
-            before = sum(delivered(tg).values())
-            # kill once it has started sending, at a random moment of the run
-            for _ in range(400):
-                if sum(delivered(tg).values()) > before or bot.returncode is not None:
-                    break
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(rng.uniform(0.0, 0.6))
-            bot.send_signal(signal.SIGKILL)
-            await bot.wait()
-            kills += 1
-        bot = await start_bot(config)
-        total = len(want) * len(CHATS)
-        for _ in range(3000):  # up to 30 s for the rest
-            if len(delivered(tg)) >= total:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)  # anything still in flight arrives too
-        bot.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(bot.wait(), 15) == 0
+        try:
+            for _ in range(KILLS_WHILE_SENDING):
+                sent = len(tg.calls("sendMessage"))
+                bot = await start_bot(config, tokens, log)
+                # kill once it has started sending (unless all is sent), at a random moment
+                await until(
+                    lambda sent=sent: (
+                        len(tg.calls("sendMessage")) > sent or len(delivered(tg)) >= total
+                    ),
+                    60,
+                    "a send (see bot.log)",
+                )
+                await asyncio.sleep(rng.uniform(0.0, 0.6))
+                assert bot.returncode is None, log.read_text()[-3000:]
+                bot.send_signal(signal.SIGKILL)
+                await bot.wait()
+            bot = await start_bot(config, tokens, log)
+            await until(lambda: len(delivered(tg)) >= total, 120, "every alert (see bot.log)")
+            await until(lambda: outbox_idle(tmp_path / "dozor.db"), 60, "all sends recorded")
+            bot.send_signal(signal.SIGTERM)
+            assert await stopped_within(bot, 60) is not None
+            assert bot.returncode == 0, log.read_text()[-3000:]
+        finally:
+            if bot is not None and bot.returncode is None:
+                bot.kill()
+                await bot.wait()
     got = delivered(tg)
     assert {link for _, link in got} == want  # every alert, nothing else
     assert len(got) == total  # in both chats
     duplicates = sum(n - 1 for n in got.values())
-    assert duplicates <= kills, f"{duplicates} duplicates after {kills} kills"
+    assert duplicates <= KILLS_WHILE_SENDING, f"{duplicates} duplicates after 6 kills"
 
 
 # ------------------------------------------- kills from the start: polls, stories, Slack
@@ -287,14 +273,6 @@ def alerts_by_destination(tg: FakeTelegram, slack: FakeSlack) -> dict[str, list[
     return out
 
 
-async def until(ready: Callable[[], bool], seconds: float) -> bool:
-    for _ in range(int(seconds / 0.01)):
-        if ready():
-            return True
-        await asyncio.sleep(0.01)
-    return ready()
-
-
 def plan_waves(rng: random.Random, stories: list[Story]) -> list[Story]:
     """What the feeds add before each run: a story's first post (either of a pair) before
     one of the killed runs, its retelling then or up to two runs later.  The last wave,
@@ -391,15 +369,17 @@ async def test_sigkill_from_the_start_with_stories_to_telegram_and_slack(tmp_pat
                 # edits, later polls)
                 how = ("poll", "start", "ingest", "send")[run % 4]
                 if how == "poll":
-                    await until(lambda polls=polls: len(feeds.requests) > polls, 5)
+                    await until(lambda polls=polls: len(feeds.requests) > polls, 60, "a poll")
                     await asyncio.sleep(rng.uniform(0.0, 0.3))
                 elif how == "start":
                     await asyncio.sleep(rng.uniform(0.1, 1.6))
                 elif how == "ingest":
-                    await until(lambda at=logged: INGESTED in log.read_bytes()[at:], 5)
+                    await until(
+                        lambda at=logged: INGESTED in log.read_bytes()[at:], 60, "an ingest"
+                    )
                     await asyncio.sleep(rng.uniform(0.0, 0.04))
                 else:
-                    await until(lambda sent=sent: sends() > sent, 5)
+                    await until(lambda sent=sent: sends() > sent, 60, "a send")
                     await asyncio.sleep(rng.uniform(0.0, 0.5))
                 assert bot.returncode is None, log.read_text()[-3000:]
                 bot.send_signal(signal.SIGKILL)
@@ -411,16 +391,17 @@ async def test_sigkill_from_the_start_with_stories_to_telegram_and_slack(tmp_pat
             bot = await start_bot(config, tokens, log)
             # every story's first post is out by now: all of them arrive; then the last
             # wave comes, and the LATE retellings show under their alerts
-            assert await until(lambda: arrived(early), 20), f"kills: {kills}"
+            await until(lambda: arrived(early), 120, f"the early stories; kills: {kills}")
             reveal(waves[-1])
-            assert await until(lambda: arrived(everything), 10), f"kills: {kills}"
+            await until(lambda: arrived(everything), 60, f"every story; kills: {kills}")
             # (only these: a retelling stored while its story's alert is being sent is
             # never shown under it, as no edit is asked of an alert not yet sent: a bug
             # apart from crashes, reported, which would make this test flaky)
-            assert await until(lambda: not untold(late), 10), f"{untold(late)}, kills: {kills}"
-            await asyncio.sleep(0.3)  # anything still in flight arrives too
+            await until(lambda: not untold(late), 60, f"the late edits; kills: {kills}")
+            await until(lambda: outbox_idle(tmp_path / "dozor.db"), 60, "all sends recorded")
             bot.send_signal(signal.SIGTERM)
-            assert await asyncio.wait_for(bot.wait(), 15) == 0
+            assert await stopped_within(bot, 60) is not None
+            assert bot.returncode == 0, log.read_text()[-3000:]
         finally:
             if bot is not None and bot.returncode is None:
                 bot.kill()

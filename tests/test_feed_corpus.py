@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from itertools import repeat
 from pathlib import Path
 
 import pytest
 
+from bot.workers import ParsePool
 from watchers.rss import ParsedFeed, parse_feed
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -70,7 +70,7 @@ def declared_headers(body: bytes) -> dict[str, str]:
 def parse_all(files: list[Path]) -> Iterator[tuple[str, ParsedFeed]]:
     bodies = [p.read_bytes() for p in files]
     names = [str(p.relative_to(CORPUS)) for p in files]
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    with ParsePool(2) as pool:
         results = pool.map(
             parse_feed,
             bodies,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.model import FetchState, FetchStatus, Source
+from bot.workers import ParsePool
 from tests.fakes.feed_server import FeedServer, unused_port
 from watchers.http import HttpClient
 from watchers.rss import ParsedFeed, fetch, parse_feed, parse_max_age, parse_retry_after
@@ -502,7 +503,7 @@ async def test_fetch_file_source_in_a_process_pool(tmp_path: Path) -> None:
     feed = tmp_path / "ibash.xml"
     feed.write_bytes(fixture("encoding_WINDOWS-1251.xml"))
     src = source(feed.as_uri(), "ibash")
-    with ProcessPoolExecutor(max_workers=1) as processes:
+    with ParsePool(1) as processes:  # the bot's own pool: spawned workers
         async with HttpClient() as http:
             first = await fetch(src, FetchState(), http, processes)
             second = await fetch(src, first.state, http, processes)

@@ -166,10 +166,12 @@ class TelegramAdapter:
         log.info("Telegram: connected as @%s (%s)", self.app.bot.username, self.settings.mode)
 
     async def stop(self) -> None:
-        if self.listening and self.app.updater is not None:
-            await self.app.updater.stop()
+        """Disconnect; also after a ``start`` cut short (the bot stopped while connecting)."""
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()  # ends the getUpdates long poll at once
+        if self.app.running:
             await self.app.stop()
-            self.listening = False
+        self.listening = False
         if self.started:
             await self.app.shutdown()
             self.started = False
