@@ -679,23 +679,35 @@ def test_files_the_bot_writes_are_ignored_by_git() -> None:
     assert {"dozor-stats.png", "*.db", ".env", "bench-results.json"} <= set(ignored)
 
 
-def test_make_run_takes_another_config() -> None:
+def make_dry_run(*args: str) -> str:
+    """What `make -n ARGS` would run in the checkout (also when the suite runs under make)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
     dry = subprocess.run(
-        ["make", "-n", "run", "CONFIG=elsewhere/my.toml"],
+        ["make", "--no-print-directory", "-n", *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert dry.returncode == 0, dry.stderr
-    assert "elsewhere/my.toml" in dry.stdout
+    return dry.stdout
+
+
+def test_make_run_takes_another_config() -> None:
+    assert "elsewhere/my.toml" in make_dry_run("run", "CONFIG=elsewhere/my.toml")
     assert "make run CONFIG=" in README
 
 
 def test_the_readme_names_what_make_clean_removes() -> None:
-    dry = subprocess.run(["make", "-n", "clean"], cwd=ROOT, capture_output=True, text=True)
-    assert dry.returncode == 0, dry.stderr
-    removed = [w for w in dry.stdout.split() if w not in ("rm", "-rf", "-f")]
+    removed = [
+        word
+        for line in make_dry_run("clean").splitlines()
+        if line.startswith("rm ")
+        for word in shlex.split(line)[1:]
+        if not word.startswith("-")
+    ]
+    assert ".venv" in removed
     text = readme_section("Deployment")
     assert "make clean" in text
     for path in removed:
