@@ -82,9 +82,10 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "test",
-        "/test <terms>",
+        "/test <terms> [--forms]",
         "show stored items of the last 7 days that the terms "
-        "match, with the matched words; creates nothing",
+        "match, with the matched words; creates nothing; --forms lists every form each "
+        "term matches",
         rules.test,
         Access.READ,
     ),

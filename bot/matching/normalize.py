@@ -8,12 +8,17 @@ compare equal:
   Hebrew letters ("Zōr" = "Zor"; Cyrillic й, ї, ў keep their marks, stress marks go);
 - every character that is not a letter or digit is a space: dashes, hyphens, quotes,
   apostrophes, underscores, punctuation, emoji ("Deir-ez-Zor" = "Deir ez Zor");
-- soft hyphens, zero-width characters and stray combining marks are dropped;
+- soft hyphens, zero-width characters (the zero-width space too) and stray combining
+  marks are dropped: inside a word they do not split it ("Ваг\u200bнер" = "Вагнер");
 - inside a word that mixes Latin and Cyrillic letters, the look-alike letters of the
   minority script become the majority's ("Вагнeр" with a Latin e = "Вагнер");
 - markup is blanked before folding: HTML tags and entities, link URLs (``http://``,
-  ``https://``, ``www.``) and emoji shortcodes (``:fire:``).  Telegram markdown
-  (``**``, ``__``, ``||``, ```` ` ````) is punctuation and so already a space.
+  ``https://``, ``www.``) and emoji shortcodes (``:fire:``).  Markdown markers
+  (``**``, ``__``, ``~~``, ``||``) are punctuation, a space, between words; INSIDE a
+  word (letters on both sides: ``**Ваг**нер``) they are dropped, as HTML conversion
+  drops ``<b>Ваг</b>нер``'s tags, so the word stays whole.  Single characters stay
+  punctuation: ``O`Neil``'s backtick is an apostrophe, ``Ваг*нер`` in a rule a
+  misplaced prefix star.
 
 Invariant: ``fold(text)`` keeps a map back to ``text``, so a span found in the folded
 text is a span of the ORIGINAL string.  Almost every real text folds one character to
@@ -85,7 +90,6 @@ def _drop_marks(text: str) -> str:
 # Apostrophes that Unicode files as letters (Ukrainian writes U+02BC): like ' and ’,
 # they separate words, so every apostrophe variant folds the same.
 _APOSTROPHE_LETTERS = frozenset("\u02bc\u02b9\u02bb\u02bd\u02be\u02bf")
-_SPACES = frozenset("\u200b")  # zero width SPACE separates words (unlike ZWJ, soft hyphen)
 
 
 @lru_cache(maxsize=65536)
@@ -93,8 +97,6 @@ def fold_cluster(cluster: str) -> str:
     """The folded form of one character with its combining marks ("" when it vanishes)."""
     first = cluster[0]
     category = unicodedata.category(first)
-    if first in _SPACES:
-        return " "
     if category == "Cf" or category[0] == "M":  # soft hyphen, ZWJ, BOM, stray marks
         return ""
     if not first.isalnum() or first in _APOSTROPHE_LETTERS:
@@ -140,6 +142,10 @@ _WWW = re.compile(r"www\.[^\s<>\"'«»“”]+")
 _SHORTCODE = re.compile(r":[a-z0-9_+\-]*[a-z][a-z0-9_+\-]*:")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _URL_HOST = re.compile(r"(?:https?://|www\.)([^\s/:?#<>\"'«»“”]+)", re.I)
+# Markdown markers between two letters: inside a word, so they vanish (a word joiner,
+# which folding drops, in their place keeps every offset).
+_INWORD_MARKERS = re.compile(r"(?<=[^\W\d_])(?:\*\*|__|~~|\|\|)+(?=[^\W\d_])")
+_WORD_JOINER = "\u2060"
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -147,8 +153,13 @@ def _blank(m: re.Match[str]) -> str:
 
 
 def blank_markup(text: str) -> str:
-    """``text`` with HTML tags, link URLs and emoji shortcodes turned into spaces
-    (same length, so offsets still point into the original)."""
+    """``text`` with HTML tags, link URLs and emoji shortcodes turned into spaces, and
+    markdown markers inside a word into word joiners (same length, so offsets still
+    point into the original)."""
+    if ("**" in text or "__" in text or "~~" in text or "||" in text) and (
+        _INWORD_MARKERS.search(text)
+    ):
+        text = _INWORD_MARKERS.sub(lambda m: _WORD_JOINER * (m.end() - m.start()), text)
     if "<" in text:
         text = _TAG.sub(_blank, text)
     if "://" in text:
