@@ -142,10 +142,41 @@ _WWW = re.compile(r"www\.[^\s<>\"'«»“”]+")
 _SHORTCODE = re.compile(r":[a-z0-9_+\-]*[a-z][a-z0-9_+\-]*:")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _URL_HOST = re.compile(r"(?:https?://|www\.)([^\s/:?#<>\"'«»“”]+)", re.I)
-# Markdown markers between two letters: inside a word, so they vanish (a word joiner,
+# Markdown markers between two letters are inside a word, so they vanish (a word joiner,
 # which folding drops, in their place keeps every offset).
-_INWORD_MARKERS = re.compile(r"(?<=[^\W\d_])(?:\*\*|__|~~|\|\|)+(?=[^\W\d_])")
+_MARKER_PAIRS = ("**", "__", "~~", "||")
 _WORD_JOINER = "\u2060"
+# A pair right after a letter and before a letter or another marker: a quick test (a
+# literal first, so the scan is fast) of whether ``_join_markers`` has work to do.
+_MAY_JOIN = tuple(
+    re.compile(rf"{re.escape(p)}(?<=[^\W\d_]{re.escape(p)})(?=[^\W\d_]|[*_~|])")
+    for p in _MARKER_PAIRS
+)
+
+
+def _join_markers(text: str) -> str:
+    """``text`` with the markdown markers that sit between two letters (``**Ваг**нер``)
+    turned into word joiners (``str.find``, not a regex: most posts have bold titles)."""
+    runs: list[tuple[int, int]] = []
+    for pair in _MARKER_PAIRS:
+        i = text.find(pair, 1)
+        while i >= 0:
+            end = i + 2
+            if text[i - 1].isalpha():  # most markers open after a space: skip them fast
+                while text[end : end + 2] in _MARKER_PAIRS:
+                    end += 2
+                if end < len(text) and text[end].isalpha():
+                    runs.append((i, end))
+            i = text.find(pair, end)
+    if not runs:
+        return text
+    parts: list[str] = []
+    done = 0
+    for start, end in sorted(runs):
+        if start >= done:
+            parts += (text[done:start], _WORD_JOINER * (end - start))
+            done = end
+    return "".join(parts) + text[done:]
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -156,10 +187,14 @@ def blank_markup(text: str) -> str:
     """``text`` with HTML tags, link URLs and emoji shortcodes turned into spaces, and
     markdown markers inside a word into word joiners (same length, so offsets still
     point into the original)."""
-    if ("**" in text or "__" in text or "~~" in text or "||" in text) and (
-        _INWORD_MARKERS.search(text)
+    bold, underline, strike, spoiler = _MAY_JOIN
+    if (
+        ("**" in text and bold.search(text))
+        or ("__" in text and underline.search(text))
+        or ("~~" in text and strike.search(text))
+        or ("||" in text and spoiler.search(text))
     ):
-        text = _INWORD_MARKERS.sub(lambda m: _WORD_JOINER * (m.end() - m.start()), text)
+        text = _join_markers(text)
     if "<" in text:
         text = _TAG.sub(_blank, text)
     if "://" in text:
