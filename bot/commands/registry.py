@@ -82,10 +82,10 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "test",
-        "/test <terms> [--forms]",
+        "/test <terms>",
         "show stored items of the last 7 days that the terms "
-        "match, with the matched words; creates nothing; --forms lists every form each "
-        "term matches",
+        "match, with the matched words; creates nothing; with --forms also every form "
+        "each term matches",
         rules.test,
         Access.READ,
     ),

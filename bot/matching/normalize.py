@@ -24,12 +24,15 @@ Invariant: ``fold(text)`` keeps a map back to ``text``, so a span found in the f
 text is a span of the ORIGINAL string.  Almost every real text folds one character to
 one character, so the map is the identity and costs nothing; only texts with
 expanding or vanishing characters (ß, ligatures, soft hyphens, stress marks, HTML
-entities) take the exact, slower path with an explicit offset map.
+entities, markdown markers inside a word) take the exact, slower path with an
+explicit offset map.
 
 Speed: the common path folds ~1 KB in a few microseconds by encoding through a
 256-character alphabet (ASCII, Cyrillic, common punctuation), one ``bytes.translate``
-and a decode, all in C.  Texts with other letters take ``str.translate`` with a lazily
-filled table (still one-to-one), and the exact path only when needed.
+and a decode, all in C; the same pass classes each character (Latin, Cyrillic,
+markdown marker), which tells whether a word mixes scripts or holds markers.  Texts
+with other letters take ``str.translate`` with a lazily filled table (still one-to-one),
+and the exact path only when needed.
 """
 
 from __future__ import annotations
@@ -146,12 +149,9 @@ _URL_HOST = re.compile(r"(?:https?://|www\.)([^\s/:?#<>\"'«»“”]+)", re.I)
 # which folding drops, in their place keeps every offset).
 _MARKER_PAIRS = ("**", "__", "~~", "||")
 _WORD_JOINER = "\u2060"
-# A pair right after a letter and before a letter or another marker: a quick test (a
-# literal first, so the scan is fast) of whether ``_join_markers`` has work to do.
-_MAY_JOIN = tuple(
-    re.compile(rf"{re.escape(p)}(?<=[^\W\d_]{re.escape(p)})(?=[^\W\d_]|[*_~|])")
-    for p in _MARKER_PAIRS
-)
+# In the fast path's character classes (``_CLASS``: L Latin, C Cyrillic, M a marker
+# character): a letter, pairs of markers, a letter ("MM" first: a fast literal scan).
+_INWORD = re.compile(rb"MM(?<=[LC]MM)(?:MM)*(?=[LC])")
 
 
 def _join_markers(text: str) -> str:
@@ -184,17 +184,8 @@ def _blank(m: re.Match[str]) -> str:
 
 
 def blank_markup(text: str) -> str:
-    """``text`` with HTML tags, link URLs and emoji shortcodes turned into spaces, and
-    markdown markers inside a word into word joiners (same length, so offsets still
-    point into the original)."""
-    bold, underline, strike, spoiler = _MAY_JOIN
-    if (
-        ("**" in text and bold.search(text))
-        or ("__" in text and underline.search(text))
-        or ("~~" in text and strike.search(text))
-        or ("||" in text and spoiler.search(text))
-    ):
-        text = _join_markers(text)
+    """``text`` with HTML tags, link URLs and emoji shortcodes turned into spaces
+    (same length, so offsets still point into the original)."""
     if "<" in text:
         text = _TAG.sub(_blank, text)
     if "://" in text:
@@ -238,11 +229,14 @@ def _fold_table() -> tuple[bytes, bytes]:
         folded = fold_cluster(ch)
         assert len(folded) == 1 and folded in _ALPHABET, (ch, folded)
         fold[byte] = _ALPHABET.index(folded)
-    for byte, ch in enumerate(_ALPHABET):
-        if ch in _LATIN:
+    for byte, ch in enumerate(_ALPHABET):  # the class of what ch folds to (of the
+        folded = fold_cluster(ch)  # ENCODED text: markers fold to spaces, so classes
+        if folded in _LATIN:  # come before folding)
             cls[byte] = ord("L")
-        elif ch in _CYRILLIC:
+        elif folded in _CYRILLIC:
             cls[byte] = ord("C")
+        elif ch in "*_~|":
+            cls[byte] = ord("M")
     return bytes(fold), bytes(cls)
 
 
@@ -281,12 +275,16 @@ def _replaced_are_spaces(text: str, encoded: bytes) -> bool:
     return True
 
 
-def _fold_fast(text: str) -> str | None:
+def _fold_fast(text: str, markers: bool) -> str | None:
+    """The fast path; None when it does not apply: characters it cannot fold one to one,
+    or (``markers``) markdown markers inside a word, which must vanish."""
     encoded = codecs.charmap_encode(text, "replace", _ENCODE)[0]
     if _QUESTION in encoded and not _replaced_are_spaces(text, encoded):
         return None
     folded = encoded.translate(_FOLD)
-    classes = folded.translate(_CLASS)
+    classes = encoded.translate(_CLASS)
+    if markers and b"MM" in classes and _INWORD.search(classes):
+        return None
     out = codecs.charmap_decode(folded, "strict", _DECODE)[0]
     first = classes.find(b"L")  # Latin is rare in Cyrillic text: look only where it is
     if first >= 0:
@@ -373,14 +371,16 @@ def fold(text: str, markup: bool = True) -> Folded:
     if markup:
         text = blank_markup(text)
     if "&" not in text or not _ENTITY.search(text):
-        fast = _fold_fast(text)
+        fast = _fold_fast(text, markup)
         if fast is not None:
             return Folded(fast)
+        if markup:
+            text = _join_markers(text)
         one = text.translate(_TABLE)
         if _VANISHES not in one:
             return Folded(fold_mixed(one))
         return Folded(*_fold_around(text, one))
-    return Folded(*_fold_exact(text))
+    return Folded(*_fold_exact(_join_markers(text) if markup else text))
 
 
 def _fold_around(text: str, one: str) -> tuple[str, list[int], list[int]]:
@@ -417,7 +417,7 @@ def _fold_around(text: str, one: str) -> tuple[str, list[int], list[int]]:
 
 def fold_exact(text: str) -> Folded:
     """``fold`` by the exact path only (for tests: every path must agree with it)."""
-    return Folded(*_fold_exact(blank_markup(text)))
+    return Folded(*_fold_exact(_join_markers(blank_markup(text))))
 
 
 def normalize(text: str) -> str:
