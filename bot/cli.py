@@ -76,8 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     explain = sub.add_parser("explain", help="every form each term of a query matches")
     explain.add_argument("query", help='in the rule language, e.g. "Вагнер OR БПЛА"')
-    for option in ("translit", "derived", "english", "exact"):  # as /watch and rule files
-        explain.add_argument(f"--{option}", action="store_true")
+    for option, meaning in (  # as /watch and rule files
+        ("translit", "also in the other script (translit = true): Вагнер = Wagner"),
+        ("derived", "also derived words (derived = true): вагнеровцы"),
+        ("english", "also English forms (english_forms = true): killed = kills"),
+        ("exact", "no inflection (inflect = false)"),
+    ):
+        explain.add_argument(f"--{option}", action="store_true", help=meaning)
     return parser
 
 
