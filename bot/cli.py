@@ -312,7 +312,7 @@ def explain_command(args: argparse.Namespace) -> int:
         )
     except TermError as exc:
         print(exc.pointer() if isinstance(exc, QueryError) else exc, file=sys.stderr)
-        return 1
+        return 2  # wrong usage: the query is an argument
     print(render(terms))
     return 0
 

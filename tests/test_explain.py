@@ -89,7 +89,7 @@ def test_explain_shows_terms_without_forms_and_the_options(
 
 def test_explain_points_at_a_query_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "(Вагнер OR")
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     assert "^" in err
 
 
