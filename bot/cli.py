@@ -6,6 +6,7 @@
     dozor chat   --config FILE            type chat commands (/help, /watch ...) at the console
     dozor stats  --config FILE            alerts per day as a PNG chart, and the top sources
     dozor sources import FILE.opml | export   move the feed list in and out as OPML
+    dozor explain "<query>" [--translit ...]  every form each term matches, with warnings
 
 ``python -m bot ...`` is the same (bot/__main__.py).
 
@@ -39,7 +40,7 @@ from bot.app import App
 from bot.commands.common import unique_name
 from bot.config import ConfigError, Settings, format_duration, load_config
 from bot.logs import setup_logging
-from bot.matching import RuleFiles
+from bot.matching import QueryError, RuleFiles, TermError
 from bot.model import Rule
 from bot.store import Store
 from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
@@ -83,10 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     exp = opml.add_parser("export", help="write every source as OPML")
     exp.add_argument("--config", required=True, type=Path)
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    explain = sub.add_parser("explain", help="every form each term of a query matches")
+    explain.add_argument("query", help='in the rule language, e.g. "Вагнер OR БПЛА"')
+    for option, meaning in (  # as /watch and rule files
+        ("translit", "also in the other script (translit = true): Вагнер = Wagner"),
+        ("derived", "also derived words (derived = true): вагнеровцы"),
+        ("english", "also English forms (english_forms = true): killed = kills"),
+        ("exact", "no inflection (inflect = false)"),
+    ):
+        explain.add_argument(f"--{option}", action="store_true", help=meaning)
     return parser
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.command == "explain":  # needs no config
+        return explain_command(args)
     try:
         settings = load_config(args.config)
     except ConfigError as exc:
@@ -304,6 +316,24 @@ def status_command(settings: Settings, out: TextIO) -> int:
             print(f"  {destination}: {line}{flag}", file=out)
     finally:
         store.close()
+    return 0
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    from bot.matching.explain import explain_query, render
+
+    try:
+        terms = explain_query(
+            args.query,
+            translit=args.translit,
+            derived=args.derived,
+            english_forms=args.english,
+            inflect=not args.exact,
+        )
+    except TermError as exc:
+        print(exc.pointer() if isinstance(exc, QueryError) else exc, file=sys.stderr)
+        return 2  # wrong usage: the query is an argument
+    print(render(terms))
     return 0
 
 

@@ -228,6 +228,7 @@ WORDS = [
     "Deir ez-Zor", "ДЕЙР-ЭЗ-ЗОРЕ", "дейр эз зор", "meat grinder", "груз-200", "Київ",
     "Zōr", "Straße", "café", "Ваг\u00adнер", "Зо\u0301р", "🔥", "❗️", "O’Neil",
     "ﬁrst", "Йемен", "И\u0306емен", "x\u200by", "²", "Σίσυφος",
+    "**Ваг**нер", "М**инздрав**", "Ваг__нер", "a**__b", "**", "snake_case",
 ]  # fmt: skip
 SEPARATORS = [" ", "-", "–", "—", "\u2011", ", ", ". ", "\n", "«", "»", "'", "\u00a0", " - "]
 texts = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), max_size=20).map(

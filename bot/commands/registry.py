@@ -84,7 +84,8 @@ COMMANDS: tuple[Command, ...] = (
         "test",
         "/test <terms>",
         "show stored items of the last 7 days that the terms "
-        "match, with the matched words; creates nothing",
+        "match, with the matched words; creates nothing; with --forms also every form "
+        "each term matches",
         rules.test,
         Access.READ,
     ),

@@ -12,7 +12,8 @@ A query with the rule language's own syntax (parentheses, AND/NOT, NEAR/n, field
 /regex/) is taken whole as a rule-file query (``bot.matching``).  ``--translit``,
 ``--derived``, ``--english`` and ``--exact`` anywhere in the line set the rule-file
 options; ``--anyway`` at the end adds a rule that would match more than half of the
-recent items, which is otherwise refused.
+recent items, which is otherwise refused; ``/test --forms`` also lists every form each
+term matches, with warnings (``bot.matching.explain``, as ``dozor explain``).
 
 A chat rule is named ``watch-`` + its first words transliterated to ASCII (at most 24
 characters), with ``-2``, ``-3``... when taken: ``/watch Вагнер* погиб*`` ->
@@ -46,6 +47,8 @@ from bot.commands.permissions import is_admin, rules_for, rules_of_chat, sees_ev
 from bot.commands.types import Invocation, Reply
 from bot.matching import Matcher, check_term, normalize_term, rule_from_query
 from bot.matching import QueryError as LanguageError
+from bot.matching.explain import explain_rule
+from bot.matching.explain import render as render_forms
 from bot.model import Item, Match, Rule
 from bot.store import ChatRule
 
@@ -375,12 +378,20 @@ async def watch(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply("\n".join(lines))
 
 
+FORMS = "--forms"  # /test only: list every form each term matches (bot.matching.explain)
+
+
 async def test(ctx: BotContext, inv: Invocation) -> Reply:
+    words = inv.args.split(" ")
+    forms = FORMS in words
+    if forms:
+        inv = replace(inv, args=" ".join(w for w in words if w != FORMS).strip())
     query = _query(inv)
     rule = query.rule("test")
     looked, found = await recent_matches(ctx, rule)
     lines = [
         f"Terms: {query.describe()}",
+        *([render_forms(explain_rule(rule))] if forms else []),
         f"{len(found)} of {plural(looked, 'stored item')} of the last 7 days match "
         "(nothing was created; /watch makes it a rule):",
     ]

@@ -15,7 +15,9 @@ libraries; no I/O except the rule files.  Modules, in pipeline order:
 - ``matcher``: ``Matcher(rules).match(item) -> list[Match]``, ``rule_from_query``;
 - ``rulefiles``: ``rules/*.toml`` -> validated ``Rule``s (errors with file and line),
   and ``RuleFiles``, which reloads changed files and keeps a broken file's last good
-  rules.
+  rules;
+- ``forms``: the one place a term word's forms are put together (the matcher's keys);
+  ``explain``: those forms for people, grouped, counted and with warnings.
 """
 
 from bot.matching.matcher import Matcher, check_term, match_rule, rule_from_query

@@ -15,6 +15,12 @@ reader's attention):
   expanded;
 - imperatives and present passive participles are left out of verb forms (they are
   the forms that collide with other words: рань, ранимый);
+- a verb gets every form, its participles included (погиб: погибли, погибших); a
+  participle only its own forms, full and short (убит, убитые: убиты, убитых, убита;
+  погибшие: погибших), not the verb's (убили): ``_Participle``;
+- a word the dictionary lacks is inflected from a guess at its ending only as a noun or
+  a full adjective, never as a verb (БПЛА is not "бпнуть": бп, бпли); one written in
+  capitals not at all (``capital_forms``);
 - a generated form that the dictionary reads mostly as ANOTHER word is dropped
   ("стали" is not a form of "сталь" here: it is mostly "стать").
 
@@ -38,6 +44,11 @@ _APOSTROPHES = str.maketrans({c: "'" for c in "’ʼ`´‘′"})
 _SKIP_POS = {"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED", None}
 _SKIP_TAGS = {"UNKN", "LATN", "NUMB", "ROMN", "PNCT"}
 MIN_LENGTH = 3  # shorter words are not inflected (бо, в, их)
+_PARTICIPLES = {"PRTF", "PRTS"}
+_PARTICIPLE_KIND = {"actv", "pssv", "past", "pres"}
+# Readings that a guess from the ending (a word the dictionary lacks) may not have: a
+# verb guessed for an abbreviation (БПЛА as "бпнуть": бп, бпли) or a short adjective.
+_GUESSED_NOT = {"VERB", "INFN", "PRTF", "PRTS", "GRND", "ADJS"}
 
 
 @cache
@@ -107,17 +118,49 @@ def slavic_forms(word: str) -> frozenset[str]:
     return frozenset(forms)
 
 
-def _forms(analyzer: Any, word: str) -> set[str]:
+def _chosen(analyzer: Any, word: str) -> list[Any]:
+    """The readings of ``word`` whose lexemes give its forms (see the module docstring);
+    a participle reading stands for the participle only (``_Participle``)."""
     parses = [
         p for p in analyzer.parse(word) if p.tag.POS not in _SKIP_POS and not (
             set(p.tag.grammemes) & _SKIP_TAGS)
     ]  # fmt: skip
+    if not analyzer.word_is_known(word):  # readings guessed from the ending: no verbs
+        parses = [p for p in parses if p.tag.POS not in _GUESSED_NOT]
     if not parses:
-        return {word}
+        return []
     best = max(p.score for p in parses)
     likely = [p for p in parses if p.score >= best / 3]
     own = [p for p in likely if p.normal_form.replace("ё", "е") == word]
-    chosen = own or likely
+    if own:  # убитый, погибший: the adjective and the participle are one word
+        own += [p for p in likely if p.tag.POS in _PARTICIPLES and p not in own]
+    return [_Participle(p) if p.tag.POS in _PARTICIPLES else p for p in own or likely]
+
+
+class _Participle:
+    """A participle reading whose lexeme is the participle's own forms, full and short
+    (убитый, убитых, убит, убиты), not the whole verb's (убил, убьют)."""
+
+    def __init__(self, parse: Any):
+        self.parse = parse
+        self.normal_form: str = parse.normal_form
+        self.tag: Any = parse.tag
+        self.score: float = parse.score
+
+    @property
+    def lexeme(self) -> list[Any]:
+        kind = set(self.tag.grammemes) & _PARTICIPLE_KIND  # voice and tense
+        return [
+            form
+            for form in self.parse.lexeme
+            if form.tag.POS in _PARTICIPLES and set(form.tag.grammemes) & _PARTICIPLE_KIND == kind
+        ]
+
+
+def _forms(analyzer: Any, word: str) -> set[str]:
+    chosen = _chosen(analyzer, word)
+    if not chosen:
+        return {word}
     lemmas = {p.normal_form.replace("ё", "е") for p in chosen}
     own_grammemes = {g for p in chosen for g in p.tag.grammemes}
     forms = {word}
@@ -186,3 +229,76 @@ def english_forms(word: str) -> frozenset[str]:
     if not lemmas and len(forms) == 1:  # a name or a new word: regular plural only
         forms.update(f.casefold() for f in getAllInflectionsOOV(word, "NOUN").get("NNS", ()))
     return frozenset(forms)
+
+
+_NAMES = {"Name", "Surn", "Patr", "Geox", "Orgn", "Trad"}
+
+
+@lru_cache(maxsize=100_000)
+def capital_forms(word: str) -> frozenset[str]:
+    """The forms of a Cyrillic word written in capitals.  An abbreviation the dictionary
+    knows takes its forms (МИД: МИДа, МИДом; ФСБ: none); one it does not know (БПЛА, ВСУ,
+    РСЗО) is matched as written: a guess from its ending is not an abbreviation's
+    grammar (БПЛА read as a verb gave бп, бпли).  A word the dictionary knows only as an
+    ordinary word (ВАГНЕР, ПОГИБ) inflects as usual."""
+    word = word.casefold().replace("ё", "е")
+    ru = analyzer("ru")
+    if not ru.word_is_known(word):
+        return frozenset({word})
+    abbreviations = [p for p in ru.parse(word) if "Abbr" in p.tag]
+    if not abbreviations:
+        return slavic_forms(word)
+    return frozenset({word} | {f.word.replace("ё", "е") for p in abbreviations for f in p.lexeme})
+
+
+def is_abbreviation(word: str) -> bool:
+    """Whether ``word`` as written looks like an abbreviation: 2-6 Cyrillic letters, all
+    capitals (БПЛА, ЧВК, МИД)."""
+    return (
+        2 <= len(word) <= 6
+        and word.isalpha()
+        and word.isupper()
+        and bool(CYRILLIC_LETTER.search(word.casefold()))
+    )
+
+
+@lru_cache(maxsize=100_000)
+def is_name(word: str) -> bool:
+    """Whether a dictionary knows ``word`` and a likely reading of it is a proper name
+    (person, place, organisation): the words the press writes in Latin letters too, in
+    any form (Prigozhina).  A guess from the ending does not count (дейр)."""
+    word = word.casefold().replace("ё", "е")
+    return any(
+        _NAMES & set(p.tag.grammemes)
+        for a in _analyzers(word)
+        if a.word_is_known(word)
+        for p in _chosen(a, word)
+    )
+
+
+def readings(word: str) -> list[tuple[str, str, bool]]:
+    """How ``word`` is inflected: (dictionary form, part of speech, guessed) per reading
+    whose forms it gets, for people (``explain``); guessed: the dictionary lacks the word
+    and the reading comes from its ending."""
+    word = word.casefold().translate(_APOSTROPHES).replace("ё", "е")
+    if len(word) < MIN_LENGTH or not CYRILLIC_LETTER.search(word) or any(c.isdigit() for c in word):
+        return []
+    out: dict[tuple[str, str, bool], None] = {}
+    for a in _analyzers(word):
+        guessed = not a.word_is_known(word)
+        for p in _chosen(a, word):
+            out[(p.normal_form.replace("ё", "е"), str(p.tag.POS), guessed)] = None
+    return list(out)
+
+
+def dictionary_words(prefix: str, limit: int = 50_000) -> list[str]:
+    """Russian dictionary forms (lemmas) of the words that begin with ``prefix``, sorted,
+    looking at the first ``limit`` word forms (for people: what a prefix term matches)."""
+    ru = analyzer("ru")
+    prefix = prefix.casefold().replace("ё", "е")
+    lemmas: set[str] = set()
+    for n, form in enumerate(ru.dictionary.words.iterkeys(prefix)):
+        if n >= limit:
+            break
+        lemmas.update(p.normal_form.replace("ё", "е") for p in ru.parse(form)[:1])
+    return sorted(lemmas)

@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from bot.matching.automaton import Automaton
-from bot.matching.inflect import derived_forms, english_forms, slavic_forms
+from bot.matching.forms import word_forms
 from bot.matching.normalize import (
-    CYRILLIC_LETTER,
     Folded,
     fold,
     host_of,
@@ -51,7 +50,6 @@ from bot.matching.query import (
     parse_list_entry,
     parse_query,
 )
-from bot.matching.translit import cyrillic_variants, latin_variants
 from bot.model import Item, Match, Rule, Span
 
 __all__ = ["Matcher", "TermError", "check_term", "match_rule", "rule_from_query"]
@@ -59,7 +57,6 @@ __all__ = ["Matcher", "TermError", "check_term", "match_rule", "rule_from_query"
 FIELDS = ("title", "text")  # span order: title first
 MAX_REGEX_SPANS = 50  # per field and regex: enough to mark, bounded work
 MAX_NEAR_GROUPS = 200  # pairs a NEAR keeps: enough to mark, bounded work
-_LATIN = re.compile(r"[a-z]")
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 
 # --- compiled rules ----------------------------------------------------------------
@@ -188,25 +185,13 @@ def _slots(term: Term, options: _Options) -> list[set[tuple[str, bool]]]:
         base = [{(token, False)} for token in word.tokens]
         if word.prefix:
             base[-1] = {(word.tokens[-1], True)}
-        raw = _EDGES.sub("", word.raw).casefold()
+        raw = _EDGES.sub("", word.raw)  # case kept: БПЛА is an abbreviation (forms.py)
         if not term.exact and raw:
-            spellings = {raw}
-            if options.translit:
-                spellings |= latin_variants(raw) | cyrillic_variants(raw)
-            for spelling in spellings:
-                forms = {spelling}
-                if not word.prefix:
-                    if options.inflect and CYRILLIC_LETTER.search(spelling):
-                        forms |= slavic_forms(spelling)
-                    if options.derived and CYRILLIC_LETTER.search(spelling):
-                        forms |= derived_forms(spelling)
-                    if options.english and _LATIN.search(spelling):
-                        forms |= english_forms(spelling)
-                for form in forms:
-                    tokens = normalize_term(form)
-                    if len(tokens) == n:
-                        for i, token in enumerate(tokens):
-                            base[i].add((token, word.prefix and i == n - 1))
+            for form in word_forms(raw, word.prefix, options):
+                tokens = normalize_term(form)
+                if len(tokens) == n:
+                    for i, token in enumerate(tokens):
+                        base[i].add((token, word.prefix and i == n - 1))
         slots.extend(base)
     return slots
 

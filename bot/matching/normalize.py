@@ -8,23 +8,31 @@ compare equal:
   Hebrew letters ("Zōr" = "Zor"; Cyrillic й, ї, ў keep their marks, stress marks go);
 - every character that is not a letter or digit is a space: dashes, hyphens, quotes,
   apostrophes, underscores, punctuation, emoji ("Deir-ez-Zor" = "Deir ez Zor");
-- soft hyphens, zero-width characters and stray combining marks are dropped;
+- soft hyphens, zero-width characters (the zero-width space too) and stray combining
+  marks are dropped: inside a word they do not split it ("Ваг\u200bнер" = "Вагнер");
 - inside a word that mixes Latin and Cyrillic letters, the look-alike letters of the
   minority script become the majority's ("Вагнeр" with a Latin e = "Вагнер");
 - markup is blanked before folding: HTML tags and entities, link URLs (``http://``,
-  ``https://``, ``www.``) and emoji shortcodes (``:fire:``).  Telegram markdown
-  (``**``, ``__``, ``||``, ```` ` ````) is punctuation and so already a space.
+  ``https://``, ``www.``) and emoji shortcodes (``:fire:``).  Markdown markers
+  (``**``, ``__``, ``~~``, ``||``) are punctuation, a space, between words; INSIDE a
+  word (letters on both sides: ``**Ваг**нер``) they are dropped, as HTML conversion
+  drops ``<b>Ваг</b>нер``'s tags, so the word stays whole.  Single characters stay
+  punctuation: ``O`Neil``'s backtick is an apostrophe, ``Ваг*нер`` in a rule a
+  misplaced prefix star.
 
 Invariant: ``fold(text)`` keeps a map back to ``text``, so a span found in the folded
 text is a span of the ORIGINAL string.  Almost every real text folds one character to
 one character, so the map is the identity and costs nothing; only texts with
 expanding or vanishing characters (ß, ligatures, soft hyphens, stress marks, HTML
-entities) take the exact, slower path with an explicit offset map.
+entities, markdown markers inside a word) take the exact, slower path with an
+explicit offset map.
 
 Speed: the common path folds ~1 KB in a few microseconds by encoding through a
 256-character alphabet (ASCII, Cyrillic, common punctuation), one ``bytes.translate``
-and a decode, all in C.  Texts with other letters take ``str.translate`` with a lazily
-filled table (still one-to-one), and the exact path only when needed.
+and a decode, all in C; the same pass classes each character (Latin, Cyrillic,
+markdown marker), which tells whether a word mixes scripts or holds markers.  Texts
+with other letters take ``str.translate`` with a lazily filled table (still one-to-one),
+and the exact path only when needed.
 """
 
 from __future__ import annotations
@@ -85,7 +93,6 @@ def _drop_marks(text: str) -> str:
 # Apostrophes that Unicode files as letters (Ukrainian writes U+02BC): like ' and ’,
 # they separate words, so every apostrophe variant folds the same.
 _APOSTROPHE_LETTERS = frozenset("\u02bc\u02b9\u02bb\u02bd\u02be\u02bf")
-_SPACES = frozenset("\u200b")  # zero width SPACE separates words (unlike ZWJ, soft hyphen)
 
 
 @lru_cache(maxsize=65536)
@@ -93,8 +100,6 @@ def fold_cluster(cluster: str) -> str:
     """The folded form of one character with its combining marks ("" when it vanishes)."""
     first = cluster[0]
     category = unicodedata.category(first)
-    if first in _SPACES:
-        return " "
     if category == "Cf" or category[0] == "M":  # soft hyphen, ZWJ, BOM, stray marks
         return ""
     if not first.isalnum() or first in _APOSTROPHE_LETTERS:
@@ -140,6 +145,38 @@ _WWW = re.compile(r"www\.[^\s<>\"'«»“”]+")
 _SHORTCODE = re.compile(r":[a-z0-9_+\-]*[a-z][a-z0-9_+\-]*:")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _URL_HOST = re.compile(r"(?:https?://|www\.)([^\s/:?#<>\"'«»“”]+)", re.I)
+# Markdown markers between two letters are inside a word, so they vanish (a word joiner,
+# which folding drops, in their place keeps every offset).
+_MARKER_PAIRS = ("**", "__", "~~", "||")
+_WORD_JOINER = "\u2060"
+# In the fast path's character classes (``_CLASS``: L Latin, C Cyrillic, M a marker
+# character): a letter, pairs of markers, a letter ("MM" first: a fast literal scan).
+_INWORD = re.compile(rb"MM(?<=[LC]MM)(?:MM)*(?=[LC])")
+
+
+def _join_markers(text: str) -> str:
+    """``text`` with the markdown markers that sit between two letters (``**Ваг**нер``)
+    turned into word joiners (``str.find``, not a regex: most posts have bold titles)."""
+    runs: list[tuple[int, int]] = []
+    for pair in _MARKER_PAIRS:
+        i = text.find(pair, 1)
+        while i >= 0:
+            end = i + 2
+            if text[i - 1].isalpha():  # most markers open after a space: skip them fast
+                while text[end : end + 2] in _MARKER_PAIRS:
+                    end += 2
+                if end < len(text) and text[end].isalpha():
+                    runs.append((i, end))
+            i = text.find(pair, end)
+    if not runs:
+        return text
+    parts: list[str] = []
+    done = 0
+    for start, end in sorted(runs):
+        if start >= done:
+            parts += (text[done:start], _WORD_JOINER * (end - start))
+            done = end
+    return "".join(parts) + text[done:]
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -192,11 +229,14 @@ def _fold_table() -> tuple[bytes, bytes]:
         folded = fold_cluster(ch)
         assert len(folded) == 1 and folded in _ALPHABET, (ch, folded)
         fold[byte] = _ALPHABET.index(folded)
-    for byte, ch in enumerate(_ALPHABET):
-        if ch in _LATIN:
+    for byte, ch in enumerate(_ALPHABET):  # the class of what ch folds to (of the
+        folded = fold_cluster(ch)  # ENCODED text: markers fold to spaces, so classes
+        if folded in _LATIN:  # come before folding)
             cls[byte] = ord("L")
-        elif ch in _CYRILLIC:
+        elif folded in _CYRILLIC:
             cls[byte] = ord("C")
+        elif ch in "*_~|":
+            cls[byte] = ord("M")
     return bytes(fold), bytes(cls)
 
 
@@ -235,12 +275,16 @@ def _replaced_are_spaces(text: str, encoded: bytes) -> bool:
     return True
 
 
-def _fold_fast(text: str) -> str | None:
+def _fold_fast(text: str, markers: bool) -> str | None:
+    """The fast path; None when it does not apply: characters it cannot fold one to one,
+    or (``markers``) markdown markers inside a word, which must vanish."""
     encoded = codecs.charmap_encode(text, "replace", _ENCODE)[0]
     if _QUESTION in encoded and not _replaced_are_spaces(text, encoded):
         return None
     folded = encoded.translate(_FOLD)
-    classes = folded.translate(_CLASS)
+    classes = encoded.translate(_CLASS)
+    if markers and b"MM" in classes and _INWORD.search(classes):
+        return None
     out = codecs.charmap_decode(folded, "strict", _DECODE)[0]
     first = classes.find(b"L")  # Latin is rare in Cyrillic text: look only where it is
     if first >= 0:
@@ -327,14 +371,16 @@ def fold(text: str, markup: bool = True) -> Folded:
     if markup:
         text = blank_markup(text)
     if "&" not in text or not _ENTITY.search(text):
-        fast = _fold_fast(text)
+        fast = _fold_fast(text, markup)
         if fast is not None:
             return Folded(fast)
+        if markup:
+            text = _join_markers(text)
         one = text.translate(_TABLE)
         if _VANISHES not in one:
             return Folded(fold_mixed(one))
         return Folded(*_fold_around(text, one))
-    return Folded(*_fold_exact(text))
+    return Folded(*_fold_exact(_join_markers(text) if markup else text))
 
 
 def _fold_around(text: str, one: str) -> tuple[str, list[int], list[int]]:
@@ -371,7 +417,7 @@ def _fold_around(text: str, one: str) -> tuple[str, list[int], list[int]]:
 
 def fold_exact(text: str) -> Folded:
     """``fold`` by the exact path only (for tests: every path must agree with it)."""
-    return Folded(*_fold_exact(blank_markup(text)))
+    return Folded(*_fold_exact(_join_markers(blank_markup(text))))
 
 
 def normalize(text: str) -> str:

@@ -10,6 +10,13 @@ spellings that table lacks (w = в, h = х, x = кс, j = дж, q = к, c = к o
 "Wagner" also matches "Вагнер" and, inflected, "Вагнера".  Ukrainian words (і, ї, є, ґ)
 go through cyrtranslit's Ukrainian table.
 
+Beside the letter tables, ``NAMES``: the spellings the English-language press
+established for the names of the mission (BGN/PCGN where the press follows it; the
+press's own where it does not: Wagner, not Vagner; Deir ez-Zor; Kyiv; Zelenskyy), both
+ways: "Вагнер" also gives "wagner", "Deir ez-Zor" gives "Дейр-эз-Зор".  A name in more
+than one word (Deir ez-Zor) maps word by word the other way ("deir" -> "дейр",
+"ez-zor" -> "эз-зор"), as the matcher transliterates a term's words one by one.
+
 The result is a few raw spellings; the caller normalizes and inflects them.
 """
 
@@ -28,6 +35,56 @@ _VOWELS = set("aeiouy")
 
 # Latin letters the Russian tables never produce, as English spells Russian names.
 _ENGLISH = {"w": "в", "h": "х", "x": "кс", "j": "дж", "q": "к", "c": "к"}
+
+# Established spellings that the letter tables do not give (Latin side as the press
+# writes it; each Cyrillic name is one word of a term, hyphens allowed).  Add a line
+# when a name turns up; ``explain`` shows what a term gets.
+NAMES: dict[str, tuple[str, ...]] = {
+    # Wagner Group and people
+    "Вагнер": ("Wagner",),
+    "Пригожин": ("Prigozhin", "Prigojin"),
+    "Евгений": ("Yevgeny", "Yevgeniy", "Evgeny", "Evgeniy"),
+    "Дмитрий": ("Dmitry", "Dmitri", "Dmitriy"),
+    "Сергей": ("Sergei", "Sergey"),
+    "Алексей": ("Alexei", "Alexey", "Aleksei"),
+    "Андрей": ("Andrei", "Andrey"),
+    "Шойгу": ("Shoigu",),
+    "Зеленский": ("Zelensky", "Zelenskyy", "Zelenskiy"),
+    "Хафтар": ("Haftar", "Hifter"),
+    "Асад": ("Assad",),
+    # Syria
+    "Сирия": ("Syria",),
+    "Дейр-эз-Зор": (
+        "Deir ez-Zor", "Deir ez-Zour", "Deir el-Zor", "Deir al-Zor", "Deir al-Zour",
+        "Deir az-Zor", "Dayr az-Zawr", "Dayr al-Zawr",
+    ),
+    "Дамаск": ("Damascus",),
+    "Алеппо": ("Aleppo", "Halab"),
+    "Хомс": ("Homs",),
+    "Латакия": ("Latakia",),
+    "Пальмира": ("Palmyra",),
+    "Ракка": ("Raqqa", "Raqqah"),
+    "Хмеймим": ("Hmeimim", "Khmeimim"),
+    "Евфрат": ("Euphrates",),
+    # Africa
+    "Ливия": ("Libya",),
+    "Мозамбик": ("Mozambique",),
+    "Буркина-Фасо": ("Burkina Faso",),
+    # Russia and Ukraine
+    "Россия": ("Russia",),
+    "Москва": ("Moscow",),
+    "Украина": ("Ukraine",),
+    "Киев": ("Kyiv", "Kiev"),
+    "Харьков": ("Kharkiv", "Kharkov"),
+    "Одесса": ("Odesa", "Odessa"),
+    "Николаев": ("Mykolaiv",),
+    "Запорожье": ("Zaporizhzhia", "Zaporizhia", "Zaporozhye"),
+    "Днепр": ("Dnipro", "Dnieper"),
+    "Луганск": ("Luhansk", "Lugansk"),
+    "Артемовск": ("Artemovsk", "Artyomovsk"),
+    "Авдеевка": ("Avdiivka",),
+    "Ростов-на-Дону": ("Rostov-on-Don",),
+}  # fmt: skip
 
 
 @cache
@@ -54,10 +111,39 @@ def _reverse() -> tuple[dict[str, str], int]:
     for cyr, lat in data["mapping"].items():
         if lat and cyr not in "ъьё":
             reverse.setdefault(lat, cyr)  # e <- е before э, y <- й before ы
-    reverse.update({"ye": "е", "yo": "е", "iy": "ий", "yy": "ый"})
+    reverse.update({"ye": "е", "yo": "е", "iy": "ий", "yy": "ый", "ei": "ей"})  # Sergei
     for lat, cyr in _ENGLISH.items():
         reverse.setdefault(lat, cyr)
     return reverse, max(len(k) for k in reverse)
+
+
+def _key(word: str) -> str:
+    return word.casefold().replace("ё", "е")
+
+
+@cache
+def _names() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """``NAMES`` as lookups: Cyrillic word -> Latin spellings, and Latin word (one word
+    of a spelling, aligned with the Cyrillic tokens) -> Cyrillic words."""
+    latin: dict[str, set[str]] = {}
+    cyrillic: dict[str, set[str]] = {}
+    for name, spellings in NAMES.items():
+        key = _key(name)
+        tokens = re.split(r"[\s\-]+", key)
+        for spelling in spellings:
+            latin.setdefault(key, set()).add(_key(spelling))
+            words = _key(spelling).split()
+            sizes = [len(re.split(r"-+", w)) for w in words]
+            if sum(sizes) != len(tokens):
+                raise ValueError(f"NAMES: {spelling!r} does not align with {name!r}")
+            at = 0
+            for w, size in zip(words, sizes, strict=True):
+                cyrillic.setdefault(w, set()).add("-".join(tokens[at : at + size]))
+                at += size
+    return (
+        {k: frozenset(v) for k, v in latin.items()},
+        {k: frozenset(v) for k, v in cyrillic.items()},
+    )
 
 
 @lru_cache(maxsize=100_000)
@@ -66,11 +152,12 @@ def latin_variants(word: str) -> frozenset[str]:
     word = word.casefold()
     if not CYRILLIC_LETTER.search(word):
         return frozenset()
+    names = _names()[0].get(_key(word), frozenset())
     if _UKRAINIAN.search(word):
         import cyrtranslit
 
-        return frozenset({cyrtranslit.to_latin(word, "ua").casefold()})
-    return frozenset(schema.translate(word).casefold() for schema in _schemas())  # type: ignore[attr-defined]
+        return frozenset({cyrtranslit.to_latin(word, "ua").casefold()}) | names
+    return frozenset(schema.translate(word).casefold() for schema in _schemas()) | names  # type: ignore[attr-defined]
 
 
 def _to_cyrillic(word: str) -> str:
@@ -114,4 +201,4 @@ def cyrillic_variants(word: str) -> frozenset[str]:
     variants = {first}
     if first.startswith("е"):  # Ezzor: еззор or эззор
         variants.add("э" + first[1:])
-    return frozenset(variants)
+    return frozenset(variants) | _names()[1].get(word, frozenset())
