@@ -6,6 +6,7 @@
     dozor chat   --config FILE            type chat commands (/help, /watch ...) at the console
     dozor stats  --config FILE            alerts per day as a PNG chart, and the top sources
     dozor sources import FILE.opml | export   move the feed list in and out as OPML
+    dozor search --config FILE QUERY      stored items the query matches, newest first
 
 ``python -m bot ...`` is the same (bot/__main__.py).
 
@@ -20,6 +21,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -31,10 +34,14 @@ from bot import __version__, stats
 from bot.adapters.chat_console import run_chat
 from bot.app import App
 from bot.commands.common import unique_name
+from bot.commands.rules import QueryError
+from bot.commands.search import Request as SearchRequest
+from bot.commands.search import page_text, parse_since, pick_source, search_rule
 from bot.config import ConfigError, Settings, format_duration, load_config
 from bot.logs import setup_logging
 from bot.matching import RuleFiles
 from bot.model import Rule
+from bot.search import TooManyForms, search
 from bot.store import Store
 from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
 
@@ -73,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp = opml.add_parser("export", help="write every source as OPML")
     exp.add_argument("--config", required=True, type=Path)
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    find = sub.add_parser("search", help="stored items a rule-language query matches")
+    find.add_argument("query", nargs="+", help="as /search takes it, e.g. 'Вагнер* погиб*'")
+    find.add_argument("--config", required=True, type=Path)
+    find.add_argument("--since", help="30d, 12h or 2024-12-01")
+    find.add_argument("--source", help="only this source")
+    find.add_argument("--page", type=int, default=1)
     return parser
 
 
@@ -89,6 +102,8 @@ def _main(args: argparse.Namespace) -> int:
         if args.action == "import":
             return import_opml(settings, args.file)
         return export_opml(settings, args.output)
+    if args.command == "search":
+        return search_command(settings, args, sys.stdout)
     files = RuleFiles(settings.rules.paths, settings.base_dir)
     rules, problems = load_rules(settings, files)
     if args.command == "check":
@@ -246,6 +261,41 @@ def export_opml(settings: Settings, output: Path | None) -> int:
     else:
         output.write_text(text, encoding="utf-8")
         print(f"wrote {len(sources)} sources to {output}", file=sys.stderr)
+    return 0
+
+
+def search_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """``dozor search``: /search at the console, over every source (bot/commands/search.py)."""
+    if not settings.storage.path.exists():
+        print(f"no store yet at {settings.storage.path}: run `dozor run` first", file=sys.stderr)
+        return 1
+    store = Store.open(settings.storage.path)
+    try:
+        query = " ".join(args.query)
+        names = [s.name for s in settings.sources]
+        names += [s.name for s in store.chat_sources(settings.polling.interval)]
+        try:
+            rule = search_rule(query)
+            since = parse_since(args.since, datetime.now(UTC)) if args.since else None
+            sources = [pick_source(args.source, names)] if args.source else None
+            if args.page < 1:
+                raise QueryError("--page: 1 or more")
+            page = search(store, rule, sources=sources, since=since, page=args.page)
+        except (QueryError, TooManyForms) as exc:
+            print(f"dozor search: {exc}", file=sys.stderr)
+            return 2
+        request = SearchRequest(query, rule, since, args.source, args.page)
+        scope = f"source {sources[0]}" if sources else "every source"
+        again = ["dozor", "search", "--config", str(args.config), *args.query]
+        for flag, value in (("--since", args.since), ("--source", args.source)):
+            again += [flag, value] if value else []
+        again += ["--page", str(args.page + 1)]
+        plain = re.compile(r"[\w@%+=:,./-]+")
+        shown = " ".join(a if plain.fullmatch(a) else shlex.quote(a) for a in again)
+        text = page_text(request, page, scope, shown)
+        print(text, file=out)
+    finally:
+        store.close()
     return 0
 
 
