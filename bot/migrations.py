@@ -301,24 +301,18 @@ def _m9_search(db: sqlite_utils.Database) -> None:
         log.warning("building the search index of %d stored items (once)", count)
     build_search_index(db)
     db.execute("create unique index items_search_id on items (search_id)")
-    db.execute(
-        """create trigger items_search_insert after insert on items begin
+    # a new item, and an item whose title or text changed: the next search_id, indexed
+    index_it = """begin
           update search_state set next_id = next_id + 1;
           update items set search_id = (select next_id from search_state)
             where rowid = new.rowid;
           insert into items_search(rowid, title, text) values
             ((select next_id from search_state), dozor_fold(new.title), dozor_fold(new.text));
         end"""
-    )
+    db.execute(f"create trigger items_search_insert after insert on items {index_it}")
     db.execute(
-        """create trigger items_search_edit after update of title, text on items
-        when old.title is not new.title or old.text is not new.text begin
-          update search_state set next_id = next_id + 1;
-          update items set search_id = (select next_id from search_state)
-            where rowid = new.rowid;
-          insert into items_search(rowid, title, text) values
-            ((select next_id from search_state), dozor_fold(new.title), dozor_fold(new.text));
-        end"""
+        "create trigger items_search_edit after update of title, text on items"
+        f" when old.title is not new.title or old.text is not new.text {index_it}"
     )
 
 

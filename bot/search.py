@@ -23,16 +23,18 @@ The result says when a bound cut it short.  Queries are parsed with the same lim
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from bot.matching import Matcher
 from bot.matching.prefilter import TooManyForms, fts_expression
 from bot.model import Item, Match, Rule
 from bot.store import Store
 
-__all__ = ["Hit", "Page", "TooManyForms", "search", "search_in_thread"]
+__all__ = ["Hit", "Page", "TooManyForms", "in_thread", "search"]
+T = TypeVar("T")
 
 CANDIDATE_LIMIT = 200_000  # the newest stored candidates one search considers
 EXAMINE_LIMIT = 50_000  # items the matcher reads for one page
@@ -115,25 +117,17 @@ def search(
     )
 
 
-async def search_in_thread(
-    store: Store,
-    rule: Rule,
-    *,
-    sources: Collection[str] | None = None,
-    since: datetime | None = None,
-    page: int = 1,
-    per_page: int = 10,
-) -> Page:
-    """``search`` in a worker thread on a read-only connection of its own, so the event
-    loop goes on meanwhile (a store in memory is searched on the loop)."""
+async def in_thread(store: Store, read: Callable[[Store], T]) -> T:
+    """``read(store)`` (e.g. a ``search``) in a worker thread, on a read-only connection
+    of its own, so the event loop goes on meanwhile (a store in memory: on the loop)."""
     path = store.path
     if path is None:
-        return search(store, rule, sources=sources, since=since, page=page, per_page=per_page)
+        return read(store)
 
-    def run() -> Page:
+    def run() -> T:
         reader = Store.open_reader(path)
         try:
-            return search(reader, rule, sources=sources, since=since, page=page, per_page=per_page)
+            return read(reader)
         finally:
             reader.close()
 

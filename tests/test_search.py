@@ -26,7 +26,7 @@ from bot.search import search
 from bot.store import Store
 from tests.chatbot import ChatBot
 from tests.feeds import FIXTURES, USERNAMES, real_posts
-from tests.test_end_to_end import ROOT, dozor
+from tests.test_end_to_end import dozor, shipped_config
 from watchers.rss import parse_feed
 
 T0 = datetime(2024, 12, 3, 9, 0, tzinfo=UTC)
@@ -352,11 +352,7 @@ async def test_a_pathological_regex_is_answered_in_linear_time(testbot: ChatBot)
 
 
 def test_cli_search_prints_the_hits(tmp_path: Path) -> None:
-    config = (ROOT / "config.toml").read_text("utf-8")
-    config = config.replace('path = "dozor.db"', f'path = "{tmp_path / "dozor.db"}"')
-    config = config.replace('"file:samples/', f'"file:{ROOT}/samples/')
-    config = config.replace('paths = ["rules/*.toml"]', f'paths = ["{ROOT}/rules/*.toml"]')
-    (tmp_path / "config.toml").write_text(config, "utf-8")
+    shipped_config(tmp_path)
     none = dozor("search", "--config", "config.toml", "Сирия", cwd=tmp_path)
     assert none.returncode == 1 and "no store yet" in none.stderr
     assert dozor("run", "--config", "config.toml", "--once", cwd=tmp_path).returncode == 0

@@ -32,7 +32,8 @@ from bot.matching import TermError, rule_from_query
 from bot.model import Rule
 from bot.render import Segments, plain, snippet
 from bot.schedules import DurationTooLong
-from bot.search import SCAN_LIMIT, Page, TooManyForms, search_in_thread
+from bot.search import SCAN_LIMIT, Page, TooManyForms, in_thread
+from bot.search import search as search_archive
 
 PER_PAGE = 5  # hits a chat reply shows
 MAX_PAGE = 10_000
@@ -189,13 +190,16 @@ async def search(ctx: BotContext, inv: Invocation) -> Reply:
         except QueryError as exc:
             return Reply(str(exc))
     try:
-        page = await search_in_thread(
+        page = await in_thread(
             ctx.store,
-            request.rule,
-            sources=sources,
-            since=request.since,
-            page=request.page,
-            per_page=PER_PAGE,
+            lambda store: search_archive(
+                store,
+                request.rule,
+                sources=sources,
+                since=request.since,
+                page=request.page,
+                per_page=PER_PAGE,
+            ),
         )
     except TooManyForms as exc:
         raise UsageError(str(exc)) from None
