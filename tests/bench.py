@@ -325,10 +325,6 @@ def tme_page_rates(seconds: float = 1.0) -> None:
     )
 
 
-if __name__ == "__main__":
-    main()
-
-
 def search_rates(rows: int = 1_000_000) -> None:
     """Archive search (bot/search.py) over ``rows`` stored items made of the real posts
     (each a post's text plus the first sentence of another, a year of dates, 100
@@ -515,3 +511,7 @@ def search_rates(rows: int = 1_000_000) -> None:
         f"  inserts (record_items, 20-item polls): {with_index:,.0f} items/s with the index,"
         f" {without:,.0f} without: +{cost_us:,.0f} µs per stored item"
     )
+
+
+if __name__ == "__main__":
+    main()
