@@ -21,8 +21,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
-import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -34,14 +32,10 @@ from bot import __version__, stats
 from bot.adapters.chat_console import run_chat
 from bot.app import App
 from bot.commands.common import unique_name
-from bot.commands.rules import QueryError
-from bot.commands.search import Request as SearchRequest
-from bot.commands.search import page_text, parse_since, pick_source, search_rule
 from bot.config import ConfigError, Settings, format_duration, load_config
 from bot.logs import setup_logging
 from bot.matching import RuleFiles
 from bot.model import Rule
-from bot.search import TooManyForms, search
 from bot.store import Store
 from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
 
@@ -266,37 +260,20 @@ def export_opml(settings: Settings, output: Path | None) -> int:
 
 def search_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     """``dozor search``: /search at the console, over every source (bot/commands/search.py)."""
+    from bot.commands.search import cli_search
+
     if not settings.storage.path.exists():
         print(f"no store yet at {settings.storage.path}: run `dozor run` first", file=sys.stderr)
         return 1
     store = Store.open(settings.storage.path)
     try:
-        query = " ".join(args.query)
         names = [s.name for s in settings.sources]
         names += [s.name for s in store.chat_sources(settings.polling.interval)]
-        try:
-            rule = search_rule(query)
-            since = parse_since(args.since, datetime.now(UTC)) if args.since else None
-            sources = [pick_source(args.source, names)] if args.source else None
-            if args.page < 1:
-                raise QueryError("--page: 1 or more")
-            page = search(store, rule, sources=sources, since=since, page=args.page)
-        except (QueryError, TooManyForms) as exc:
-            print(f"dozor search: {exc}", file=sys.stderr)
-            return 2
-        request = SearchRequest(query, rule, since, args.source, args.page)
-        scope = f"source {sources[0]}" if sources else "every source"
-        again = ["dozor", "search", "--config", str(args.config), *args.query]
-        for flag, value in (("--since", args.since), ("--source", args.source)):
-            again += [flag, value] if value else []
-        again += ["--page", str(args.page + 1)]
-        plain = re.compile(r"[\w@%+=:,./-]+")
-        shown = " ".join(a if plain.fullmatch(a) else shlex.quote(a) for a in again)
-        text = page_text(request, page, scope, shown)
-        print(text, file=out)
+        code, text = cli_search(store, args, names)
     finally:
         store.close()
-    return 0
+    print(text, file=out if code == 0 else sys.stderr)
+    return code
 
 
 def status_command(settings: Settings, out: TextIO) -> int:

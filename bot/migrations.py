@@ -2,7 +2,9 @@
 
 The store applies, in one transaction each, every migration whose number is above
 the database's ``PRAGMA user_version``.  Append new migrations; never edit one that
-has shipped.
+has shipped.  Also here: the SQL function the search index's triggers call
+(``register_functions``) and the index's rebuild when text folding changes
+(``check_search_index``); see the comment above ``_m9_search``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ destinations by chat).  Migrations (bot/migrations.py) build it.  An alert is wr
 here before any send; ``(destination, story_key)`` is unique, so the same story never
 reaches the same destination twice, across restarts and across sources.  Methods are
 named for intent; times are stored as ISO 8601 UTC strings, which sort as times.
+The archive search's FTS5 index of every item's words (``items_search``) is kept in
+step by triggers (bot/migrations.py); ``search_candidates`` reads it.
 """
 
 from __future__ import annotations

@@ -148,10 +148,10 @@ def sources_of_chat(ctx: BotContext, inv: Invocation) -> list[str] | None:
     docstring); None: every source, and items of sources since removed."""
     if sees_every_chat(ctx, inv):
         return None
-    rules = rules_of_chat(ctx, inv.chat)
-    if any(_watches_any_source(r) for r in rules):
+    filters = [(r, _conditions(r)) for r in rules_of_chat(ctx, inv.chat)]
+    if any(not r.sources and not r.tags and not metas for r, metas in filters):
         return None
-    return [s.name for s in ctx.sources() if any(_watches(r, s) for r in rules)]
+    return [s.name for s in ctx.sources() if any(_watches(r, m, s) for r, m in filters)]
 
 
 def _conditions(rule: Rule) -> list[Meta]:
@@ -166,18 +166,14 @@ def _conditions(rule: Rule) -> list[Meta]:
     return [i for i in items if isinstance(i, Meta) and i.kind in ("source", "tag")]
 
 
-def _watches_any_source(rule: Rule) -> bool:
-    return not rule.sources and not rule.tags and not _conditions(rule)
-
-
-def _watches(rule: Rule, source: Source) -> bool:
-    """Whether ``rule`` may match items of ``source`` (its source and tag filters)."""
+def _watches(rule: Rule, conditions: list[Meta], source: Source) -> bool:
+    """Whether ``rule`` (with its query's ``conditions``) may match items of ``source``."""
     name, tags = source.name.casefold(), {t.casefold() for t in source.tags}
     if rule.sources and not any(fnmatch.fnmatchcase(name, s.casefold()) for s in rule.sources):
         return False
     if rule.tags and not tags & {t.casefold() for t in rule.tags}:
         return False
-    for meta in _conditions(rule):
+    for meta in conditions:
         if meta.kind == "source" and not fnmatch.fnmatchcase(name, meta.value):
             return False
         if meta.kind == "tag" and meta.value not in tags:

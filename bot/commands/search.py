@@ -12,12 +12,15 @@ title (else in a snippet of the text) and listed as /test lists them.  The searc
 
 A chat searches the sources whose items it may read (``permissions.sources_of_chat``:
 those its rules watch); an admin's private chat and the console search every source.
-``dozor search`` (bot/cli.py) parses and prints the same way, over every source.
+``dozor search`` (``cli_search``, called by bot/cli.py) parses and prints the same way,
+over every source.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import shlex
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,12 +37,14 @@ from bot.render import Segments, plain, snippet
 from bot.schedules import DurationTooLong
 from bot.search import SCAN_LIMIT, Page, TooManyForms, in_thread
 from bot.search import search as search_archive
+from bot.store import Store
 
 PER_PAGE = 5  # hits a chat reply shows
 MAX_PAGE = 10_000
 MARKS = ("[", "]")  # around matched words ("«»" are Russian quotes, often around names)
 _CLAUSE = re.compile(r"\s+(page|since|in)\s+(\S+)\s*$", re.IGNORECASE)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SHELL_WORD = re.compile(r"[\w@%+=:,./-]+")  # needs no quotes in a shell
 
 
 @dataclass(frozen=True)
@@ -211,3 +216,26 @@ async def search(ctx: BotContext, inv: Invocation) -> Reply:
         scope = f"the {plural(len(sources), 'source')} this chat's rules watch"
     more = f"/search {request.query}{request.clauses} page {request.page + 1}"
     return Reply(page_text(request, page, scope, more))
+
+
+def cli_search(store: Store, args: argparse.Namespace, names: list[str]) -> tuple[int, str]:
+    """``dozor search`` (bot/cli.py): (exit code, what to print: the page on stdout, or
+    on stderr why not).  Every source (``names``); 10 hits a page."""
+    query = " ".join(args.query)
+    try:
+        rule = search_rule(query)
+        since = parse_since(args.since, datetime.now(UTC)) if args.since else None
+        sources = [pick_source(args.source, names)] if args.source else None
+        if args.page < 1:
+            raise QueryError("--page: 1 or more")
+        page = search_archive(store, rule, sources=sources, since=since, page=args.page)
+    except (QueryError, TooManyForms) as exc:
+        return 2, f"dozor search: {exc}"
+    request = Request(query, rule, since, args.source, args.page)
+    scope = f"source {sources[0]}" if sources else "every source"
+    again = ["dozor", "search", "--config", str(args.config), *args.query]
+    for flag, value in (("--since", args.since), ("--source", args.source)):
+        again += [flag, value] if value else []
+    again += ["--page", str(args.page + 1)]
+    shown = " ".join(a if _SHELL_WORD.fullmatch(a) else shlex.quote(a) for a in again)
+    return 0, page_text(request, page, scope, shown)
