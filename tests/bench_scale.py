@@ -71,7 +71,7 @@ TG_CORPUS = SHARED / "tg_news_posts_nktkln"
 TME_PAGES = (ROOT / "tests" / "fixtures" / "tme", SHARED / "tme_statosphere_parser" / "msgs")
 EXTRA_TEXTS = (SHARED / "ru_news_corus_samples", SHARED / "feeds_rss_parser" / "input")
 TMP = Path(tempfile.gettempdir())
-VERSION = "v2"  # of the cached store and vocabulary: bump when their content changes
+VERSION = "v1"  # of the cached store and vocabulary: bump when their content changes
 TOKEN = "424242:BENCH-scale-token"
 DESK = 7000001  # a private chat: Telegram's 20-a-minute limit for groups does not apply
 BULK = -1007000000002
@@ -705,11 +705,13 @@ def stored_items_db(items: int, sources: int, posts: list[Post]) -> Path:
     (real posts as text), 1% of them alerted and sent, the fingerprints of the newest
     alerts.  Built once through sqlite-utils and cached in the temp dir."""
     from bot.dedup import fingerprint
+    from bot.migrations import MIGRATIONS
     from bot.model import Alert, Item, Match, Span
     from bot.store import Store, alert_to_json, iso
     from watchers.identity import story_key
 
-    path = TMP / f"dozor-bench-store-{VERSION}-{items}-{sources}.db"
+    schema = len(MIGRATIONS)  # a store of an older schema would be migrated at start-up
+    path = TMP / f"dozor-bench-store-{VERSION}-s{schema}-{items}-{sources}.db"
     if path.exists():
         return path
     part = path.with_name(path.name + ".part")
