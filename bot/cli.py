@@ -7,6 +7,7 @@
     dozor stats  --config FILE            alerts per day as a PNG chart, and the top sources
     dozor sources import FILE.opml | export   move the feed list in and out as OPML
     dozor explain "<query>" [--translit ...]  every form each term matches, with warnings
+    dozor search --config FILE QUERY      stored items the query matches, newest first
 
 ``python -m bot ...`` is the same (bot/__main__.py).
 
@@ -93,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("exact", "no inflection (inflect = false)"),
     ):
         explain.add_argument(f"--{option}", action="store_true", help=meaning)
+    find = sub.add_parser("search", help="stored items a rule-language query matches")
+    find.add_argument("query", nargs="+", help="as /search takes it, e.g. 'Вагнер* погиб*'")
+    find.add_argument("--config", required=True, type=Path)
+    find.add_argument("--since", help="30d, 12h or 2024-12-01")
+    find.add_argument("--source", help="only this source")
+    find.add_argument("--page", type=int, default=1)
     return parser
 
 
@@ -111,6 +118,8 @@ def _main(args: argparse.Namespace) -> int:
         if args.action == "import":
             return import_opml(settings, args.file)
         return export_opml(settings, args.output)
+    if args.command == "search":
+        return search_command(settings, args, sys.stdout)
     files = RuleFiles(settings.rules.paths, settings.base_dir)
     rules, problems = load_rules(settings, files)
     if args.command == "check":
@@ -279,6 +288,24 @@ def export_opml(settings: Settings, output: Path | None) -> int:
         output.write_text(text, encoding="utf-8")
         print(f"wrote {len(sources)} sources to {output}", file=sys.stderr)
     return 0
+
+
+def search_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """``dozor search``: /search at the console, over every source (bot/commands/search.py)."""
+    from bot.commands.search import cli_search
+
+    if not settings.storage.path.exists():
+        print(f"no store yet at {settings.storage.path}: run `dozor run` first", file=sys.stderr)
+        return 1
+    store = Store.open(settings.storage.path)
+    try:
+        names = [s.name for s in settings.sources]
+        names += [s.name for s in store.chat_sources(settings.polling.interval)]
+        code, text = cli_search(store, args, names)
+    finally:
+        store.close()
+    print(text, file=out if code == 0 else sys.stderr)
+    return code
 
 
 def status_command(settings: Settings, out: TextIO) -> int:

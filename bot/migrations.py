@@ -2,14 +2,24 @@
 
 The store applies, in one transaction each, every migration whose number is above
 the database's ``PRAGMA user_version``.  Append new migrations; never edit one that
-has shipped.
+has shipped.  Also here: the SQL function the search index's triggers call
+(``register_functions``) and the index's rebuild when text folding changes
+(``check_search_index``); see the comment above ``_m9_search``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import sqlite3
 from collections.abc import Callable
+from functools import cache
 
 import sqlite_utils
+
+from bot.matching.normalize import fold
+
+log = logging.getLogger("dozor.store")
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -203,6 +213,111 @@ def _m8_story_index(db: sqlite_utils.Database) -> None:
     db["alerts"].create_index(["story_key"])
 
 
+# -- the search index (bot/search.py) ------------------------------------------------
+#
+# ``items_search``: an FTS5 index of every item's folded title and text (the words the
+# matcher sees, ``bot.matching.normalize.fold``), tokenized at spaces (the "ascii"
+# tokenizer: folded text has no other ASCII separator, and every non-ASCII character is
+# part of a word).  Contentless (``content=''``): it holds the index only, not a second
+# copy of the text.  Its rowid is the item's ``search_id``, a column of its own, which
+# VACUUM never renumbers (an implicit rowid it may).  Triggers keep it in step with
+# ``items`` whatever writes them: a new item gets the next ``search_id`` and its index
+# entry; an item whose title or text changes (an edit) gets a new ``search_id`` and a
+# new entry; the entry of a deleted or edited item stays in the index but names no item
+# any more, so searches, which join the index to ``items`` on ``search_id``, never see
+# it (deleting an entry of a contentless index needs the exact text it was built from).
+# The triggers call ``dozor_fold`` (``register_functions``; the store registers it on
+# each connection it opens).  When folding changes (an upgrade), the index is rebuilt
+# (``check_search_index``, at start-up).
+
+
+def search_fold(text: str | None) -> str:
+    """An item field as the search index holds it: folded, words between spaces."""
+    return fold(text or "").text
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    conn.create_function("dozor_fold", 1, search_fold, deterministic=True)
+
+
+# Characters of every script and kind that folding treats in its own way: a change to
+# folding changes the fold of this text, and so the index is rebuilt.
+_PROBE = (
+    "".join(chr(c) for c in range(0x20, 0x530))
+    + " ßﬁ²½Ⅻ ёЁйЙїЇўЎ Вагнeр Wagnеr а́ ́x so\u00adft zero\u200bwidth Zōr Ωμέγα"
+    + " <b>тег</b> https://t.me/x www.site.ru &amp;&#1078; :fire: قصف שלום हिन्दी 東京 ❤️"
+)
+
+
+@cache
+def fold_signature() -> str:
+    """What folding does today, in 16 hex digits."""
+    return hashlib.sha256(search_fold(_PROBE).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def build_search_index(db: sqlite_utils.Database) -> int:
+    """(Re)build the whole search index from ``items``, oldest first; returns how many
+    items it holds.  Run inside a transaction."""
+    register_functions(db.conn)
+    db.execute("insert into items_search(items_search) values ('delete-all')")
+    last = int(db.execute("select next_id from search_state").fetchone()[0])
+    db.execute(  # numbered after every id given so far: no clash with those not renumbered yet
+        "update items set search_id = ? + numbered.n from (select rowid as id, row_number()"
+        " over (order by first_seen_at, rowid) as n from items) as numbered"
+        " where items.rowid = numbered.id",
+        [last],
+    )
+    db.execute(
+        "insert into items_search(rowid, title, text)"
+        " select search_id, dozor_fold(title), dozor_fold(text) from items"
+    )
+    count = int(db.execute("select count(*) from items").fetchone()[0])
+    db.execute("update search_state set next_id = ?, fold = ?", [last + count, fold_signature()])
+    return count
+
+
+def check_search_index(db: sqlite_utils.Database) -> None:
+    """Rebuild the search index when folding changed since it was built."""
+    row = db.execute("select fold from search_state").fetchone()
+    if row is None or row[0] == fold_signature():
+        return
+    log.warning("text folding changed since the search index was built: rebuilding it (once)")
+    with db.atomic():
+        count = build_search_index(db)
+    log.warning("search index rebuilt: %d items", count)
+
+
+def _m9_search(db: sqlite_utils.Database) -> None:
+    """The search index over every stored item (see the comment above), built here for
+    the items already stored."""
+    db["items"].add_column("search_id", int)
+    db.execute(
+        "create virtual table items_search using fts5(title, text, tokenize = 'ascii',"
+        " content = '', columnsize = 0, detail = full)"
+    )
+    # the last search_id given, and the folding the index was built with
+    db.execute("create table search_state (next_id integer not null, fold text)")
+    db.execute("insert into search_state (next_id, fold) values (0, '')")
+    count = db.execute("select count(*) from items").fetchone()[0]
+    if count:
+        log.warning("building the search index of %d stored items (once)", count)
+    build_search_index(db)
+    db.execute("create unique index items_search_id on items (search_id)")
+    # a new item, and an item whose title or text changed: the next search_id, indexed
+    index_it = """begin
+          update search_state set next_id = next_id + 1;
+          update items set search_id = (select next_id from search_state)
+            where rowid = new.rowid;
+          insert into items_search(rowid, title, text) values
+            ((select next_id from search_state), dozor_fold(new.title), dozor_fold(new.text));
+        end"""
+    db.execute(f"create trigger items_search_insert after insert on items {index_it}")
+    db.execute(
+        "create trigger items_search_edit after update of title, text on items"
+        f" when old.title is not new.title or old.text is not new.text {index_it}"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
@@ -212,4 +327,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m6_notices,
     _m7_replies,
     _m8_story_index,
+    _m9_search,
 ]

@@ -8,6 +8,8 @@ destinations by chat).  Migrations (bot/migrations.py) build it.  An alert is wr
 here before any send; ``(destination, story_key)`` is unique, so the same story never
 reaches the same destination twice, across restarts and across sources.  Methods are
 named for intent; times are stored as ISO 8601 UTC strings, which sort as times.
+The archive search's FTS5 index of every item's words (``items_search``) is kept in
+step by triggers (bot/migrations.py); ``search_candidates`` reads it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from bot.migrations import MIGRATIONS
+from bot.migrations import MIGRATIONS, check_search_index, register_functions
 from bot.model import (
     Alert,
     Destination,
@@ -171,6 +173,7 @@ class StoredAlert:
 class Store:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
+        register_functions(db.conn)  # the search index's triggers fold text (migrations)
 
     def _tx(self) -> contextlib.AbstractContextManager[sqlite_utils.Database]:
         """One transaction (sqlite-utils' ``atomic``: a savepoint inside an open one)."""
@@ -195,6 +198,7 @@ class Store:
             db.execute("PRAGMA synchronous = NORMAL")
         store = cls(db)
         store.migrate()
+        check_search_index(db)
         return store
 
     def close(self) -> None:
@@ -427,19 +431,77 @@ class Store:
             "select * from items where first_seen_at >= ? order by first_seen_at desc limit ?",
             [iso(since), limit],
         )
-        return [
-            Item(
-                source=r["source"],
-                key=r["key"],
-                story_key=r["story_key"],
-                title=r["title"] or "",
-                text=r["text"] or "",
-                link=r["link"],
-                published=from_iso(r["published_at"]),
-                tags=tuple(json.loads(r["tags"] or "[]")),
+        return [_item(r) for r in rows]
+
+    # -- archive search (bot/search.py; the index: bot/migrations.py) ------------------
+
+    @property
+    def path(self) -> str | None:
+        """The database file; None for a store in memory."""
+        for row in self.db.execute("PRAGMA database_list").fetchall():
+            if row[1] == "main":
+                return row[2] or None
+        return None
+
+    @classmethod
+    def open_reader(cls, path: str) -> Store:
+        """A read-only connection to the store at ``path`` (migrated already), for
+        reading in a thread of its own: with WAL, the writer never blocks it."""
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA query_only = 1")
+        conn.execute(f"PRAGMA busy_timeout = {START_BUSY_MS}")
+        return cls(sqlite_utils.Database(conn))
+
+    def search_candidates(
+        self,
+        expression: str | None,
+        *,
+        sources: Collection[str] | None,
+        since: datetime | None,
+        limit: int,
+    ) -> list[int]:
+        """The ``search_id`` of every item that the search index's ``expression`` lets
+        through, newest first (by its date: published, but never after it was first
+        seen): among the ``limit`` newest stored that the index lets through (every item
+        when ``expression`` is None), of ``sources`` (all when None), dated since
+        ``since``."""
+        where, args = _among("i.source", sources)
+        if since is not None:
+            where += f" and {_item_date('i')} >= ?"
+            args.append(iso(since))
+        if expression is None:
+            inner = "select search_id as id from items order by first_seen_at desc limit ?"
+            inner_args: list[Any] = [limit]
+        else:
+            inner = (
+                "select rowid as id from items_search where items_search match ?"
+                " order by rowid desc limit ?"
             )
-            for r in rows
+            inner_args = [expression, limit]
+        return [
+            row[0]
+            for row in self.db.execute(
+                f"select i.search_id from ({inner}) as f cross join items as i"
+                f" on i.search_id = f.id where 1{where}"
+                f" order by {_item_date('i')} desc, i.search_id desc",
+                [*inner_args, *args],
+            )
         ]
+
+    def items_by_search_id(self, ids: Collection[int]) -> dict[int, tuple[Item, datetime]]:
+        """{search_id: (item, its date)} of those of ``ids`` still stored."""
+        out: dict[int, tuple[Item, datetime]] = {}
+        wanted = list(ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for r in self.db.query(
+                f"select *, {_item_date('items')} as searched_date from items"
+                f" where search_id in ({marks})",
+                chunk,
+            ):
+                out[r["search_id"]] = (_item(r), from_iso(r["searched_date"]) or datetime.now(UTC))
+        return out
 
     # -- chat-added rules and sources ----------------------------------------------
 
@@ -1109,6 +1171,26 @@ class Store:
             (r["id"], alert_from_json(json.loads(r["payload"])))
             for r in self.db.query(sql + " order by id", args)
         ]
+
+
+# An item's date for search: when it was published, but never later than when it was
+# first seen (a feed's clock may be wrong; a date to come is not a date yet).
+def _item_date(table: str) -> str:
+    return f"min(coalesce({table}.published_at, {table}.first_seen_at), {table}.first_seen_at)"
+
+
+def _item(r: dict[str, Any]) -> Item:
+    """An item as the store kept it (its text cut to ``ITEM_TEXT_KEPT``)."""
+    return Item(
+        source=r["source"],
+        key=r["key"],
+        story_key=r["story_key"],
+        title=r["title"] or "",
+        text=r["text"] or "",
+        link=r["link"],
+        published=from_iso(r["published_at"]),
+        tags=tuple(json.loads(r["tags"] or "[]")),
+    )
 
 
 def _among(column: str, values: Collection[str] | None) -> tuple[str, list[str]]:

@@ -201,6 +201,7 @@ def main() -> None:
     tme_page_rates()
     story_index_rates()
     store_commit_rates()
+    search_rates()
 
 
 def store_commit_rates(sources: int = 500, seconds: float = 1.0) -> None:
@@ -321,6 +322,194 @@ def tme_page_rates(seconds: float = 1.0) -> None:
     print(
         f"{'t.me page parsing (pages)':<34}{ours:>12,.0f}{base:>13,.0f}{ours / base:>8.1f}x"
         "   (baseline: stdlib html.parser, page to text only)"
+    )
+
+
+def search_rates(rows: int = 1_000_000) -> None:
+    """Archive search (bot/search.py) over ``rows`` stored items made of the real posts
+    (each a post's text plus the first sentence of another, a year of dates, 100
+    sources), against the issue's targets: a selective query (about 100 hits: "Хашам"
+    put into 100 of them, in the forms the matcher knows) answers in < 1 s; a broad one
+    (about 10,000 hits: the real word whose index count is closest) shows its first page
+    in < 1 s.  Also: the index's size per item, the migration that builds it for a store
+    that has the items already, and insert throughput with and without it (record_items,
+    20-item polls).  The 1M-item store is built once (bulk insert at the schema before the
+    index, then the migration) and cached in the temp dir, keyed by a hash of the code
+    and data it comes from."""
+    import contextlib
+    import os
+    import sqlite3
+    import statistics
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+    from typing import Any
+
+    from bot import migrations
+    from bot.matching import rule_from_query
+    from bot.matching.inflect import slavic_forms
+    from bot.matching.prefilter import fts_expression
+    from bot.search import search
+    from bot.store import Store, iso
+
+    posts: list[tuple[str, str]] = []
+    for path in sorted(CORPUS.glob("*_messages.json")):
+        for post in json.loads(path.read_text("utf-8")):
+            text = (post.get("text") or "").strip()
+            if len(text) >= 80:
+                title, _, body = text.partition("\n")
+                posts.append((title[:200], body.strip() or title))
+    if not posts:
+        print("search: the shared corpus is not there; skipped")
+        return
+    selective = "Хашам"
+    forms = sorted(slavic_forms(selective.casefold()))
+    marked = set(random.Random(17).sample(range(rows), 100))
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    step = timedelta(days=365) / rows
+
+    def sentence(text: str) -> str:
+        return re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0][:300]
+
+    def row(n: int) -> tuple[Any, ...]:
+        p, v = n % len(posts), n // len(posts)
+        title, body = posts[p]
+        text = f"{body}\n{sentence(posts[(p * 7 + v * 13 + 1) % len(posts)][1])}"
+        if n in marked:
+            text += f" Бои шли у {forms[n % len(forms)].capitalize()}."
+        when = start + step * n
+        return (
+            f"bench-{n % 100:02d}", f"k{n}", f"k{n}", title, f"https://t.me/b{n % 100}/{n}",
+            iso(when), iso(when + timedelta(minutes=1)), text[:5000], '["bench"]',
+        )  # fmt: skip
+
+    insert = (
+        "insert into items (source, key, story_key, title, link, published_at, first_seen_at,"
+        " text, tags) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    code = b"".join(
+        (ROOT / "bot" / p).read_bytes() for p in ("migrations.py", "matching/normalize.py")
+    )
+    data = "".join(f"{p.name}{p.stat().st_size}" for p in sorted(CORPUS.glob("*.json")))
+    key = hashlib.sha256(code + f"{rows}{data}v1".encode()).hexdigest()[:12]
+    cached = Path(tempfile.gettempdir()) / f"dozor-bench-search-{key}.db"
+    facts_path = cached.with_suffix(".json")
+    if not cached.exists() or not facts_path.exists():
+        print(f"search: building a store of {rows:,} items (once; cached as {cached}) ...")
+        part = cached.with_name(cached.name + ".part")
+        for leftover in (part, Path(f"{part}-wal"), Path(f"{part}-shm")):
+            leftover.unlink(missing_ok=True)
+        with contextlib.closing(sqlite3.connect(part)) as db:
+            import sqlite_utils
+
+            before = migrations.MIGRATIONS.index(migrations._m9_search)
+            lite = sqlite_utils.Database(db)
+            for migration in migrations.MIGRATIONS[:before]:
+                migration(lite)
+            db.execute(f"PRAGMA user_version = {before}")
+            began = time.perf_counter()
+            with db:
+                db.executemany(insert, (row(n) for n in range(rows)))
+            bulk = time.perf_counter() - began
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            size_before = db.execute("PRAGMA page_count").fetchone()[0]
+        began = time.perf_counter()
+        store = Store.open(part)  # the migration builds the index for the items there
+        migrated = time.perf_counter() - began
+        page_size = store.db.execute("PRAGMA page_size").fetchone()[0]
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size_after = store.db.execute("PRAGMA page_count").fetchone()[0]
+        try:
+            fts = store.db.execute(
+                "select sum(pgsize) from dbstat where name like 'items_search%'"
+            ).fetchone()[0]
+        except sqlite3.OperationalError:  # no dbstat in this SQLite
+            fts = None
+        counts = {}
+        for word in ("Сирия", "Турция", "Израиль", "Байден", "Трамп", "Зеленский", "Асад",
+                     "Китай", "Путин", "Украина", "Москва", "НАТО", "Иран", "Мали"):  # fmt: skip
+            expression = fts_expression(rule_from_query("q", word))
+            counts[word] = store.db.execute(
+                "select count(*) from items_search where items_search match ?", [expression]
+            ).fetchone()[0]
+        store.close()
+        facts = {
+            "bulk_s": bulk,
+            "migration_s": migrated,
+            "grown_bytes": (size_after - size_before) * page_size,
+            "fts_bytes": fts,
+            "total_bytes": size_after * page_size,
+            "broad": min(counts, key=lambda w: abs(counts[w] - 10_000)),
+        }
+        os.replace(part, cached)
+        facts_path.write_text(json.dumps(facts))
+    facts = json.loads(facts_path.read_text())
+
+    def timed(query: str) -> tuple[list[float], Any]:
+        took, page = [], None
+        for _ in range(3):
+            began = time.perf_counter()
+            reader = Store.open_reader(str(cached))  # what /search opens, in its thread
+            try:
+                page = search(reader, rule_from_query("search", query), page=1, per_page=5)
+            finally:
+                reader.close()
+            took.append(time.perf_counter() - began)
+        return took, page
+
+    rule_from_query("warm", "прогрев")  # load the dictionaries, as a running bot has
+    slavic_forms("прогрев")
+    results = {}
+    for name, query in (("selective", selective), ("broad", facts["broad"])):
+        took, page = timed(query)
+        reader = Store.open_reader(str(cached))
+        try:
+            every = search(reader, rule_from_query("count", query), per_page=10**7).total
+        finally:
+            reader.close()
+        results[name] = (query, max(took), statistics.median(took), every, page)
+
+    def polls_per_item(with_index: bool, count: int = 20_000) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store.open(Path(tmp) / "insert.db")
+            if not with_index:
+                store.db.execute("drop trigger items_search_insert")
+                store.db.execute("drop trigger items_search_edit")
+            now = datetime.now(UTC)
+            batch = [
+                Item(r[0], r[1], r[2], r[3], r[7], r[4], start) for r in map(row, range(count))
+            ]
+            began = time.perf_counter()
+            for k in range(0, count, 20):
+                store.record_items(batch[k : k + 20], now)
+            elapsed = time.perf_counter() - began
+            store.close()
+            return count / elapsed
+
+    with_index, without = polls_per_item(True), polls_per_item(False)
+    cost_us = (1 / with_index - 1 / without) * 1e6
+
+    def verdict(seconds: float, limit: float = 1.0) -> str:
+        return "met" if seconds < limit else "MISSED"
+
+    print(f"search over {rows:,} stored items (real posts, {len(posts):,} distinct):")
+    for name, (query, worst, median, every, page) in results.items():
+        target = "answers" if name == "selective" else "first page"
+        print(
+            f"  {name} query {query!r}: {every:,} hits ({page.candidates:,} candidates);"
+            f" {target} in {worst:.3f} s (median {median:.3f} s of 3) < 1 s:"
+            f" {verdict(worst)}"
+        )
+    fts = facts["fts_bytes"]
+    print(
+        f"  index: {facts['grown_bytes'] / rows:,.0f} bytes per item"
+        + (f" ({fts / rows:,.0f} of them FTS5)" if fts else "")
+        + f"; store {facts['total_bytes'] / 2**20:,.0f} MB in all;"
+        f" built by the migration for {rows:,} stored items in {facts['migration_s']:.0f} s"
+        f" (bulk insert of the items {facts['bulk_s']:.0f} s)"
+    )
+    print(
+        f"  inserts (record_items, 20-item polls): {with_index:,.0f} items/s with the index,"
+        f" {without:,.0f} without: +{cost_us:,.0f} µs per stored item"
     )
 
 

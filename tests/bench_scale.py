@@ -705,11 +705,13 @@ def stored_items_db(items: int, sources: int, posts: list[Post]) -> Path:
     (real posts as text), 1% of them alerted and sent, the fingerprints of the newest
     alerts.  Built once through sqlite-utils and cached in the temp dir."""
     from bot.dedup import fingerprint
+    from bot.migrations import MIGRATIONS
     from bot.model import Alert, Item, Match, Span
     from bot.store import Store, alert_to_json, iso
     from watchers.identity import story_key
 
-    path = TMP / f"dozor-bench-store-{VERSION}-{items}-{sources}.db"
+    schema = len(MIGRATIONS)  # a store of an older schema would be migrated at start-up
+    path = TMP / f"dozor-bench-store-{VERSION}-s{schema}-{items}-{sources}.db"
     if path.exists():
         return path
     part = path.with_name(path.name + ".part")

@@ -210,13 +210,18 @@ def dozor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_run_once_on_the_shipped_config_prints_sample_alerts(tmp_path: Path) -> None:
-    """What a newcomer sees: `dozor run --once` on the shipped config, offline."""
+def shipped_config(folder: Path) -> None:
+    """The shipped config.toml in ``folder``, its store there, its samples and rules here."""
     config = (ROOT / "config.toml").read_text("utf-8")
-    config = config.replace('path = "dozor.db"', f'path = "{tmp_path / "dozor.db"}"')
+    config = config.replace('path = "dozor.db"', f'path = "{folder / "dozor.db"}"')
     config = config.replace('"file:samples/', f'"file:{ROOT}/samples/')
     config = config.replace('paths = ["rules/*.toml"]', f'paths = ["{ROOT}/rules/*.toml"]')
-    (tmp_path / "config.toml").write_text(config, "utf-8")
+    (folder / "config.toml").write_text(config, "utf-8")
+
+
+def test_cli_run_once_on_the_shipped_config_prints_sample_alerts(tmp_path: Path) -> None:
+    """What a newcomer sees: `dozor run --once` on the shipped config, offline."""
+    shipped_config(tmp_path)
     first = dozor("run", "--config", "config.toml", "--once", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "https://t.me/rian_ru/271457" in first.stdout

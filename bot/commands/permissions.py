@@ -19,16 +19,26 @@ named nor suggested ("did you mean").  Mutes are per chat.  Admins may name any 
 rule anywhere; listings (/rules, /stats, /sources' counts, /status' broken
 destinations) cover every chat only in an admin's private chat with the bot (or the
 console), since everyone in a group reads the answer.
+
+Sources are the team's: every chat may name any of them (/sources, /mute).  What a chat
+may *read* of their items (``/search`` over the archive) follows its rules: the sources
+one of its rules watches (``sources_of_chat``: a rule's ``sources`` and ``tags``, and
+``source:``/``tag:`` conditions that its whole query requires), i.e. those whose items
+could alert the chat; every source when one of its rules has no such condition.  A chat
+without rules reads none; an admin's private chat and the console read every source.
 """
 
 from __future__ import annotations
 
 import enum
+import fnmatch
 from collections.abc import Sequence
 
 from bot.commands.context import BotContext
 from bot.commands.types import Invocation
-from bot.model import Rule
+from bot.matching import QueryError, parse_query
+from bot.matching.query import And, Meta
+from bot.model import Rule, Source
 from bot.routing import destinations_for
 
 
@@ -131,6 +141,44 @@ def sees_every_chat(ctx: BotContext, inv: Invocation) -> bool:
     """Listings cover every chat: for an admin in a private chat or at the console."""
     private = inv.platform == "console" or inv.chat_type in ("private", "im")
     return private and is_admin(ctx, inv.platform, inv.user_id)
+
+
+def sources_of_chat(ctx: BotContext, inv: Invocation) -> list[str] | None:
+    """The names of the sources whose items this chat may read (see the module
+    docstring); None: every source, and items of sources since removed."""
+    if sees_every_chat(ctx, inv):
+        return None
+    filters = [(r, _conditions(r)) for r in rules_of_chat(ctx, inv.chat)]
+    if any(not r.sources and not r.tags and not metas for r, metas in filters):
+        return None
+    return [s.name for s in ctx.sources() if any(_watches(r, m, s) for r, m in filters)]
+
+
+def _conditions(rule: Rule) -> list[Meta]:
+    """The ``source:``/``tag:`` conditions the rule's whole query requires."""
+    if not rule.query.strip():
+        return []
+    try:
+        root = parse_query(rule.query).root
+    except QueryError:
+        return []
+    items = root.items if isinstance(root, And) else (root,)
+    return [i for i in items if isinstance(i, Meta) and i.kind in ("source", "tag")]
+
+
+def _watches(rule: Rule, conditions: list[Meta], source: Source) -> bool:
+    """Whether ``rule`` (with its query's ``conditions``) may match items of ``source``."""
+    name, tags = source.name.casefold(), {t.casefold() for t in source.tags}
+    if rule.sources and not any(fnmatch.fnmatchcase(name, s.casefold()) for s in rule.sources):
+        return False
+    if rule.tags and not tags & {t.casefold() for t in rule.tags}:
+        return False
+    for meta in conditions:
+        if meta.kind == "source" and not fnmatch.fnmatchcase(name, meta.value):
+            return False
+        if meta.kind == "tag" and meta.value not in tags:
+            return False
+    return True
 
 
 def _as_int(value: int | str | None) -> int | None:

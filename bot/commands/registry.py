@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.commands import alerts, mutes, rules, sources, status
+from bot.commands import alerts, mutes, rules, search, sources, status
 from bot.commands.common import MAX_ARGS, UsageError, close_names
 from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
@@ -87,6 +87,14 @@ COMMANDS: tuple[Command, ...] = (
         "match, with the matched words; creates nothing; with --forms also every form "
         "each term matches",
         rules.test,
+        Access.READ,
+    ),
+    Command(
+        "search",
+        "/search <query> [since 30d] [in <source>] [page 2]",
+        "every stored item the query matches (the rule language, as in rule files), "
+        "newest first, with the matched words; this chat's sources only",
+        search.search,
         Access.READ,
     ),
     Command(
