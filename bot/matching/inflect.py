@@ -60,17 +60,20 @@ def _analyzers(word: str) -> list[Any]:
     return [ru, uk] if uk.word_is_known(word) else [ru]
 
 
+_ERRORS = frozenset({"Erro", "Dist", "Cmp2"})
+
+
 def _excluded(tag: Any, own: set[str]) -> bool:
-    grammemes = set(tag.grammemes)
-    if grammemes & {"Erro", "Dist", "Cmp2"}:
+    grammemes = tag.grammemes  # a frozenset, made once per tag (tag.POS is slower: last)
+    if not _ERRORS.isdisjoint(grammemes):
         return True
     if "impr" in grammemes and "impr" not in own:
         return True
     return (
-        tag.POS in ("PRTF", "PRTS")
-        and "pres" in grammemes
+        "pres" in grammemes
         and "pssv" in grammemes
         and not {"pres", "pssv"} <= own
+        and tag.POS in ("PRTF", "PRTS")
     )
 
 
@@ -122,16 +125,19 @@ def _forms(analyzer: Any, word: str) -> set[str]:
     own_grammemes = {g for p in chosen for g in p.tag.grammemes}
     forms = {word}
     seen_lexemes: set[tuple[str, str]] = set()
+    dropped: set[str] = set()
     for parse in chosen:
         key = (parse.normal_form, str(parse.tag.POS))
         if key in seen_lexemes:
             continue
         seen_lexemes.add(key)
         for form in parse.lexeme:
-            if _excluded(form.tag, own_grammemes):
-                continue
             text = form.word.replace("ё", "е")
-            if text not in forms and not _dominated(analyzer, text, lemmas):
+            if text in forms or text in dropped or _excluded(form.tag, own_grammemes):
+                continue
+            if _dominated(analyzer, text, lemmas):
+                dropped.add(text)  # a lexeme spells many forms alike: ask once
+            else:
                 forms.add(text)
     return forms
 

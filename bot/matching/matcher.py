@@ -30,11 +30,13 @@ that routing or a mute drops costs no spans.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import fnmatch
+import gc
 import itertools
 import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -72,9 +74,11 @@ MAX_REGEX_SPANS = 50  # per field and regex: enough to mark, bounded work
 MAX_NEAR_GROUPS = 200  # pairs a NEAR keeps: enough to mark, bounded work
 _LATIN = re.compile(r"[a-z]")
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+_FOLDED = re.compile(r"[а-я0-9]+|[a-z0-9]+")  # what folding leaves as it is
 
 COMBOS = 24  # a phrase's keys are all its form combinations when there are at most this many
 _SECOND = operator.itemgetter(1)
+_NO_TAGS: frozenset[str] = frozenset()
 _RUNS = re.compile(r"^ +| {2,}")  # what collapsing a folded field removes
 _WORDS = re.compile(r"\S+")
 
@@ -95,8 +99,10 @@ class _Atom:  # while compiling only
     field: int | None  # 0 title, 1 text, None both
 
 
-# A word that a phrase's check accepts: its exact forms, and the prefixes it may start with.
-_Check: TypeAlias = tuple[frozenset[str], tuple[str, ...]]
+# A word that a phrase's check accepts: " form form ... " (its exact forms, one string:
+# compact, and `f" {word} " in forms` is a fast C search), and the prefixes it may start
+# with.
+_Check: TypeAlias = tuple[str, tuple[str, ...]]
 # An atom whose keys spell only some of its words: (atom, checks of the words before the
 # key's first word, nearest first; checks of the words after its last word).
 _Anchored: TypeAlias = tuple[int, tuple[_Check, ...], tuple[_Check, ...]]
@@ -110,11 +116,12 @@ _Node: TypeAlias = tuple[Any, ...]
 @dataclass(slots=True)
 class _Rule:
     rule: Rule
-    tree: _Node | None  # None: never fires (no positive term)
+    tree: _Node | None  # None: never fires (no positive term); compiled: see ``flat``
     labels: tuple[str, ...]
     tags: frozenset[str]
     sources: tuple[str, ...]
     trigger: frozenset[int] | None  # atoms, one of which must occur; None: always evaluate
+    # (compiled: None, the rule is filed under its atoms)
     flat: tuple[tuple[int, int], ...] | None  # (atom, label) when the tree is "any of terms"
     simple: bool = False  # flat, and no atom bound to a field: fires on the atoms found
 
@@ -172,7 +179,7 @@ class _Compiler:
             rule=rule,
             tree=tree,
             labels=tuple(labels),
-            tags=frozenset(t.casefold() for t in rule.tags),
+            tags=frozenset(t.casefold() for t in rule.tags) or _NO_TAGS,
             sources=tuple(s.casefold() for s in rule.sources),
             trigger=None if tree is None else _trigger(tree),
             flat=_flat(tree),
@@ -191,47 +198,65 @@ class _Index:
 
 
 def _index(atoms: Sequence[_Atom]) -> _Index:
-    keys: dict[str, list[int | _Anchored]] = {}
+    # key -> (words in it, the atom or anchored atom it stands for, or a list of them)
+    keys: dict[str, tuple[int, Any]] = {}
     checks: dict[_Check, _Check] = {}  # interned: rules share words
 
     def check(slot: frozenset[tuple[str, bool]]) -> _Check:
-        made = (
-            frozenset(t for t, prefix in slot if not prefix),
-            tuple(sorted(t for t, prefix in slot if prefix)),
-        )
+        exact = sorted(t for t, prefix in slot if not prefix)
+        made = (f" {' '.join(exact)} " if exact else "", tuple(sorted(t for t, p in slot if p)))
         return checks.setdefault(made, made)
 
     for atom_id, atom in enumerate(atoms):
         slots = atom.slots
-        a, b = _key_range(slots)
         entry: int | _Anchored = atom_id
-        if (a, b) != (0, len(slots)):
-            before = tuple(check(slot) for slot in reversed(slots[:a]))
-            entry = (atom_id, before, tuple(check(slot) for slot in slots[b:]))
-        for combo in itertools.product(*(sorted(slot) for slot in slots[a:b])):
-            key = " " + " ".join(token for token, _ in combo) + ("" if combo[-1][1] else " ")
+        if len(slots) == 1:
+            count = 1
+            spelled = [f" {t}" if prefix else f" {t} " for t, prefix in slots[0]]
+        else:
+            a, b = _key_range(slots)
+            count = b - a
+            if (a, b) != (0, len(slots)):
+                before = tuple(check(slot) for slot in reversed(slots[:a]))
+                entry = (atom_id, before, tuple(check(slot) for slot in slots[b:]))
+            spelled = [
+                " " + " ".join(token for token, _ in combo) + ("" if combo[-1][1] else " ")
+                for combo in itertools.product(*slots[a:b])
+            ]
+        for key in spelled:
             found = keys.get(key)
             if found is None:
-                keys[key] = [entry]
-            elif entry not in found:
-                found.append(entry)
+                keys[key] = (count, entry)
+            elif isinstance(found[1], list):
+                if entry not in found[1]:
+                    found[1].append(entry)
+            elif found[1] != entry:
+                keys[key] = (count, [found[1], entry])
     automaton = Automaton()
-    groups: dict[tuple[Any, ...], int] = {}
+    groups: dict[Any, int] = {}
     plain: list[tuple[int, ...]] = []
     anchored: dict[int, tuple[_Anchored, ...]] = {}
     words: list[int] = []
-    for key, entries in keys.items():
-        atoms_here = tuple(sorted(e for e in entries if isinstance(e, int)))
-        checked = tuple(e for e in entries if not isinstance(e, int))
-        count = key.count(" ") - key.endswith(" ")
-        signature = (atoms_here, checked, count)
-        group = groups.get(signature)
+    single: dict[int, tuple[int, ...]] = {}  # atom -> (atom,): one tuple per atom
+    for key, (count, entry) in keys.items():
+        signature = (entry, count) if isinstance(entry, int) else None
+        group = groups.get(signature) if signature else None
         if group is None:
-            group = groups[signature] = len(plain)
-            plain.append(atoms_here)
-            words.append(count)
-            if checked:
-                anchored[group] = checked  # type: ignore[assignment]
+            if isinstance(entry, list):
+                atoms_here = tuple(sorted(e for e in entry if isinstance(e, int)))
+                checked = tuple(e for e in entry if not isinstance(e, int))
+            elif isinstance(entry, int):
+                atoms_here, checked = single.setdefault(entry, (entry,)), ()
+            else:
+                atoms_here, checked = (), (entry,)
+            signature = signature or (atoms_here, checked, count)
+            group = groups.get(signature)
+            if group is None:
+                group = groups[signature] = len(plain)
+                plain.append(atoms_here)
+                words.append(count)
+                if checked:
+                    anchored[group] = checked
         automaton.add(key, group)
     automaton.build()
     atom_groups: list[list[int]] = [[] for _ in atoms]
@@ -315,7 +340,8 @@ def _word_slots(
                 if options.english and _LATIN.search(spelling):
                     forms |= english_forms(spelling)
             for form in forms:
-                tokens = normalize_term(form)
+                # a lowercase word of one script folds to itself (most forms)
+                tokens = (form,) if _FOLDED.fullmatch(form) else normalize_term(form)
                 if len(tokens) == n:
                     for i, token in enumerate(tokens):
                         base[i].add((token, word.prefix and i == n - 1))
@@ -369,61 +395,49 @@ class _Scan:
     collapsed, the automaton's hits and the groups they belong to; the atoms found,
     each atom's places and their spans in the original text when first asked for."""
 
-    __slots__ = (
-        "_by_group",
-        "_checked",
-        "_found",
-        "_hosts",
-        "_occurrences",
-        "_shifts",
-        "_spans",
-        "_tokens",
-        "body",
-        "folded",
-        "hit_groups",
-        "hits",
-        "item",
-        "matcher",
-        "text",
-        "text_start",
-        "title",
-    )
+    # computed when first asked for
+    _found: set[int] | None = None
+    _by_group: dict[int, list[int]] | None = None
+    _occurrences: dict[int, list[tuple[int, int]]] | None = None
+    _spans: dict[tuple[int, str], tuple[Span, ...]] | None = None
+    _shifts: list[tuple[list[int], list[int]] | None] | None = None
+    _tokens: list[int] | None = None
+    _hosts: set[str] | None = None
+    _whole: tuple[str, int] | None = None  # the folded " title \n text ", where "\n" is
+    _checked: dict[int, list[tuple[int, int]]] = {}  # noqa: RUF012 - replaced, never changed
 
     def __init__(self, matcher: Matcher, item: Item):
         self.matcher = matcher
         self.item = item
         # Title and text fold in one call (the "\n" between them folds to a space); when
         # folding moved offsets (rare), each field folds on its own and keeps its own map.
+        # The scanned text has one space between words, and a "\x00" between the fields
+        # (never in folded text, no key holds it, and str.split does not split at it).
         whole = fold(f" {item.title} \n {item.text} ")
         if whole.starts is None:
             self.title = self.body = _PLAIN
             boundary = len(item.title) + 2
-            folded = whole.text
-            self.folded = (folded[1 : boundary - 1], folded[boundary + 2 : -1])
-            # one space between words, and a "\n" between the fields that no key spans
-            # ("\x00": never in folded text, and not a space to split on)
-            collapsed = " ".join(f"{folded[:boundary]}\x00{folded[boundary + 1 :]}".split())
+            self._whole = (whole.text, boundary)
+            collapsed = f"{whole.text[:boundary]}\x00{whole.text[boundary + 1 :]}".split()
         else:
             self.title = fold(item.title)
             self.body = fold(item.text)
-            self.folded = (self.title.text, self.body.text)
-            collapsed = " ".join(f"{self.title.text} \x00 {self.body.text}".split())
-        boundary = collapsed.index("\x00")
-        self.text = text = f" {collapsed[:boundary]}\n{collapsed[boundary + 1 :]} "
-        self.text_start = boundary + 3
-        index = matcher._index
-        self.hits = hits = index.automaton.scan(text)
+            collapsed = f"{self.title.text} \x00 {self.body.text}".split()
+        self.text = text = f" {' '.join(collapsed)} "
+        self.text_start = text.index("\x00") + 2
+        self.hits = hits = matcher._index.automaton.scan(text)
         self.hit_groups = groups = set(map(_SECOND, hits))
-        self._checked: dict[int, list[tuple[int, int]]] = {}
-        self._found: set[int] | None = None
-        if groups & matcher._anchored_groups:
-            self._check(groups & matcher._anchored_groups)
-        self._by_group: dict[int, list[int]] | None = None
-        self._occurrences: dict[int, list[tuple[int, int]]] = {}
-        self._spans: dict[tuple[int, str], tuple[Span, ...]] = {}
-        self._shifts: list[tuple[list[int], list[int]] | None] | None = None
-        self._tokens: list[int] | None = None
-        self._hosts: set[str] | None = None
+        anchored = groups & matcher._anchored_groups
+        if anchored:
+            self._check(anchored)
+
+    @property
+    def folded(self) -> tuple[str, str]:
+        """The folded title and text (before runs of spaces were collapsed)."""
+        if self._whole is None:
+            return self.title.text, self.body.text
+        text, boundary = self._whole
+        return text[1 : boundary - 1], text[boundary + 2 : -1]
 
     @property
     def found(self) -> set[int]:
@@ -448,10 +462,8 @@ class _Scan:
         """The anchored atoms of ``groups``: check the words around each hit."""
         index = self.matcher._index
         text = self.text
-        checked = self._checked
-        for end, group in self.hits:
-            if group not in groups:
-                continue
+        self._checked = checked = {}
+        for end, group in [hit for hit in self.hits if hit[1] in groups]:
             start, stop = self._place(end, index.words[group])
             for atom, before, after in index.anchored[group]:
                 first = _words_before(text, start, before)
@@ -461,6 +473,8 @@ class _Scan:
 
     def occurrences(self, atom_id: int) -> list[tuple[int, int]]:
         """(start, end) in the collapsed text of every occurrence of the atom, sorted."""
+        if self._occurrences is None:
+            self._occurrences = {}
         found = self._occurrences.get(atom_id)
         if found is not None:
             return found
@@ -487,6 +501,8 @@ class _Scan:
     def spans(self, atom_id: int, label: str) -> tuple[Span, ...]:
         """The atom's places as Spans labelled ``label``, sorted, one per place (cached:
         rules that share a term share them)."""
+        if self._spans is None:
+            self._spans = {}
         found = self._spans.get((atom_id, label))
         if found is None:
             places = sorted({self.original(s, e) for s, e in self.occurrences(atom_id)})
@@ -640,8 +656,8 @@ def _words_before(text: str, start: int, checks: tuple[_Check, ...]) -> int:
         if end <= 0:
             return -1
         start = text.rfind(" ", 0, end) + 1
-        word = text[start:end]
-        if word not in exact and not (prefixes and word.startswith(prefixes)):
+        word = text[start - 1 : end + 1]  # with its spaces
+        if word not in exact and not (prefixes and word[1:-1].startswith(prefixes)):
             return -1
     return start
 
@@ -653,8 +669,8 @@ def _words_after(text: str, stop: int, checks: tuple[_Check, ...]) -> int:
         stop = text.find(" ", start)
         if stop < 0:
             return -1
-        word = text[start:stop]
-        if word not in exact and not (prefixes and word.startswith(prefixes)):
+        word = text[start - 1 : stop + 1]  # with its spaces
+        if word not in exact and not (prefixes and word[1:-1].startswith(prefixes)):
             return -1
     return stop
 
@@ -718,6 +734,20 @@ class _LazyMatch(Match):
 _new = object.__new__
 
 
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection while compiling: it makes a million objects and no
+    cycles, and the collector walking them all, again and again, took a third of the
+    time (the collector runs again afterwards, as it was)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Matcher:
     """Matches items against a fixed set of rules, compiled once into one automaton.
 
@@ -727,6 +757,10 @@ class Matcher:
     """
 
     def __init__(self, rules: Sequence[Rule]):
+        with _no_collection():
+            self._compile(rules)
+
+    def _compile(self, rules: Sequence[Rule]) -> None:
         compiler = _Compiler()
         self._rules = [compiler.rule(rule) for rule in rules]
         atoms = compiler.atoms
@@ -736,7 +770,10 @@ class Matcher:
         # atom -> rules to evaluate when it occurs; group -> the same for its plain atoms
         by_atom: list[list[int]] = [[] for _ in atoms]
         self._always: list[int] = []
-        for number, compiled in enumerate(self._rules):
+        # one int object per rule number, side by side in memory: an item's candidates
+        # are hashed and sorted by reading them (scattered ints cost a cache miss each)
+        numbers = list(range(len(self._rules)))
+        for number, compiled in zip(numbers, self._rules, strict=True):
             if compiled.tree is None:
                 continue
             if compiled.trigger is None:
@@ -746,6 +783,8 @@ class Matcher:
                 by_atom[atom].append(number)
             if compiled.flat is not None:
                 compiled.simple = all(self._fields[a] is None for a, _ in compiled.flat)
+                compiled.tree = None  # "any of these terms": the flat list says it all
+            compiled.trigger = None  # filed under its atoms
         shared: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._by_atom = [shared.setdefault(tuple(r), tuple(r)) for r in by_atom]
         self._by_group = [
