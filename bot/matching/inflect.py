@@ -28,7 +28,8 @@ forms), or writes them as terms.
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from collections.abc import Callable
+from functools import cache, lru_cache, wraps
 from typing import Any
 
 from bot.matching.normalize import CYRILLIC_LETTER
@@ -38,6 +39,25 @@ _APOSTROPHES = str.maketrans({c: "'" for c in "’ʼ`´‘′"})
 _SKIP_POS = {"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED", None}
 _SKIP_TAGS = {"UNKN", "LATN", "NUMB", "ROMN", "PNCT"}
 MIN_LENGTH = 3  # shorter words are not inflected (бо, в, их)
+
+
+def _compact_cache(maxsize: int) -> Callable[[Callable[[str], frozenset[str]]], Any]:
+    """``lru_cache`` for a word's forms, each entry kept as one "\n"-joined string: a
+    tenth of a frozenset of strings (10,000 rules' words: ~7 MB, not ~26 MB)."""
+
+    def decorate(fn: Callable[[str], frozenset[str]]) -> Any:
+        joined = lru_cache(maxsize=maxsize)(lambda word: "\n".join(sorted(fn(word))))
+
+        @wraps(fn)
+        def forms(word: str) -> frozenset[str]:
+            text = joined(word)
+            return frozenset(text.split("\n")) if text else frozenset()
+
+        forms.cache_clear = joined.cache_clear  # type: ignore[attr-defined]
+        forms.cache_info = joined.cache_info  # type: ignore[attr-defined]
+        return forms
+
+    return decorate
 
 
 @cache
@@ -98,7 +118,7 @@ def _dominated(analyzer: Any, form: str, lemmas: set[str]) -> bool:
     return ours < other
 
 
-@lru_cache(maxsize=200_000)
+@_compact_cache(maxsize=200_000)
 def slavic_forms(word: str) -> frozenset[str]:
     """The Russian or Ukrainian forms of ``word`` (casefolded, ё as е), itself included."""
     word = word.casefold().translate(_APOSTROPHES).replace("ё", "е")
@@ -145,7 +165,7 @@ def _forms(analyzer: Any, word: str) -> set[str]:
 _CONSONANT_END = re.compile(r"[бвгджзклмнпрстфхцчшщ]$")
 
 
-@lru_cache(maxsize=100_000)
+@_compact_cache(maxsize=100_000)
 def derived_forms(word: str) -> frozenset[str]:
     """The words Russian derives from a name for its members and for "of it", in all
     their forms: Вагнер -> вагнеровец, вагнеровцы, вагнеровцев, ..., вагнеровский,
@@ -176,7 +196,7 @@ def derived_forms(word: str) -> frozenset[str]:
     return frozenset(forms)
 
 
-@lru_cache(maxsize=100_000)
+@_compact_cache(maxsize=100_000)
 def english_forms(word: str) -> frozenset[str]:
     """Plural, tense and participle forms of an English ``word``, itself included."""
     word = word.casefold()

@@ -466,9 +466,11 @@ class _Scan:
         for end, group in [hit for hit in self.hits if hit[1] in groups]:
             start, stop = self._place(end, index.words[group])
             for atom, before, after in index.anchored[group]:
-                first = _words_before(text, start, before)
-                last = _words_after(text, stop, after)
-                if first >= 0 and last >= 0:
+                first = _words_before(text, start, before) if before else start
+                if first < 0:
+                    continue
+                last = _words_after(text, stop, after) if after else stop
+                if last >= 0:
                     checked.setdefault(atom, []).append((first, last))
 
     def occurrences(self, atom_id: int) -> list[tuple[int, int]]:
@@ -812,16 +814,20 @@ class Matcher:
     def match(self, item: Item) -> list[Match]:
         """One Match per rule that fires, in rule order."""
         scan = _Scan(self, item)
-        candidates: set[int] = set().union(*map(self._by_group.__getitem__, scan.hit_groups))
-        if scan._checked:
-            candidates.update(*map(self._by_atom.__getitem__, scan._checked))
-        if self._always:
-            candidates.update(self._always)
-        if not candidates:
-            return []
+        groups = scan.hit_groups
+        ordered: Iterable[int]
+        if len(groups) == 1 and not scan._checked and not self._always:
+            ordered = self._by_group[next(iter(groups))]  # sorted, each rule once
+        else:
+            candidates: set[int] = set().union(*map(self._by_group.__getitem__, groups))
+            if scan._checked:
+                candidates.update(*map(self._by_atom.__getitem__, scan._checked))
+            if self._always:
+                candidates.update(self._always)
+            ordered = sorted(candidates)
         quick = self._quick
         matches: list[Match] = []
-        for number in sorted(candidates):
+        for number in ordered:
             name = quick[number]
             if name is not None:  # the hot path at 10,000 rules: an "any of these terms"
                 # rule, one of whose terms occurred; its terms and spans when first read
