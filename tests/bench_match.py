@@ -28,8 +28,8 @@ Methods, each over the same items and rules, timed in the same rounds (interleav
 - aho: pyahocorasick over text casefolded, ё as е, split at ``[\\W_]+`` and joined by
   single spaces; its keys are the very forms Dozor's terms have (a phrase: every
   combination of its words' forms), each key's value the rules it fires; an item's
-  result is the set of rules fired.  Its compile time is the automaton's only (the
-  forms are given);
+  result is the set of rules fired.  Its compile time and memory are the automaton's
+  with those values (the keys and the rules they fire are given);
 - re: one compiled ``re`` per rule (the terms as written, ``\\b`` at both ends), at
   10 and 1,000 rules on every 40th item, 10,000 rules extrapolated (1,000 rules' ÷ 10).
 
@@ -97,6 +97,7 @@ PHRASES = 0.2  # share of two-word terms
 ROUNDS = 5
 NAIVE_EVERY = 40  # the naive re is timed on every 40th item
 SPLIT = re.compile(r"[\W_]+")
+PHASES = False  # print how long each row's phases take
 
 # Targets (issue 13): (what, limit); checked in ``verdicts``.
 PEER_RATIO = 0.5  # Dozor >= half the peer's items/s at every size and hit rate
@@ -306,15 +307,20 @@ def term_forms(term: str) -> list[str]:
     return [" " + " ".join(combo) + " " for combo in itertools.product(*slots)]
 
 
+def peer_keys(forms: list[list[list[str]]]) -> dict[str, set[int]]:
+    """Key -> the rules it fires, from each rule's terms' keys (``term_forms``)."""
+    keys: dict[str, set[int]] = {}
+    for number, rule in enumerate(forms):
+        for term in rule:
+            for key in term:
+                keys.setdefault(key, set()).add(number)
+    return keys
+
+
 class AhoPeer:
     """pyahocorasick over simply normalized text; the same forms as Dozor's terms."""
 
-    def __init__(self, forms: list[list[list[str]]]):
-        keys: dict[str, set[int]] = {}
-        for number, rule in enumerate(forms):
-            for term in rule:
-                for key in term:
-                    keys.setdefault(key, set()).add(number)
+    def __init__(self, keys: dict[str, set[int]]):
         self.automaton = ahocorasick.Automaton()
         for key, rules in keys.items():
             self.automaton.add_word(key, tuple(sorted(rules)))
@@ -370,7 +376,7 @@ def clear_form_caches() -> None:
         cached.cache_clear()
 
 
-def _memory_child(build: Callable[[], object], pipe: Any) -> None:
+def _memory(build: Callable[[], object]) -> tuple[float, float]:
     clear_form_caches()
     gc.collect()
     tracemalloc.start()
@@ -381,20 +387,31 @@ def _memory_child(build: Callable[[], object], pipe: Any) -> None:
     del built
     gc.collect()
     dropped = tracemalloc.get_traced_memory()[0]
-    pipe.send(((after - dropped) / 2**20, (dropped - before) / 2**20))
+    return (after - dropped) / 2**20, (dropped - before) / 2**20
+
+
+def _child(fn: Callable[..., Any], args: tuple[Any, ...], pipe: Any) -> None:
+    pipe.send(fn(*args))
     pipe.close()
+
+
+def in_child(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a forked child: every row starts from the same heap (this
+    process holds only the items and the rules), not from the previous rows' leftovers,
+    which slowed the later rows by up to a third."""
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(fn, args, theirs))
+    child.start()
+    result = ours.recv()
+    child.join()
+    return result
 
 
 def memory_mb(build: Callable[[], object]) -> tuple[float, float]:
     """(MB the built object holds, MB of caches that stay after it is dropped), measured
     with tracemalloc in a forked child, so nothing this process holds is counted."""
-    context = multiprocessing.get_context("fork")
-    ours, theirs = context.Pipe(duplex=False)
-    child = context.Process(target=_memory_child, args=(build, theirs))
-    child.start()
-    result = ours.recv()
-    child.join()
-    return result  # type: ignore[no-any-return]
+    return in_child(_memory, build)  # type: ignore[no-any-return]
 
 
 def missed_hits(rules: list[Rule], items: list[Item]) -> tuple[int, int]:
@@ -404,7 +421,7 @@ def missed_hits(rules: list[Rule], items: list[Item]) -> tuple[int, int]:
     words = sorted({t for r in rules for t in r.any if len(peer_words(t)) == 1})
     single = [Rule(f"w{n}", any=(w,)) for n, w in enumerate(words)]
     dozor = Matcher(single)
-    peer = AhoPeer([[term_forms(w)] for w in words])
+    peer = AhoPeer(peer_keys([[term_forms(w)] for w in words]))
     missed = total = 0
     for entry in items:
         plain = Item(
@@ -424,6 +441,7 @@ class Row:
     rules: int
     keys: int
     compile_s: float
+    warm_s: float
     dozor: float
     spans: float
     fired: float
@@ -445,13 +463,17 @@ class Row:
 
 
 def measure(label: str, rules: list[Rule], items: list[Item], naive_rates: dict[int, float]) -> Row:
+    began = time.perf_counter()
     clear_form_caches()
     start = time.perf_counter()
     matcher = Matcher(rules)
     compile_s = time.perf_counter() - start
-    forms = [[term_forms(t) for t in rule.any] for rule in rules]
     start = time.perf_counter()
-    peer = AhoPeer(forms)
+    matcher = Matcher(rules)  # again: the words' forms are cached now
+    warm_s = time.perf_counter() - start
+    keys = peer_keys([[term_forms(t) for t in rule.any] for rule in rules])
+    start = time.perf_counter()
+    peer = AhoPeer(keys)
     peer_compile_s = time.perf_counter() - start
     fired = sum(len(matcher.match(i)) for i in items) / len(items)
     peer_fired = sum(len(peer.match(i)) for i in items) / len(items)
@@ -467,11 +489,16 @@ def measure(label: str, rules: list[Rule], items: list[Item], naive_rates: dict[
         sample = items[::NAIVE_EVERY]
         naive_rates[size] = timed_rounds({"re": naive(rules)}, sample)["re"]
     naive_rate = naive_rates.get(size, naive_rates.get(1000, 0) / (size / 1000))
+    timed = time.perf_counter()
     dozor_mb, caches_mb = memory_mb(lambda: Matcher(rules))
-    peer_mb, _ = memory_mb(lambda: AhoPeer(forms))
+    peer_mb, _ = memory_mb(lambda: AhoPeer(keys))
+    memory = time.perf_counter()
     missed, checked = missed_hits(rules, items)
+    if PHASES:
+        print(f"   ({timed - began:.0f} s timing, {memory - timed:.0f} s memory, "
+              f"{time.perf_counter() - memory:.0f} s check)")  # fmt: skip
     return Row(
-        label, size, matcher.keys, compile_s, rates["dozor"], rates["spans"], fired,
+        label, size, matcher.keys, compile_s, warm_s, rates["dozor"], rates["spans"], fired,
         rates["peer"], peer_fired, peer.keys, peer_compile_s, naive_rate, extrapolated,
         dozor_mb, caches_mb, peer_mb, missed, checked,
     )  # fmt: skip
@@ -481,7 +508,7 @@ def measure(label: str, rules: list[Rule], items: list[Item], naive_rates: dict[
 
 HEADER = (
     f"{'rules':>7} {'set':<13}{'fired':>7}{'dozor/s':>9}{'+spans/s':>9}{'aho/s':>9}"
-    f"{'÷aho':>6}{'re/s':>9}{'÷re':>7}{'compile':>8}{'aho':>6}{'MB':>6}{'+cache':>7}"
+    f"{'÷aho':>6}{'re/s':>9}{'÷re':>7}{'compile':>8}{'warm':>6}{'aho':>6}{'MB':>6}{'+cache':>7}"
     f"{'aho MB':>7}{'keys':>8}{'aho keys':>9}  missed"
 )
 
@@ -491,7 +518,7 @@ def line(row: Row) -> str:
     return (
         f"{row.rules:>7,} {row.label:<13}{row.fired:>7.1f}{row.dozor:>9,.0f}{row.spans:>9,.0f}"
         f"{row.peer:>9,.0f}{row.ratio:>6.2f}{naive_text}{row.dozor / row.naive:>6,.0f}x"
-        f"{row.compile_s:>7.2f}s{row.peer_compile_s:>5.1f}s{row.dozor_mb:>6.1f}"
+        f"{row.compile_s:>7.2f}s{row.warm_s:>5.1f}s{row.peer_compile_s:>5.1f}s{row.dozor_mb:>6.1f}"
         f"{row.caches_mb:>7.1f}{row.peer_mb:>7.1f}{row.keys:>8,}{row.peer_keys:>9,}"
         f"  {row.missed}/{row.checked}"
     )
@@ -531,7 +558,7 @@ def verdicts(rows: list[Row]) -> list[tuple[str, bool]]:
     out.append(
         (
             f"10,000 rules compile in {slowest.compile_s:.2f} s <= {COMPILE_S:.0f} s "
-            f"({slowest.label}, forms cold)",
+            f"({slowest.label}, forms cold; {slowest.warm_s:.2f} s with the forms cached)",
             slowest.compile_s <= COMPILE_S,
         )
     )
@@ -560,15 +587,17 @@ def run(json_path: Path | None = None) -> list[Row]:
     rows: list[Row] = []
     naive_rates: dict[int, float] = {}
     for label, _, rules in rule_sets(vocab):
-        row = measure(label, rules, items, naive_rates)
+        row = in_child(measure, label, rules, items, naive_rates)
+        if not row.naive_extrapolated:
+            naive_rates[row.rules] = row.naive
         rows.append(row)
         print(line(row), flush=True)
     print(
-        "\n  fired: rules fired per item (dozor; the peer's in the JSON); ÷aho, ÷re: dozor's "
-        "items/s over theirs;\n  compile: forms cold; aho: its automaton only; MB: held by "
-        "the compiled rules, +cache: the\n  inflection caches that stay; *: extrapolated from "
-        "1,000 rules; missed: single-word hits the\n  peer finds and dozor does not, of all "
-        "it finds (outside URLs and markup)"
+        "\n  fired: rules fired per item (dozor; the peer's in the JSON); +spans: dozor reading "
+        "every match's spans;\n  ÷aho, ÷re: dozor's items/s over theirs; compile: forms cold, "
+        "warm: cached; aho: its automaton\n  only; MB: held by the compiled rules, +cache: the "
+        "inflection caches that stay; *: extrapolated\n  from 1,000 rules; missed: single-word "
+        "hits the peer finds and dozor does not, of all it finds\n  (outside URLs and markup)"
     )
     for text, ok in verdicts(rows):
         print(f"  target {'met' if ok else 'MISSED'}: {text}")

@@ -3,7 +3,7 @@
 Part of the "Item -> Match" stage.  Keys are folded words, or words joined by single
 spaces (a phrase's forms), padded with the one separator folded text has, a space:
 " вагнера " finds the whole word, " погиб" (no trailing space) every word starting with
-"погиб", " дейр эз зора " the phrase.  The matcher scans " title \\n text " with every
+"погиб", " дейр эз зора " the phrase.  The matcher scans " title \\x00 text " with every
 run of spaces collapsed to one, so each word has exactly one space on either side and no
 key spans the two fields.  A key's value is a small int (the matcher's "group": which
 terms the key stands for) kept in C (``STORE_INTS``): no Python object per key.  The

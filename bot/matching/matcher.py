@@ -132,6 +132,7 @@ class _Compiler:
         self._atom_ids: dict[_Atom, int] = {}
         self._words: dict[tuple[Word, bool, _Options], tuple[frozenset[tuple[str, bool]], ...]]
         self._words = {}
+        self._entries: dict[str, Term | Regex] = {}
 
     def atom(self, term: Term, options: _Options) -> int:
         slots: tuple[frozenset[tuple[str, bool]], ...] = ()
@@ -172,7 +173,7 @@ class _Compiler:
             english=rule.english_forms,
             derived=rule.derived,
         )
-        root = rule_tree(rule)
+        root = rule_tree(rule, self._entries)
         labels: dict[str, int] = {}
         tree = None if root is None else self.tree(root, options, labels)
         return _Rule(
@@ -290,16 +291,26 @@ def _key_range(slots: tuple[frozenset[tuple[str, bool]], ...]) -> tuple[int, int
     return best[1], best[2]
 
 
-def rule_tree(rule: Rule) -> Node | None:
+def rule_tree(rule: Rule, entries: dict[str, Term | Regex] | None = None) -> Node | None:
     """The boolean tree of ``rule`` (query AND lists), or None when it can never fire.
-    Raises ``TermError``/``QueryError`` naming the rule."""
+    Raises ``TermError``/``QueryError`` naming the rule.  ``entries``: list entries
+    already parsed (rules share terms), filled as they are."""
     parts: list[Node] = []
+    if entries is None:
+        entries = {}
+
+    def entry(text: str) -> Term | Regex:
+        found = entries.get(text)
+        if found is None:
+            found = entries[text] = parse_list_entry(text)
+        return found
+
     try:
         if rule.query.strip():
             parts.append(parse_query(rule.query).root)
-        any_ = [parse_list_entry(t) for t in rule.any]
-        all_ = [parse_list_entry(t) for t in rule.all]
-        none = [parse_list_entry(t) for t in rule.none]
+        any_ = [entry(t) for t in rule.any]
+        all_ = [entry(t) for t in rule.all]
+        none = [entry(t) for t in rule.none]
     except QueryError as e:
         raise QueryError(f'rule "{rule.name}": {e.message}', e.position, e.query) from None
     except TermError as e:
