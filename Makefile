@@ -30,7 +30,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench --json bench-results.json
 	$(BIN)/python -m tests.bench_scale --quick --json bench-results.json
 
 bench-full: $(VENV)/.installed-test

@@ -1,11 +1,12 @@
 """`make bench`: throughput of the pipeline's CPU stages, each against a baseline
 measured in the same run on the same data (real corpus text), printed as ratios.
 
-    python -m tests.bench
+    python -m tests.bench [--json bench-results.json]
 
-- matching: Dozor's Matcher vs one compiled ``re`` per rule (how most bots do it),
-  at 10, 1,000 and 10,000 keyword rules, on real Russian Telegram posts of ~1 KB
-  (``match_rates``; the slow baseline is measured on a sample and extrapolated);
+- matching (``tests/bench_match.py``): Dozor's Matcher vs pyahocorasick over simply
+  normalized text and one compiled ``re`` per rule, at 10, 1,000 and 10,000 rules and
+  three hit rates, on every real post and English feed item; its table also goes into
+  the JSON file under "matching";
 - feed parsing: a poll whose body is byte-identical to the last one (skipped) vs a
   poll that parses, and parse throughput in items/s;
 - t.me page parsing with selectolax (``tme_page_rates``);
@@ -16,6 +17,7 @@ measured in the same run on the same data (real corpus text), printed as ratios.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import random
@@ -24,8 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.matching import Matcher
-from bot.model import Item, Rule
+from bot.model import Item
+from tests import bench_match
 from watchers.rss import parse_feed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,95 +78,6 @@ def entity_words(count: int, seed: int = 1) -> list[str]:
     return random.Random(seed).sample(words, min(count, len(words)))
 
 
-def keyword_rules(count: int, words: list[str], inflect: bool = True) -> list[Rule]:
-    """``count`` rules of 3 keywords each ("any"), cycling through ``words``."""
-    picked = [words[k % len(words)] for k in range(count * 3)]
-    return [
-        Rule(f"r{k}", any=tuple(picked[k * 3 : k * 3 + 3]), inflect=inflect) for k in range(count)
-    ]
-
-
-def naive(rules: list[Rule]) -> Callable[[Item], int]:
-    compiled = [
-        re.compile(r"\b(?:" + "|".join(map(re.escape, r.any)) + r")\b", re.I) for r in rules
-    ]
-
-    def run(item: Item) -> int:
-        text = item.title + "\n" + item.text
-        return sum(1 for rx in compiled if rx.search(text))
-
-    return run
-
-
-def naive_fired(rules: list[Rule]) -> Callable[[Item], set[str]]:
-    compiled = [
-        (r.name, re.compile(r"\b(?:" + "|".join(map(re.escape, r.any)) + r")\b", re.I))
-        for r in rules
-    ]
-    return lambda item: {
-        name for name, rx in compiled if rx.search(item.title) or rx.search(item.text)
-    }
-
-
-def best_rate(fn: Callable[[Item], object], data: list[Item], rounds: int = 5) -> float:
-    """Items/s, the best of ``rounds`` runs of about a second (the least disturbed)."""
-    return max(rate(fn, data) for _ in range(rounds))
-
-
-def match_rates() -> None:
-    """Dozor's matcher (folding and inflected forms included, from the raw item text)
-    vs one compiled ``re`` per rule, at 10, 1,000 and 10,000 keyword rules."""
-    corpus = items()
-    words = entity_words(30_000)
-    size = sum(len(i.title) + len(i.text) for i in corpus) // len(corpus)
-    print(
-        f"matching: {len(corpus)} real posts, {size} chars each on average; rules of 3 "
-        f"keywords drawn from {len(words):,} names of people, places and organisations\n"
-    )
-    print(
-        f"{'rules':>7}{'forms':>9}{'compile':>9}{'dozor/s':>10}{'naive re/s':>12}{'ratio':>9}"
-        f"{'fired/item':>12}  same hits as re (inflection off)"
-    )
-    results: dict[int, tuple[float, float]] = {}
-    for count in (10, 1000, 10_000):
-        rules = keyword_rules(count, words)
-        start = time.perf_counter()
-        matcher = Matcher(rules)
-        compile_s = time.perf_counter() - start
-        fired = sum(len(matcher.match(i)) for i in corpus) / len(corpus)
-        ours = best_rate(matcher.match, corpus)
-        # the baseline: ~200 ms per item at 10,000 rules, so a sample, extrapolated
-        sample = corpus if count <= 10 else corpus[:: len(corpus) // (20 if count > 1000 else 100)]
-        theirs = rate(naive(rules), sample, seconds=2.0)
-        plain = Matcher(keyword_rules(count, words, inflect=False))
-        base = naive_fired(rules)
-        check = corpus if count <= 1000 else sample
-        differ = [i.key for i in check if {m.rule for m in plain.match(i)} != base(i)]
-        print(
-            f"{count:>7,}{matcher.keys:>9,}{compile_s:>8.1f}s{ours:>10,.0f}{theirs:>12,.1f}"
-            f"{ours / theirs:>8,.0f}x{fired:>12.2f}  "
-            + (
-                f"yes, on {len(check)} items"
-                if not differ
-                else f"NO: {len(differ)} of {len(check)} items differ, e.g. {differ[:3]}"
-            )
-            + (f"; naive re timed on {len(sample)} items" if sample is not corpus else "")
-        )
-        results[count] = (ours, theirs)
-    top, base10 = results[10_000], results[10][0]
-    checks = [
-        (f"10,000 rules: {top[0]:,.0f} items/s >= 20,000", top[0] >= 20_000),
-        (f"10,000 rules: {top[0] / top[1]:,.0f}x the naive re >= 2,000x", top[0] / top[1] >= 2000),
-        (
-            f"10,000 rules: {top[0] / base10:.0%} of the items/s at 10 rules >= 25%",
-            top[0] >= base10 / 4,
-        ),
-    ]
-    for text, ok in checks:
-        print(f"  target {'met' if ok else 'MISSED'}: {text}")
-    print()
-
-
 def rate(fn: Callable[[Item], object], data: list[Item], seconds: float = 1.0) -> float:
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -175,7 +88,9 @@ def rate(fn: Callable[[Item], object], data: list[Item], seconds: float = 1.0) -
 
 
 def main() -> None:
-    match_rates()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", type=Path, default=None, help="store the matcher's table here")
+    bench_match.run(parser.parse_args().json)
     print(f"{'stage':<34}{'dozor/s':>12}{'baseline/s':>13}{'ratio':>9}")
 
     body = (ROOT / "samples" / "guardian-world-2018-01-31.rss").read_bytes()

@@ -11,7 +11,7 @@ libraries; no I/O except the rule files.  Modules, in pipeline order:
   diacritics, look-alike letters, markup), keeping offsets into the original;
 - ``inflect`` / ``translit``: a term's word forms and other-script spellings, at compile
   time only;
-- ``automaton``: every word form of every rule in one Aho-Corasick automaton;
+- ``automaton``: every rule's word and phrase forms in one Aho-Corasick automaton;
 - ``matcher``: ``Matcher(rules).match(item) -> list[Match]``, ``rule_from_query``;
 - ``rulefiles``: ``rules/*.toml`` -> validated ``Rule``s (errors with file and line),
   and ``RuleFiles``, which reloads changed files and keeps a broken file's last good

@@ -1,10 +1,13 @@
-"""Word forms -> one Aho-Corasick automaton: every rule's words found in one pass.
+"""Term forms -> one Aho-Corasick automaton: every rule's terms found in one pass.
 
-Part of the "Item -> Match" stage.  Keys are folded tokens (see ``normalize``) padded
-with the one separator folded text has, a space: " вагнера " finds the whole word,
-" погиб" (no trailing space) every word starting with "погиб".  Folded text is scanned
-as " title \\n text ", so every word has a space on both sides and no key spans the two
-fields.  The scan is C code (pyahocorasick); its cost grows with the text, not with the
+Part of the "Item -> Match" stage.  Keys are folded words, or words joined by single
+spaces (a phrase's forms), padded with the one separator folded text has, a space:
+" вагнера " finds the whole word, " погиб" (no trailing space) every word starting with
+"погиб", " дейр эз зора " the phrase.  The matcher scans " title \\x00 text " with every
+run of spaces collapsed to one, so each word has exactly one space on either side and no
+key spans the two fields.  A key's value is a small int (the matcher's "group": which
+terms the key stands for) kept in C (``STORE_INTS``): no Python object per key.  The
+scan is C code (pyahocorasick); its cost grows with the text and the hits, not with the
 number of keys, so 10,000 rules cost about what 10 do.
 """
 
@@ -14,36 +17,30 @@ import ahocorasick
 
 
 class Automaton:
-    """Keys (token, is-prefix) -> ids; ``build`` once, then ``scan`` any number of texts."""
+    """Padded keys -> int values; ``build`` once, then ``scan`` any number of texts."""
 
     def __init__(self) -> None:
-        self._ids: dict[tuple[str, bool], int] = {}
-        self.sizes: list[int] = []  # len(padded key): a hit ending at e starts at e - size + 2
-        self._automaton = ahocorasick.Automaton()
+        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        self._keys = 0
         self._built = False
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return self._keys
 
-    def key(self, token: str, prefix: bool) -> int:
-        """The id of ``token`` (a word, or words joined by single spaces)."""
-        found = self._ids.get((token, prefix))
-        if found is None:
-            if self._built:
-                raise RuntimeError("the automaton is built: no more keys")
-            found = self._ids[(token, prefix)] = len(self.sizes)
-            padded = f" {token}" if prefix else f" {token} "
-            self.sizes.append(len(padded))
-            self._automaton.add_word(padded, found)
-        return found
+    def add(self, key: str, value: int) -> None:
+        """Add ``key`` (already padded) with ``value``; a key added twice keeps the last."""
+        if self._built:
+            raise RuntimeError("the automaton is built: no more keys")
+        if self._automaton.add_word(key, value):
+            self._keys += 1
 
     def build(self) -> None:
-        if self._ids:
+        if self._keys:
             self._automaton.make_automaton()
         self._built = True
 
     def scan(self, text: str) -> list[tuple[int, int]]:
-        """Every (index of the hit's last character, key id) in ``text``."""
-        if not self._ids:
+        """Every (index of the hit's last character, value) in ``text``, in text order."""
+        if not self._keys:
             return []
         return list(self._automaton.iter(text))

@@ -5,26 +5,38 @@ Part of the "Item -> Match" stage; pure, imports only ``bot.model``.  Evaluation
 1. compile (once per rule set): each rule's query (``Rule.query``, see ``query``) and
    its ``any``/``all``/``none`` lists become one boolean tree; every term becomes an
    "atom" (its words, each with its forms: inflection, transliteration, English forms
-   as the rule asks), and every word form a key of ONE automaton (``automaton``);
-2. per item: fold title and text (``normalize``), scan them once with the automaton;
+   as the rule asks), and the atom's forms become keys of ONE automaton (``automaton``):
+   a word's forms, a phrase's form combinations when they are few, else the run of its
+   words with the fewest, longest combinations, the other words checked beside each hit.
+   A key's value is an int "group" (the atoms it stands for); the compiled state is
+   tuples of ints, no Python object per form;
+2. per item: fold title and text (``normalize``), collapse runs of spaces, scan once; the
+   groups hit give the atoms found (a phrase's check is a slice and a set lookup);
 3. only the rules one of whose trigger terms occurred (plus the few that have none:
    regex-only or metadata-only queries) are evaluated: source and tag filters first
-   (``Rule.sources``, ``Rule.tags``), then the tree;
+   (``Rule.sources``, ``Rule.tags``), then the tree; the usual "any of these terms"
+   rule fires on the atoms found alone;
 4. a rule fires when its tree is true and it has at least one positive term or
    condition; a ``none`` term or a ``NOT`` vetoes wherever it occurs in the item.
 
 A Match names the terms that fired (as the rule writes them, in rule order) and one
 span per place, in the ORIGINAL title/text (title first), labelled with the first term
 in rule order that matched there.  Terms are whole words or phrases of consecutive
-words ("a*" is a prefix); a phrase never runs from the title into the text.
+words ("a*" is a prefix); a phrase never runs from the title into the text.  An "any of
+these terms" Match finds its spans when they are first read (``Match.spans``): a match
+that routing or a mute drops costs no spans.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import fnmatch
+import gc
+import itertools
+import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -47,6 +59,7 @@ from bot.matching.query import (
     Regex,
     Term,
     TermError,
+    Word,
     parse_list_entry,
     parse_query,
 )
@@ -58,6 +71,13 @@ FIELDS = ("title", "text")  # span order: title first
 MAX_REGEX_SPANS = 50  # per field and regex: enough to mark, bounded work
 MAX_NEAR_GROUPS = 200  # pairs a NEAR keeps: enough to mark, bounded work
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+_FOLDED = re.compile(r"[а-я0-9]+|[a-z0-9]+")  # what folding leaves as it is
+
+COMBOS = 24  # a phrase's keys are all its form combinations when there are at most this many
+_SECOND = operator.itemgetter(1)
+_NO_TAGS: frozenset[str] = frozenset()
+_RUNS = re.compile(r"^ +| {2,}")  # what collapsing a folded field removes
+_WORDS = re.compile(r"\S+")
 
 # --- compiled rules ----------------------------------------------------------------
 
@@ -71,10 +91,18 @@ class _Options:
 
 
 @dataclass(frozen=True, slots=True)
-class _Atom:
-    slots: tuple[frozenset[int], ...]  # key ids per token position
+class _Atom:  # while compiling only
+    slots: tuple[frozenset[tuple[str, bool]], ...]  # (token, is-prefix) per token position
     field: int | None  # 0 title, 1 text, None both
 
+
+# A word that a phrase's check accepts: " form form ... " (its exact forms, one string:
+# compact, and `f" {word} " in forms` is a fast C search), and the prefixes it may start
+# with.
+_Check: TypeAlias = tuple[str, tuple[str, ...]]
+# An atom whose keys spell only some of its words: (atom, checks of the words before the
+# key's first word, nearest first; checks of the words after its last word).
+_Anchored: TypeAlias = tuple[int, tuple[_Check, ...], tuple[_Check, ...]]
 
 # Compiled tree nodes: tuples, cheap to walk.
 #   ("term", atom id, label)  ("regex", re2 pattern, field, label)  ("meta", kind, value, label)
@@ -85,26 +113,32 @@ _Node: TypeAlias = tuple[Any, ...]
 @dataclass(slots=True)
 class _Rule:
     rule: Rule
-    tree: _Node | None  # None: never fires (no positive term)
+    tree: _Node | None  # None: never fires (no positive term); compiled: see ``flat``
     labels: tuple[str, ...]
     tags: frozenset[str]
     sources: tuple[str, ...]
     trigger: frozenset[int] | None  # atoms, one of which must occur; None: always evaluate
+    # (compiled: None, the rule is filed under its atoms)
     flat: tuple[tuple[int, int], ...] | None  # (atom, label) when the tree is "any of terms"
-    simple: bool = False  # flat, and every atom one word anywhere: found = first-word hits
+    simple: bool = False  # flat, and no atom bound to a field: fires on the atoms found
 
 
 class _Compiler:
     def __init__(self) -> None:
-        self.automaton = Automaton()
         self.atoms: list[_Atom] = []
         self._atom_ids: dict[_Atom, int] = {}
+        self._words: dict[tuple[Word, bool, _Options], tuple[frozenset[tuple[str, bool]], ...]]
+        self._words = {}
+        self._entries: dict[str, Term | Regex] = {}
 
     def atom(self, term: Term, options: _Options) -> int:
-        slots = tuple(
-            frozenset(self.automaton.key(token, prefix) for token, prefix in slot)
-            for slot in _slots(term, options)
-        )
+        slots: tuple[frozenset[tuple[str, bool]], ...] = ()
+        for word in term.words:  # rules share words: each word's forms are found once
+            key = (word, term.exact, options)
+            found = self._words.get(key)
+            if found is None:
+                found = self._words[key] = _word_slots(word, term.exact, options)
+            slots += found
         atom = _Atom(slots, None if term.field is None else FIELDS.index(term.field))
         found = self._atom_ids.get(atom)
         if found is None:
@@ -136,30 +170,144 @@ class _Compiler:
             english=rule.english_forms,
             derived=rule.derived,
         )
-        root = rule_tree(rule)
+        root = rule_tree(rule, self._entries)
         labels: dict[str, int] = {}
         tree = None if root is None else self.tree(root, options, labels)
         return _Rule(
             rule=rule,
             tree=tree,
             labels=tuple(labels),
-            tags=frozenset(t.casefold() for t in rule.tags),
+            tags=frozenset(t.casefold() for t in rule.tags) or _NO_TAGS,
             sources=tuple(s.casefold() for s in rule.sources),
             trigger=None if tree is None else _trigger(tree),
             flat=_flat(tree),
         )
 
 
-def rule_tree(rule: Rule) -> Node | None:
+@dataclass(slots=True)
+class _Index:
+    """The atoms' keys in one automaton, and what a hit of each group means."""
+
+    automaton: Automaton
+    plain: list[tuple[int, ...]]  # group -> atoms whose keys spell all their words
+    anchored: dict[int, tuple[_Anchored, ...]]  # group -> atoms still to check around a hit
+    words: list[int]  # group -> how many words its keys have
+    atom_groups: list[tuple[int, ...]]  # plain atom -> its groups (anchored atom: ())
+
+
+def _index(atoms: Sequence[_Atom]) -> _Index:
+    # key -> (words in it, the atom or anchored atom it stands for, or a list of them)
+    keys: dict[str, tuple[int, Any]] = {}
+    checks: dict[_Check, _Check] = {}  # interned: rules share words
+
+    def check(slot: frozenset[tuple[str, bool]]) -> _Check:
+        exact = sorted(t for t, prefix in slot if not prefix)
+        made = (f" {' '.join(exact)} " if exact else "", tuple(sorted(t for t, p in slot if p)))
+        return checks.setdefault(made, made)
+
+    for atom_id, atom in enumerate(atoms):
+        slots = atom.slots
+        entry: int | _Anchored = atom_id
+        if len(slots) == 1:
+            count = 1
+            spelled = [f" {t}" if prefix else f" {t} " for t, prefix in slots[0]]
+        else:
+            a, b = _key_range(slots)
+            count = b - a
+            if (a, b) != (0, len(slots)):
+                before = tuple(check(slot) for slot in reversed(slots[:a]))
+                entry = (atom_id, before, tuple(check(slot) for slot in slots[b:]))
+            spelled = [
+                " " + " ".join(token for token, _ in combo) + ("" if combo[-1][1] else " ")
+                for combo in itertools.product(*slots[a:b])
+            ]
+        for key in spelled:
+            found = keys.get(key)
+            if found is None:
+                keys[key] = (count, entry)
+            elif isinstance(found[1], list):
+                if entry not in found[1]:
+                    found[1].append(entry)
+            elif found[1] != entry:
+                keys[key] = (count, [found[1], entry])
+    automaton = Automaton()
+    groups: dict[Any, int] = {}
+    plain: list[tuple[int, ...]] = []
+    anchored: dict[int, tuple[_Anchored, ...]] = {}
+    words: list[int] = []
+    single: dict[int, tuple[int, ...]] = {}  # atom -> (atom,): one tuple per atom
+    for key, (count, entry) in keys.items():
+        signature = (entry, count) if isinstance(entry, int) else None
+        group = groups.get(signature) if signature else None
+        if group is None:
+            if isinstance(entry, list):
+                atoms_here = tuple(sorted(e for e in entry if isinstance(e, int)))
+                checked = tuple(e for e in entry if not isinstance(e, int))
+            elif isinstance(entry, int):
+                atoms_here, checked = single.setdefault(entry, (entry,)), ()
+            else:
+                atoms_here, checked = (), (entry,)
+            signature = signature or (atoms_here, checked, count)
+            group = groups.get(signature)
+            if group is None:
+                group = groups[signature] = len(plain)
+                plain.append(atoms_here)
+                words.append(count)
+                if checked:
+                    anchored[group] = checked
+        automaton.add(key, group)
+    automaton.build()
+    atom_groups: list[list[int]] = [[] for _ in atoms]
+    for group, atoms_here in enumerate(plain):
+        for atom_id in atoms_here:
+            atom_groups[atom_id].append(group)
+    return _Index(automaton, plain, anchored, words, [tuple(g) for g in atom_groups])
+
+
+def _key_range(slots: tuple[frozenset[tuple[str, bool]], ...]) -> tuple[int, int]:
+    """The run ``slots[a:b]`` of an atom's words that its keys spell: all of them when
+    their forms combine into at most COMBOS keys; else the run within that bound whose
+    words are longest (rarest: not "в" of "в Сирии"), the rest checked beside each hit.
+    A prefix word ("погиб*") ends a run: nothing can follow it in one key."""
+    n = len(slots)
+    if n == 1:
+        return 0, 1
+    shortest = [min(len(token) for token, _ in slot) for slot in slots]
+    best = (-1, 0, 1)
+    for a in range(n):
+        combos = 1
+        for b in range(a + 1, n + 1):
+            combos *= len(slots[b - 1])
+            if b > a + 1 and combos > COMBOS:
+                break
+            score = sum(shortest[a:b]) + b - a
+            if score > best[0]:
+                best = (score, a, b)
+            if any(prefix for _, prefix in slots[b - 1]):
+                break
+    return best[1], best[2]
+
+
+def rule_tree(rule: Rule, entries: dict[str, Term | Regex] | None = None) -> Node | None:
     """The boolean tree of ``rule`` (query AND lists), or None when it can never fire.
-    Raises ``TermError``/``QueryError`` naming the rule."""
+    Raises ``TermError``/``QueryError`` naming the rule.  ``entries``: list entries
+    already parsed (rules share terms), filled as they are."""
     parts: list[Node] = []
+    if entries is None:
+        entries = {}
+
+    def entry(text: str) -> Term | Regex:
+        found = entries.get(text)
+        if found is None:
+            found = entries[text] = parse_list_entry(text)
+        return found
+
     try:
         if rule.query.strip():
             parts.append(parse_query(rule.query).root)
-        any_ = [parse_list_entry(t) for t in rule.any]
-        all_ = [parse_list_entry(t) for t in rule.all]
-        none = [parse_list_entry(t) for t in rule.none]
+        any_ = [entry(t) for t in rule.any]
+        all_ = [entry(t) for t in rule.all]
+        none = [entry(t) for t in rule.none]
     except QueryError as e:
         raise QueryError(f'rule "{rule.name}": {e.message}', e.position, e.query) from None
     except TermError as e:
@@ -177,23 +325,29 @@ def rule_tree(rule: Rule) -> Node | None:
     return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
-def _slots(term: Term, options: _Options) -> list[set[tuple[str, bool]]]:
-    """Per token of ``term``: the (token, is-prefix) alternatives that stand for it."""
-    slots: list[set[tuple[str, bool]]] = []
-    for word in term.words:
-        n = len(word.tokens)
-        base = [{(token, False)} for token in word.tokens]
-        if word.prefix:
-            base[-1] = {(word.tokens[-1], True)}
-        raw = _EDGES.sub("", word.raw)  # case kept: БПЛА is an abbreviation (forms.py)
-        if not term.exact and raw:
-            for form in word_forms(raw, word.prefix, options):
-                tokens = normalize_term(form)
-                if len(tokens) == n:
-                    for i, token in enumerate(tokens):
-                        base[i].add((token, word.prefix and i == n - 1))
-        slots.extend(base)
-    return slots
+def term_slots(term: Term, options: _Options) -> list[frozenset[tuple[str, bool]]]:
+    """Per token of ``term``: the (token, is-prefix) alternatives that stand for it (the
+    search prefilter asks the index for exactly these)."""
+    return [slot for word in term.words for slot in _word_slots(word, term.exact, options)]
+
+
+def _word_slots(
+    word: Word, exact: bool, options: _Options
+) -> tuple[frozenset[tuple[str, bool]], ...]:
+    """Per token of ``word``: the (token, is-prefix) alternatives that stand for it."""
+    n = len(word.tokens)
+    base = [{(token, False)} for token in word.tokens]
+    if word.prefix:
+        base[-1] = {(word.tokens[-1], True)}
+    raw = _EDGES.sub("", word.raw)  # case kept: БПЛА is an abbreviation (forms.py)
+    if not exact and raw:
+        for form in word_forms(raw, word.prefix, options):
+            # a lowercase word of one script folds to itself (most forms)
+            tokens = (form,) if _FOLDED.fullmatch(form) else normalize_term(form)
+            if len(tokens) == n:
+                for i, token in enumerate(tokens):
+                    base[i].add((token, word.prefix and i == n - 1))
+    return tuple(frozenset(slot) for slot in base)
 
 
 def _flat(node: _Node | None) -> tuple[tuple[int, int], ...] | None:
@@ -239,104 +393,120 @@ _Group = tuple[int, int, int, tuple[_Span, ...]]
 
 
 class _Scan:
-    """One item against the compiled rules: its folded text, the automaton's hits, and
-    every atom's occurrences, computed when first asked for."""
+    """One item against the compiled rules: its folded text with runs of spaces
+    collapsed, the automaton's hits and the groups they belong to; the atoms found,
+    each atom's places and their spans in the original text when first asked for."""
+
+    # computed when first asked for
+    _found: set[int] | None = None
+    _by_group: dict[int, list[int]] | None = None
+    _occurrences: dict[int, list[tuple[int, int]]] | None = None
+    _spans: dict[tuple[int, str], tuple[Span, ...]] | None = None
+    _shifts: list[tuple[list[int], list[int]] | None] | None = None
+    _tokens: list[int] | None = None
+    _hosts: set[str] | None = None
+    _whole: tuple[str, int] | None = None  # the folded " title \n text ", where "\n" is
+    _checked: dict[int, list[tuple[int, int]]] = {}  # noqa: RUF012 - replaced, never changed
 
     def __init__(self, matcher: Matcher, item: Item):
         self.matcher = matcher
         self.item = item
-        # Title and text fold in one call; the "\n" between them (folded to a space) is
-        # put back so that no key spans the two.  When folding moved offsets (rare), each
-        # field folds on its own and keeps its own map.
+        # Title and text fold in one call (the "\n" between them folds to a space); when
+        # folding moved offsets (rare), each field folds on its own and keeps its own map.
+        # The scanned text has one space between words, and a "\x00" between the fields
+        # (never in folded text, no key holds it, and str.split does not split at it).
         whole = fold(f" {item.title} \n {item.text} ")
-        boundary = len(item.title) + 2
         if whole.starts is None:
             self.title = self.body = _PLAIN
-            self.text_start = boundary + 2
-            self.text = f"{whole.text[:boundary]}\n{whole.text[boundary + 1 :]}"
+            boundary = len(item.title) + 2
+            self._whole = (whole.text, boundary)
+            collapsed = f"{whole.text[:boundary]}\x00{whole.text[boundary + 1 :]}".split()
         else:
             self.title = fold(item.title)
             self.body = fold(item.text)
-            self.text_start = len(self.title.text) + 4
-            self.text = f" {self.title.text} \n {self.body.text} "
-        # One pass over the automaton's hits: each hit becomes a word span, filed under
-        # its key (for phrases) and under every atom whose first word it can be.
-        self.hits: list[tuple[int, int, int]] = []  # (key, start, end) of every word found
-        self.first: dict[int, list[tuple[int, int]]] = {}  # atom -> first-word spans
-        sizes = matcher._automaton.sizes
-        key_atoms = matcher._key_atoms
-        first = self.first
+            collapsed = f"{self.title.text} \x00 {self.body.text}".split()
+        self.text = text = f" {' '.join(collapsed)} "
+        self.text_start = text.index("\x00") + 2
+        self.hits = hits = matcher._index.automaton.scan(text)
+        self.hit_groups = groups = set(map(_SECOND, hits))
+        anchored = groups & matcher._anchored_groups
+        if anchored:
+            self._check(anchored)
+
+    @property
+    def folded(self) -> tuple[str, str]:
+        """The folded title and text (before runs of spaces were collapsed)."""
+        if self._whole is None:
+            return self.title.text, self.body.text
+        text, boundary = self._whole
+        return text[1 : boundary - 1], text[boundary + 2 : -1]
+
+    @property
+    def found(self) -> set[int]:
+        """The atoms that occur (anywhere: a field-bound atom's occurrences say where)."""
+        if self._found is None:
+            plain = self.matcher._index.plain
+            self._found = set().union(*map(plain.__getitem__, self.hit_groups), self._checked)
+        return self._found
+
+    # -- atoms in the collapsed text --
+
+    def _place(self, end: int, words: int) -> tuple[int, int]:
+        """(start, end) of the words a key ending at ``end`` hit (a prefix key's whole
+        last word)."""
         text = self.text
-        for end, key in matcher._automaton.scan(text):
-            start = end - sizes[key] + 2
-            stop = end if text[end] == " " else text.find(" ", end)
-            self.hits.append((key, start, stop))
-            for atom in key_atoms[key]:
-                if atom in first:
-                    first[atom].append((start, stop))
-                else:
-                    first[atom] = [(start, stop)]
-        self._occurrences: dict[int, list[tuple[int, int]]] = {}
-        self._spans: dict[tuple[int, str], tuple[Span, ...]] = {}
-        self._starts: dict[int, list[tuple[int, int]]] | None = None
-        self._tokens: list[int] | None = None
-        self._hosts: set[str] | None = None
-        self._plain = self.title.starts is None and self.body.starts is None
+        stop = end if text[end] == " " else text.find(" ", end)
+        for _ in range(words):
+            end = text.rfind(" ", 0, end)
+        return end + 1, stop
 
-    # -- atoms in the folded text --
-
-    def _starts_index(self) -> dict[int, list[tuple[int, int]]]:
-        if self._starts is None:
-            self._starts = {}
-            for key, start, stop in self.hits:
-                self._starts.setdefault(start, []).append((key, stop))
-        return self._starts
+    def _check(self, groups: set[int]) -> None:
+        """The anchored atoms of ``groups``: check the words around each hit."""
+        index = self.matcher._index
+        text = self.text
+        self._checked = checked = {}
+        for end, group in [hit for hit in self.hits if hit[1] in groups]:
+            start, stop = self._place(end, index.words[group])
+            for atom, before, after in index.anchored[group]:
+                first = _words_before(text, start, before) if before else start
+                if first < 0:
+                    continue
+                last = _words_after(text, stop, after) if after else stop
+                if last >= 0:
+                    checked.setdefault(atom, []).append((first, last))
 
     def occurrences(self, atom_id: int) -> list[tuple[int, int]]:
-        """(start, end) in the folded text of every occurrence of the atom (a span may
-        repeat when two forms of one word both match it)."""
+        """(start, end) in the collapsed text of every occurrence of the atom, sorted."""
+        if self._occurrences is None:
+            self._occurrences = {}
         found = self._occurrences.get(atom_id)
         if found is not None:
             return found
-        found = self.first.get(atom_id)
-        if found is None:
-            found = []
-        else:
-            atom = self.matcher._atoms[atom_id]
-            if len(atom.slots) > 1:
-                found = sorted(self._extend(set(found), atom.slots[1:]))
-            if atom.field is not None:
-                found = [p for p in found if (p[0] >= self.text_start) == bool(atom.field)]
+        places: Iterable[tuple[int, int]] = ()
+        if atom_id in self.found:
+            index = self.matcher._index
+            groups = index.atom_groups[atom_id]
+            if groups:
+                if self._by_group is None:
+                    self._by_group = {}
+                    for end, group in self.hits:
+                        self._by_group.setdefault(group, []).append(end)
+                by_group, words = self._by_group, index.words
+                places = {self._place(end, words[g]) for g in groups for end in by_group.get(g, ())}
+            else:
+                places = set(self._checked.get(atom_id, ()))
+        found = sorted(places)
+        field = self.matcher._fields[atom_id]
+        if field is not None and found:
+            found = [p for p in found if (p[0] >= self.text_start) == bool(field)]
         self._occurrences[atom_id] = found
         return found
-
-    def _extend(
-        self, places: set[tuple[int, int]], slots: tuple[frozenset[int], ...]
-    ) -> set[tuple[int, int]]:
-        starts = self._starts_index()
-        text = self.text
-        size = len(text)
-        done: set[tuple[int, int]] = set()
-        for start, end in places:
-            ends = {end}
-            for slot in slots:
-                following: set[int] = set()
-                for stop in ends:
-                    j = stop
-                    while j < size and text[j] == " ":
-                        j += 1
-                    for key, next_end in starts.get(j, ()):
-                        if key in slot:
-                            following.add(next_end)
-                ends = following
-                if not ends:
-                    break
-            done.update((start, stop) for stop in ends)
-        return done
 
     def spans(self, atom_id: int, label: str) -> tuple[Span, ...]:
         """The atom's places as Spans labelled ``label``, sorted, one per place (cached:
         rules that share a term share them)."""
+        if self._spans is None:
+            self._spans = {}
         found = self._spans.get((atom_id, label))
         if found is None:
             places = sorted({self.original(s, e) for s, e in self.occurrences(atom_id)})
@@ -344,21 +514,42 @@ class _Scan:
             self._spans[(atom_id, label)] = found
         return found
 
+    def flat_spans(self, fired: list[tuple[int, int]], labels: tuple[str, ...]) -> tuple[Span, ...]:
+        """The spans of an "any of these terms" rule whose ``fired`` (atom, label) pairs
+        occurred: each place labelled with the first of them (rule order) found there."""
+        if len(fired) == 1:
+            atom, label = fired[0]
+            return self.spans(atom, labels[label])
+        places: dict[tuple[int, int, int], int] = {}
+        for atom, label in fired:
+            for start, end in self.occurrences(atom):
+                places.setdefault(self.original(start, end), label)
+        return tuple(
+            Span(FIELDS[f], start, end, labels[label])
+            for (f, start, end), label in sorted(places.items())
+        )
+
     def original(self, start: int, end: int) -> tuple[int, int, int]:
-        """(field, start, end) in the original title/text of a folded range."""
-        if self._plain:
-            if start < self.text_start:
-                return 0, start - 1, end - 1
-            return 1, start - self.text_start, end - self.text_start
-        if start < self.text_start:
-            s, e = self.title.original(start - 1, end - 1)
-            return 0, s, e
-        s, e = self.body.original(start - self.text_start, end - self.text_start)
-        return 1, s, e
+        """(field, start, end) in the original title/text of a collapsed range of words."""
+        field = 0 if start < self.text_start else 1
+        offset = 1 if field == 0 else self.text_start
+        start, last = start - offset, end - offset - 1
+        if self._shifts is None:
+            self._shifts = [_shifts(self.folded[0]), _shifts(self.folded[1])]
+        shifts = self._shifts[field]
+        if shifts is not None:  # back to the folded field: put the removed spaces back
+            at, removed = shifts
+            start += removed[bisect.bisect_right(at, start) - 1]
+            last += removed[bisect.bisect_right(at, last) - 1]
+        folded = self.title if field == 0 else self.body
+        if folded.starts is None:
+            return field, start, last + 1
+        s, e = folded.original(start, last + 1)
+        return field, s, e
 
     def token_index(self, position: int) -> int:
         if self._tokens is None:
-            self._tokens = [m.start() for m in re.finditer(r"\S+", self.text)]
+            self._tokens = [m.start() for m in _WORDS.finditer(self.text)]
         return bisect.bisect_right(self._tokens, position) - 1
 
     def hosts(self) -> set[str]:
@@ -461,7 +652,104 @@ class _Scan:
         return any(h == value or h.endswith("." + value) for h in self.hosts())
 
 
+def _words_before(text: str, start: int, checks: tuple[_Check, ...]) -> int:
+    """Where the words before ``start`` that ``checks`` accept begin (the nearest word
+    first), or -1; never across the field boundary."""
+    for exact, prefixes in checks:
+        end = start - 1
+        if end <= 0:
+            return -1
+        start = text.rfind(" ", 0, end) + 1
+        word = text[start - 1 : end + 1]  # with its spaces
+        if word not in exact and not (prefixes and word[1:-1].startswith(prefixes)):
+            return -1
+    return start
+
+
+def _words_after(text: str, stop: int, checks: tuple[_Check, ...]) -> int:
+    """Where the words after ``stop`` that ``checks`` accept end, or -1."""
+    for exact, prefixes in checks:
+        start = stop + 1
+        stop = text.find(" ", start)
+        if stop < 0:
+            return -1
+        word = text[start - 1 : stop + 1]  # with its spaces
+        if word not in exact and not (prefixes and word[1:-1].startswith(prefixes)):
+            return -1
+    return stop
+
+
+def _shifts(folded: str) -> tuple[list[int], list[int]] | None:
+    """How far each position of ``" ".join(folded.split())`` moved from ``folded``:
+    (positions, spaces removed before them), for bisecting; None when none moved."""
+    at, removed, count = [0], [0], 0
+    for m in _RUNS.finditer(folded):
+        start, end = m.span()
+        count += end - start if start == 0 else end - start - 1
+        at.append(end - count)
+        removed.append(count)
+    return (at, removed) if count else None
+
+
 # --- the matcher ---------------------------------------------------------------------
+
+
+class _LazyMatch(Match):
+    """The Match of an "any of these terms" rule, whose terms and spans are found when
+    first read: most matches of a busy item are dropped by routing or mutes before
+    anyone reads them.  Equal to, hashed, printed and pickled as the plain Match with
+    the same fields."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "spans" and name != "terms":
+            raise AttributeError(name)
+        fields = self.__dict__
+        scan: _Scan | None = fields.get("_scan")
+        if scan is None:  # another thread has just found both
+            return fields[name]
+        compiled = scan.matcher._rules[fields["_number"]]
+        found = scan.found
+        fired = [pair for pair in compiled.flat if pair[0] in found]  # type: ignore[union-attr]
+        labels = compiled.labels
+        if name == "terms":
+            value: Any = tuple(dict.fromkeys(labels[label] for _, label in fired))
+        else:
+            value = scan.flat_spans(fired, labels)
+        fields[name] = value
+        if "terms" in fields and "spans" in fields:
+            fields.pop("_scan", None)  # the item's text is no longer held
+        return value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Match):
+            return (self.rule, self.terms, self.spans) == (other.rule, other.terms, other.spans)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.rule, self.terms, self.spans))
+
+    def __repr__(self) -> str:
+        return repr(Match(self.rule, self.terms, self.spans))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Match, (self.rule, self.terms, self.spans))
+
+
+_new = object.__new__
+
+
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection while compiling: it makes a million objects and no
+    cycles, and the collector walking them all, again and again, took a third of the
+    time (the collector runs again afterwards, as it was)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Matcher:
@@ -473,34 +761,48 @@ class Matcher:
     """
 
     def __init__(self, rules: Sequence[Rule]):
+        with _no_collection():
+            self._compile(rules)
+
+    def _compile(self, rules: Sequence[Rule]) -> None:
         compiler = _Compiler()
         self._rules = [compiler.rule(rule) for rule in rules]
-        compiler.automaton.build()
-        self._automaton = compiler.automaton
-        self._atoms = compiler.atoms
-        # key -> rules to evaluate when it occurs (via the atoms it starts)
-        by_atom: dict[int, list[int]] = {}
+        atoms = compiler.atoms
+        self._index = index = _index(atoms)
+        self._anchored_groups = frozenset(index.anchored)
+        self._fields = [atom.field for atom in atoms]
+        # atom -> rules to evaluate when it occurs; group -> the same for its plain atoms
+        by_atom: list[list[int]] = [[] for _ in atoms]
         self._always: list[int] = []
-        for index, compiled in enumerate(self._rules):
+        # one int object per rule number, side by side in memory: an item's candidates
+        # are hashed and sorted by reading them (scattered ints cost a cache miss each)
+        numbers = list(range(len(self._rules)))
+        for number, compiled in zip(numbers, self._rules, strict=True):
             if compiled.tree is None:
                 continue
             if compiled.trigger is None:
-                self._always.append(index)
+                self._always.append(number)
                 continue
             for atom in compiled.trigger:
-                by_atom.setdefault(atom, []).append(index)
-        self._by_atom = {atom: tuple(v) for atom, v in by_atom.items()}
-        for compiled in self._rules:
+                by_atom[atom].append(number)
             if compiled.flat is not None:
-                compiled.simple = all(
-                    len(self._atoms[a].slots) == 1 and self._atoms[a].field is None
-                    for a, _ in compiled.flat
-                )
-        key_atoms: list[list[int]] = [[] for _ in range(len(self._automaton))]
-        for atom_id, atom in enumerate(self._atoms):
-            for key in atom.slots[0]:
-                key_atoms[key].append(atom_id)
-        self._key_atoms = [tuple(a) for a in key_atoms]
+                compiled.simple = all(self._fields[a] is None for a, _ in compiled.flat)
+                compiled.tree = None  # "any of these terms": the flat list says it all
+            compiled.trigger = None  # filed under its atoms
+        shared: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self._by_atom = [shared.setdefault(tuple(r), tuple(r)) for r in by_atom]
+        self._by_group = [
+            self._by_atom[atoms_here[0]]
+            if len(atoms_here) == 1
+            else shared.setdefault(
+                t := tuple(sorted({r for a in atoms_here for r in by_atom[a]})), t
+            )
+            for atoms_here in index.plain
+        ]
+        # rule -> its name when it fires on its atoms alone, with no filter to apply first
+        self._quick = [
+            c.rule.name if c.simple and not c.tags and not c.sources else None for c in self._rules
+        ]
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -508,80 +810,75 @@ class Matcher:
 
     @property
     def keys(self) -> int:
-        """How many word forms the automaton holds."""
-        return len(self._automaton)
+        """How many keys (word and phrase forms) the automaton holds."""
+        return len(self._index.automaton)
 
     def match(self, item: Item) -> list[Match]:
         """One Match per rule that fires, in rule order."""
         scan = _Scan(self, item)
-        candidates: set[int] = set(self._always)
-        by_atom = self._by_atom
-        for atom in scan.first:
-            found = by_atom.get(atom)
-            if found:
-                candidates.update(found)
-        if not candidates:
-            return []
-        item_tags: set[str] | None = None
-        first = scan.first
-        matches = []
-        for index in sorted(candidates):
-            compiled = self._rules[index]
-            if compiled.tags:
-                if item_tags is None:
-                    item_tags = {t.casefold() for t in item.tags}
-                if not compiled.tags & item_tags:
-                    continue
-            if compiled.sources and not any(
-                fnmatch.fnmatchcase(item.source.casefold(), s) for s in compiled.sources
-            ):
+        groups = scan.hit_groups
+        ordered: Iterable[int]
+        if len(groups) == 1 and not scan._checked and not self._always:
+            ordered = self._by_group[next(iter(groups))]  # sorted, each rule once
+        else:
+            candidates: set[int] = set().union(*map(self._by_group.__getitem__, groups))
+            if scan._checked:
+                candidates.update(*map(self._by_atom.__getitem__, scan._checked))
+            if self._always:
+                candidates.update(self._always)
+            ordered = sorted(candidates)
+        quick = self._quick
+        matches: list[Match] = []
+        for number in ordered:
+            name = quick[number]
+            if name is not None:  # the hot path at 10,000 rules: an "any of these terms"
+                # rule, one of whose terms occurred; its terms and spans when first read
+                match = _new(_LazyMatch)
+                fields = match.__dict__
+                fields["rule"] = name
+                fields["_number"] = number
+                fields["_scan"] = scan
+                matches.append(match)
                 continue
-            if compiled.simple:  # the usual keyword rule, one of whose words occurred:
-                # the hot path at 10,000 rules, kept free of _flat_match's general work
-                fired = [pair for pair in compiled.flat if pair[0] in first]  # type: ignore[union-attr]
-                if len(fired) == 1:
-                    atom, label = fired[0]
-                    text = compiled.labels[label]
-                    matches.append(Match(compiled.rule.name, (text,), scan.spans(atom, text)))
-                    continue
-            if compiled.flat is not None:
-                found = _flat_match(compiled, compiled.flat, scan)
-                if found is not None:
-                    matches.append(found)
-                continue
-            assert compiled.tree is not None
-            spans = scan.evaluate(compiled.tree)
-            if spans:
-                matches.append(_match(compiled, spans))
+            found = self._evaluate(self._rules[number], scan)
+            if found is not None:
+                matches.append(found)
         return matches
+
+    def _evaluate(self, compiled: _Rule, scan: _Scan) -> Match | None:
+        item = scan.item
+        if compiled.tags and not compiled.tags & {t.casefold() for t in item.tags}:
+            return None
+        if compiled.sources and not any(
+            fnmatch.fnmatchcase(item.source.casefold(), s) for s in compiled.sources
+        ):
+            return None
+        if compiled.simple:
+            found = scan.found
+            fired = [pair for pair in compiled.flat if pair[0] in found]  # type: ignore[union-attr]
+            labels = compiled.labels
+            return Match(
+                rule=compiled.rule.name,
+                terms=tuple(dict.fromkeys(labels[label] for _, label in fired)),
+                spans=scan.flat_spans(fired, labels),
+            )
+        if compiled.flat is not None:
+            return _flat_match(compiled, compiled.flat, scan)
+        assert compiled.tree is not None
+        spans = scan.evaluate(compiled.tree)
+        return _match(compiled, spans) if spans else None
 
 
 def _flat_match(compiled: _Rule, flat: tuple[tuple[int, int], ...], scan: _Scan) -> Match | None:
-    """``_match`` for "any of these terms" rules, without building a tree's span list;
-    when one term fired (the usual case) its spans come ready-made from the scan."""
-    if compiled.simple:
-        first = scan.first
-        fired = [(atom, label) for atom, label in flat if atom in first]
-    else:
-        fired = [(atom, label) for atom, label in flat if scan.occurrences(atom)]
+    """``_match`` for "any of these terms" rules with a term bound to a field."""
+    fired = [(atom, label) for atom, label in flat if scan.occurrences(atom)]
     if not fired:
         return None
     labels = compiled.labels
-    if len(fired) == 1:
-        atom, label = fired[0]
-        text = labels[label]
-        return Match(rule=compiled.rule.name, terms=(text,), spans=scan.spans(atom, text))
-    places: dict[tuple[int, int, int], int] = {}
-    for atom, label in fired:
-        for start, end in scan.occurrences(atom):
-            places.setdefault(scan.original(start, end), label)
     return Match(
         rule=compiled.rule.name,
         terms=tuple(dict.fromkeys(labels[label] for _, label in fired)),
-        spans=tuple(
-            Span(FIELDS[f], start, end, labels[label])
-            for (f, start, end), label in sorted(places.items())
-        ),
+        spans=scan.flat_spans(fired, labels),
     )
 
 

@@ -5,7 +5,7 @@ store keeps an FTS5 index (``items_search``) of every item's folded title and te
 tokenized at spaces, exactly the words the matcher's automaton sees.  This module turns
 a rule into an expression over that index that is true of every item the rule matches
 (and of some it does not): each term becomes its word forms as the matcher generates
-them (``matcher._slots``: inflection, transliteration, derived and English forms, as the
+them (``matcher.term_slots``: inflection, transliteration, derived and English forms, as the
 rule asks), a phrase a phrase of them; AND and OR stay; NEAR becomes AND; NOT, regexes,
 ``source:``/``tag:``/``link:`` and very short prefixes (``MIN_PREFIX``) are left to the
 matcher, which runs over the candidates.  ``None``: nothing to look up, every item is a
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from bot.matching.matcher import FIELDS, _Options, _slots, rule_tree
+from bot.matching.matcher import FIELDS, _Options, rule_tree, term_slots
 from bot.matching.query import And, Near, Node, Or, Term
 from bot.model import Rule
 
@@ -73,7 +73,7 @@ class _Builder:
     def term(self, term: Term) -> str | None:
         slots = [
             sorted(slot) if all(not p or len(t) >= MIN_PREFIX for t, p in slot) else None
-            for slot in _slots(term, self.options)
+            for slot in term_slots(term, self.options)
         ]
         known = [s for s in slots if s is not None]
         if not known:
