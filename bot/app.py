@@ -151,7 +151,7 @@ class App:
         )
         self.context.last_poll_at = lambda: self.poller.last_poll_at
         if self._rule_files is None:
-            self.rule_files = RuleFiles(s.rules.paths, s.base_dir)
+            self.rule_files = RuleFiles(s.rules.paths, s.base_dir, frozenset(s.destination_names()))
             self.rule_files.reload()  # remember the files as they are now
         else:
             self.rule_files = self._rule_files

@@ -120,7 +120,7 @@ def _main(args: argparse.Namespace) -> int:
         return export_opml(settings, args.output)
     if args.command == "search":
         return search_command(settings, args, sys.stdout)
-    files = RuleFiles(settings.rules.paths, settings.base_dir)
+    files = RuleFiles(settings.rules.paths, settings.base_dir, _destinations(settings))
     rules, problems = load_rules(settings, files)
     if args.command == "check":
         return check_command(settings, rules, problems)
@@ -143,18 +143,10 @@ def load_rules(settings: Settings, files: RuleFiles | None = None) -> tuple[list
     """Rules from the files the config names, plus checks against the config itself
     (``files``: read through it, so the running bot need not read them again)."""
     if files is None:
-        files = RuleFiles(settings.rules.paths, settings.base_dir)
-    loaded = files.reload()
+        files = RuleFiles(settings.rules.paths, settings.base_dir, _destinations(settings))
+    loaded = files.reload()  # a rule naming an unknown destination skips its file
     problems = list(loaded.errors)
-    known = settings.destination_names()
     names = {rule.name for rule in loaded.rules}
-    for rule in loaded.rules:
-        for destination in rule.destinations:
-            if destination not in known:
-                problems.append(
-                    f'{rule.origin}: rule "{rule.name}": no destination named "{destination}" '
-                    f"in {settings.config_path.name} (known: {', '.join(sorted(known)) or 'none'})"
-                )
     for rule_name in settings.routes.rules:
         if rule_name not in names:
             problems.append(
@@ -162,6 +154,10 @@ def load_rules(settings: Settings, files: RuleFiles | None = None) -> tuple[list
                 "is loaded"
             )
     return list(loaded.rules), problems
+
+
+def _destinations(settings: Settings) -> frozenset[str]:
+    return frozenset(settings.destination_names())
 
 
 def check_command(settings: Settings, rules: list[Rule], problems: list[str]) -> int:

@@ -8,8 +8,10 @@ Invariants: every problem becomes one error string starting ``file:line:`` (line
 the key when known, else of the rule's ``[[rule]]`` header; tomllib gives no line for
 values, so lines are found by scanning the text; a query error points at the query's
 line and character); a file with any error contributes no rules of its new version,
-other files still load; rule names are unique across all files.  Nothing raises: the
-caller decides whether errors are fatal.
+other files still load; with ``destinations`` given, a rule naming a destination the
+config does not define is such an error (its alerts would have nowhere to go);
+rule names are unique across all files.  Nothing raises: the caller decides whether
+errors are fatal.
 
 Reload: ``RuleFiles(patterns, base_dir).reload()`` re-reads only files whose mtime or
 size changed (and re-parses only when their content hash changed); a file that is now
@@ -74,10 +76,13 @@ class RuleLoad:
     changed: bool = True
 
 
-def load_rule_files(patterns: Sequence[str], base_dir: Path) -> RuleLoad:
+def load_rule_files(
+    patterns: Sequence[str], base_dir: Path, destinations: frozenset[str] | None = None
+) -> RuleLoad:
     """Load the rule files that ``patterns`` (globs, relative to ``base_dir`` unless
-    absolute; ``**`` recurses) match, in pattern order, each file once."""
-    return RuleFiles(patterns, base_dir).reload()
+    absolute; ``**`` recurses) match, in pattern order, each file once; with
+    ``destinations``, a rule naming any other destination is an error of its file."""
+    return RuleFiles(patterns, base_dir, destinations).reload()
 
 
 @dataclass
@@ -96,6 +101,7 @@ class RuleFiles:
 
     patterns: Sequence[str]
     base_dir: Path
+    destinations: frozenset[str] | None = None  # the configured names; None: not checked
     _states: dict[str, _FileState] = field(default_factory=dict, repr=False)
     _last: tuple[Rule, ...] | None = field(default=None, repr=False)
 
@@ -149,7 +155,7 @@ class RuleFiles:
         if state is not None and state.digest == digest:
             state.stamp = stamp
             return state
-        parsed, problems = _RuleFile(shown, data).load()
+        parsed, problems = _RuleFile(shown, data, self.destinations).load()
         return _FileState(stamp, digest, parsed, problems,
                           good=state.good if state else None, shown=shown)  # fmt: skip
 
@@ -218,9 +224,10 @@ def _same(a: Term | Regex, b: Term | Regex) -> bool:
 class _RuleFile:
     """One file being loaded: its text for line lookups, and the errors found so far."""
 
-    def __init__(self, shown: str, data: bytes):
+    def __init__(self, shown: str, data: bytes, destinations: frozenset[str] | None = None):
         self.shown = shown
         self.data = data
+        self.destinations = destinations
         self.lines: list[str] = []
         self.headers: list[int] = []  # 1-based line of each [[rule]] header
         self.errors: list[str] = []
@@ -376,6 +383,18 @@ class _RuleFile:
                 )
             else:
                 self.names[name] = line
+
+        known_names = self.destinations
+        unknown = [] if known_names is None else [
+            d for d in lists.get("destinations", ()) if d not in known_names
+        ]  # fmt: skip
+        for destination in unknown:
+            known = ", ".join(sorted(self.destinations or ())) or "none"
+            self.error(
+                self._value_line(n, "destinations", destination)
+                or self._key_line(n, "destinations"),
+                f'{label}: no destination named "{destination}" in the config (known: {known})',
+            )
 
         if len(self.errors) > before:
             return None
