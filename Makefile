@@ -7,18 +7,23 @@ CONFIG ?= config.toml
 .PHONY: run test lint bench bench-full check clean
 
 $(BIN)/python:
+	@echo "dozor set-up 1/3: creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	@echo "dozor set-up 2/3: upgrading pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	@echo "dozor set-up 3/3: installing Dozor and its dependencies (about a minute)"
+	$(BIN)/python -m pip install --progress-bar on -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "dozor set-up 3/3: installing Dozor, its dependencies and the test tools"
+	$(BIN)/python -m pip install --progress-bar on -e '.[test]'
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
+	@echo "dozor: starting on $(CONFIG); the dozor command is .venv/bin/dozor (or: source .venv/bin/activate)"
 	$(BIN)/python -m bot run --config $(CONFIG)
 
 check: $(VENV)/.installed

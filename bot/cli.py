@@ -1,6 +1,6 @@
 """The ``dozor`` command: a thin edge that reads the config and starts the right part.
 
-    dozor run    --config FILE [--once]   poll, match and deliver (until stopped, or once)
+    dozor run    [--config FILE] [--once] poll, match and deliver (until stopped, or once)
     dozor check  --config FILE            validate the config and rule files, list every problem
     dozor status --config FILE            each source's health and the outbox, from the store
     dozor chat   --config FILE            type chat commands (/help, /watch ...) at the console
@@ -11,7 +11,10 @@
 
 ``python -m bot ...`` is the same (bot/__main__.py).
 
-Exit codes: 0 success; 1 invalid config or rules; 2 wrong usage; 130 interrupted (Ctrl-C)
+``--config`` defaults to ``./config.toml`` everywhere it is taken.
+
+Exit codes: 0 success; 1 invalid config or rules, or ``run --once`` when every source
+failed; 2 wrong usage; 130 interrupted (Ctrl-C)
 before ``run`` was up, or during ``--once`` or another command.  Messages go to stderr,
 alerts for the console destination to stdout.
 
@@ -65,25 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dozor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="poll sources, match rules, deliver alerts")
-    run.add_argument("--config", required=True, type=Path)
+    _config_option(run)
     run.add_argument("--once", action="store_true", help="poll every source once, deliver, exit")
     check = sub.add_parser("check", help="validate the config and rule files")
-    check.add_argument("--config", required=True, type=Path)
+    _config_option(check)
     status = sub.add_parser("status", help="show sources' health and the outbox")
-    status.add_argument("--config", required=True, type=Path)
+    _config_option(status)
     chat = sub.add_parser("chat", help="type chat commands at the console (no polling)")
-    chat.add_argument("--config", required=True, type=Path)
+    _config_option(chat)
     stats = sub.add_parser("stats", help="alerts per day by rule and source: a table and a PNG")
-    stats.add_argument("--config", required=True, type=Path)
+    _config_option(stats)
     stats.add_argument("--days", type=int, choices=(7, 30), default=7)
     stats.add_argument("-o", "--output", type=Path, default=Path("dozor-stats.png"))
     sources = sub.add_parser("sources", help="move the source list in and out as OPML")
     opml = sources.add_subparsers(dest="action", required=True)
     imp = opml.add_parser("import", help="add the feeds of an OPML file to the config")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--config", required=True, type=Path)
+    _config_option(imp)
     exp = opml.add_parser("export", help="write every source as OPML")
-    exp.add_argument("--config", required=True, type=Path)
+    _config_option(exp)
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     explain = sub.add_parser("explain", help="every form each term of a query matches")
     explain.add_argument("query", help='in the rule language, e.g. "Вагнер OR БПЛА"')
@@ -96,11 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
         explain.add_argument(f"--{option}", action="store_true", help=meaning)
     find = sub.add_parser("search", help="stored items a rule-language query matches")
     find.add_argument("query", nargs="+", help="as /search takes it, e.g. 'Вагнер* погиб*'")
-    find.add_argument("--config", required=True, type=Path)
+    _config_option(find)
     find.add_argument("--since", help="30d, 12h or 2024-12-01")
     find.add_argument("--source", help="only this source")
     find.add_argument("--page", type=int, default=1)
     return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config.toml"),
+        help="the config file (default: ./config.toml)",
+    )
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -182,6 +194,9 @@ async def _run(settings: Settings, rules: list[Rule], files: RuleFiles, *, once:
             f"sent {summary.sent} alerts",
             file=sys.stderr,
         )
+        if summary.polls and len(summary.failed) == len(summary.polls):
+            print("every source failed: nothing was polled (see above)", file=sys.stderr)
+            return 1
         return 0
     stop = asyncio.Event()
     received: list[signal.Signals] = []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-from bot.cli import load_rules
+import pytest
+
+from bot.cli import load_rules, main
 from bot.config import load_config
 
 CONSOLE = '[[destinations]]\nname = "console"\nkind = "console"\n'
@@ -28,3 +31,49 @@ def test_a_rule_naming_an_unknown_destination_skips_its_file_with_a_located_erro
         'rules/desk.toml:7: rule "night": no destination named "slack-desk" in the config '
         "(known: console)"
     ]
+
+
+def test_config_defaults_to_config_toml_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        f'[[sources]]\nname = "a"\nurl = "https://example.org/"\n{CONSOLE}', "utf-8"
+    )
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "ok.toml").write_text('[[rule]]\nname = "ok"\nany = ["Сирия"]\n')
+    monkeypatch.chdir(tmp_path)
+    for command in (["check"], ["status"], ["sources", "export"]):
+        assert main(command) in (0, 1), command  # parsed: no "--config is required"
+    assert "config.toml: OK" in capsys.readouterr().out
+
+
+def test_run_once_fails_when_every_source_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[storage]\npath = "dozor.db"\n'
+        '[[sources]]\nname = "gone"\nurl = "file:missing.xml"\n'
+        '[[sources]]\nname = "also-gone"\nurl = "file:missing-too.xml"\n' + CONSOLE,
+        "utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--once"]) == 1
+    err = capsys.readouterr().err
+    assert "polled 2 sources (2 failed)" in err
+    assert "every source failed" in err
+
+
+def test_make_run_says_what_each_set_up_step_does(tmp_path: Path) -> None:
+    """75 s of silence looked dead: a line per step, pip's progress for the install."""
+    plan = subprocess.run(  # the plan for a fresh venv, nothing run
+        ["make", "-n", "run", f"VENV={tmp_path / 'venv'}"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    steps = [line for line in plan.splitlines() if "dozor set-up" in line]
+    assert len(steps) == 3, plan
+    install = next(line for line in plan.splitlines() if "pip install" in line and "-e" in line)
+    assert "--quiet" not in install  # pip shows what it fetches
+    assert ".venv/bin/dozor" in plan  # and where the dozor command is
