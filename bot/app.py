@@ -289,11 +289,16 @@ class App:
         return RunSummary(tuple(polls), sent)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        sources = self.context.sources()
+        off = {h.name for h in self.store.source_health() if h.disabled_reason}
+        disabled = [s for s in sources if not s.enabled or s.name in off]
         log.info(
-            "Dozor is watching %d sources with %d rules; alerts go to %s",
-            len([s for s in self.context.sources() if s.enabled]),
+            "Dozor is watching %d sources (%d disabled) with %d rules; alerts go to %s; store %s",
+            len(sources) - len(disabled),
+            len(disabled),
             len(self.rules),
             ", ".join(d.name for d in self.context.destinations()) or "nowhere",
+            self.settings.storage.path,
         )
         if not await _unless(stop, self.connect(listen=True)):
             return

@@ -85,3 +85,5 @@ def setup_logging(
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Bot API call is noise
     logging.getLogger("telegram.ext").setLevel(logging.WARNING)  # "Application started" ...
+    logging.getLogger("pymorphy3").setLevel(logging.WARNING)  # "Loading dictionaries ..."
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # font cache lines

@@ -5,7 +5,9 @@ sources are due (Miniflux's approach: one ticker, not a timer per source) and st
 poll for each, at most ``polling.concurrency`` at once.  After a poll the next check
 is planned by ``plan_next_check``: the source's interval, lengthened by Retry-After,
 Cache-Control max-age and the feed's <ttl>, clamped to [min_interval, max_interval],
-jittered; failures back off exponentially.  A failing source stays visible in the
+jittered; failures back off exponentially.  When a tick's polls are done, one INFO line says
+how many, how many new items and when the next check is ("polled 4 sources, 0 new,
+next 10:23"): the sign of life of a quiet bot.  A failing source stays visible in the
 store (last error, since when, how many) and is never silently dropped; a 410 disables
 it with the reason.  Items of a successful poll go to the pipeline.  When the bot stops,
 polls in flight are cancelled: nothing of them is stored, the next start polls again.
@@ -102,6 +104,7 @@ class Poller:
         self.in_flight: dict[str, asyncio.Task[PollReport]] = {}
         self.limit = asyncio.Semaphore(polling.concurrency)
         self.last_poll_at: datetime | None = None
+        self._cycles: set[asyncio.Task[None]] = set()  # "polled N sources" lines to write
 
     async def poll(self, source: Source) -> PollReport:
         async with self.limit:
@@ -198,15 +201,40 @@ class Poller:
 
     async def poll_due(self) -> int:
         """Start a poll for each due source not already in flight; returns how many."""
-        started = 0
+        started: list[asyncio.Task[PollReport]] = []
         for source in self.store.due_sources(self.sources(), self.clock()):
             if source.name in self.in_flight:
                 continue
             task = asyncio.create_task(self.poll(source), name=f"poll {source.name}")
             self.in_flight[source.name] = task
             task.add_done_callback(lambda _t, name=source.name: self.in_flight.pop(name, None))
-            started += 1
-        return started
+            started.append(task)
+        if started:  # one sign of life per cycle, when its polls are done
+            cycle = asyncio.create_task(self._log_cycle(started), name="poll cycle")
+            self._cycles.add(cycle)
+            cycle.add_done_callback(self._cycles.discard)
+        return len(started)
+
+    async def _log_cycle(self, polls: Sequence[asyncio.Task[PollReport]]) -> None:
+        done = await asyncio.gather(*polls, return_exceptions=True)
+        reports = [r for r in done if isinstance(r, PollReport)]
+        if not reports:
+            return
+        new = sum(r.ingest.new for r in reports if r.ingest)
+        failed = sum(1 for r in reports if r.error)
+        upcoming = [
+            h.next_check_at
+            for h in self.store.source_health()
+            if h.next_check_at and not h.disabled_reason
+        ]
+        log.info(
+            "polled %d source%s, %d new%s, next %s",
+            len(reports),
+            "" if len(reports) == 1 else "s",
+            new,
+            f", {failed} failed" if failed else "",
+            min(upcoming).strftime("%H:%M") if upcoming else "not planned",
+        )
 
     async def wait_idle(self) -> None:
         while self.in_flight:
@@ -215,9 +243,10 @@ class Poller:
     async def cancel(self) -> None:
         """Cancel the polls in flight (the bot stops).  A poll commits all or nothing
         after its fetch, so one cut short left no trace and is polled again."""
-        for task in list(self.in_flight.values()):
+        for task in [*self.in_flight.values(), *self._cycles]:
             task.cancel()
         await self.wait_idle()
+        await asyncio.gather(*self._cycles, return_exceptions=True)
 
 
 def start_scheduler(poller: Poller, tick: timedelta) -> AsyncIOScheduler:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+import logging
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from bot.app import App
 from bot.cli import load_rules, main
 from bot.config import load_config
+from bot.logs import setup_logging
+from tests.waiting import until
 
 CONSOLE = '[[destinations]]\nname = "console"\nkind = "console"\n'
 
@@ -77,3 +84,48 @@ def test_make_run_says_what_each_set_up_step_does(tmp_path: Path) -> None:
     install = next(line for line in plan.splitlines() if "pip install" in line and "-e" in line)
     assert "--quiet" not in install  # pip shows what it fetches
     assert ".venv/bin/dozor" in plan  # and where the dozor command is
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "guardian-world-2018-01-31.rss"
+
+
+def sample_config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[storage]\npath = "dozor.db"\n[polling]\ntick = "1s"\njitter = 0\n'
+        f'[rules]\npaths = ["{ROOT}/rules/*.toml"]\n'
+        f'[[sources]]\nname = "guardian"\nurl = "file:{SAMPLE}"\n'
+        f'[[sources]]\nname = "paused"\nurl = "https://example.org/feed"\nenabled = false\n'
+        f"{extra}{CONSOLE}",
+        "utf-8",
+    )
+    return path
+
+
+async def test_run_says_where_its_store_is_and_a_line_per_poll_cycle(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After the first poll `make run` looked dead for hours: now each cycle says so."""
+    caplog.set_level(logging.INFO)
+    settings = load_config(sample_config(tmp_path))
+    rules, problems = load_rules(settings)
+    assert problems == []
+    stop = asyncio.Event()
+    async with App(settings, rules, stream=io.StringIO()) as app:
+        runner = asyncio.create_task(app.run_forever(stop))
+        try:
+            await until(lambda: "polled 1 source" in caplog.text, 60, "a poll cycle line")
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 30)
+    start = next(r.getMessage() for r in caplog.records if "Dozor is watching" in r.getMessage())
+    assert "1 sources (1 disabled)" in start and str(tmp_path / "dozor.db") in start
+    cycle = next(r.getMessage() for r in caplog.records if "polled 1 source" in r.getMessage())
+    assert re.fullmatch(r"polled 1 source, \d+ new, next \d\d:\d\d", cycle), cycle
+
+
+def test_library_chatter_is_hidden() -> None:
+    setup_logging("info", stream=io.StringIO())
+    for name in ("pymorphy3", "matplotlib", "matplotlib.font_manager"):
+        assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING, name
