@@ -51,8 +51,8 @@ async def test_help_lists_every_command_with_its_usage(testbot: ChatBot) -> None
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("/wach Вагнер", "unknown command /wach; did you mean /watch"),
-        ("/mutes_all", "did you mean /mutes"),
+        ("/wach Вагнер", "unknown command /wach. Did you mean /watch"),
+        ("/mutes_all", "Did you mean /mutes"),
         ("/frobnicate", "unknown command /frobnicate"),
     ],
 )
@@ -657,6 +657,18 @@ async def test_run_chat_answers_each_line(testbot: ChatBot) -> None:
     assert replies[1] == "nothing is muted in this chat"
     assert replies[2].startswith("🔇 muted source bbc in this chat until 10:00 UTC")
     assert [c.destination for c in testbot.store.chat_rules()] == ["console"]
+
+
+async def test_unknown_command_and_plain_text(testbot: ChatBot) -> None:
+    """Issue 15: the exact answer to /foo; a line without "/" naming no command is none."""
+    foo = await testbot.command("/foo", chat=testbot.DESK)
+    assert foo.text == "unknown command /foo. /help lists every command."
+    out = io.StringIO()
+    await run_chat(testbot.ctx, io.StringIO("thanks, that was quick\n/foo\nhelp mute\n"), out)
+    replies = out.getvalue().split("\n\n")
+    assert replies[0] == 'that is not a command: commands start with "/"; /help lists them'
+    assert replies[1] == "unknown command /foo. /help lists every command."
+    assert replies[2].startswith("/mute <source|rule>")  # a command's name still works bare
 
 
 def test_dozor_chat_reads_commands_from_stdin_until_eof(tmp_path: Path) -> None:

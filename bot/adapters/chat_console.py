@@ -1,7 +1,8 @@
 """The console chat adapter: ``dozor chat --config FILE`` types commands at the bot.
 
 Each input line is one command (``/watch Вагнер* погиб*``; the leading ``/`` may be
-left out) run through ``bot.commands.dispatch`` as platform "console", chat_id None,
+left out of a command's name, but a line without it that names no command is not one)
+run through ``bot.commands.dispatch`` as platform "console", chat_id None,
 user "console", who is an admin.  Replies are printed as they are, followed by a blank
 line; buttons are not offered.  Lines are read off the event loop; EOF ends the chat.
 """
@@ -32,6 +33,7 @@ def invocation(line: str) -> Invocation | None:
         user_name="console",
         command=name.lower(),
         args=args.strip(),
+        slash=head.startswith("/"),
     )
 
 

@@ -431,6 +431,7 @@ class SlackAdapter:
             command=head.lstrip("/").lower() or "help",
             args=args.strip(),
             chat_type="im" if channel.startswith("D") else "channel",
+            slash=head.startswith("/") or not head,  # "@Dozor thanks!" is no command
             # in an alert's thread, "@Dozor mute" is a reply to that alert
             reply_to_message_id=thread_ts if thread_ts != event.get("ts") else None,
         )

@@ -1,7 +1,8 @@
 """The command table and ``dispatch``: one Invocation in, one plain-text Reply out.
 
 For every invocation, in order: find the command (unknown -> the close names and
-/help); refuse arguments over ``MAX_ARGS`` characters; ask ``permissions.refusal``;
+/help; plain text without a "/" that names no command -> "not a command"); refuse
+arguments over ``MAX_ARGS`` characters; ask ``permissions.refusal``;
 ask the flood limiter (``limits.CommandLimiter``: told once, then silence); run the
 handler.  A handler raising ``UsageError`` gets its usage line back; any
 other exception is logged and answered with a short apology, never raised into the
@@ -197,14 +198,17 @@ BY_NAME = {c.name: c for c in COMMANDS}
 
 def _unknown(name: str) -> str:
     close = close_names(name, BY_NAME)
-    hint = f"; did you mean {' or '.join('/' + c for c in close)}?" if close else ""
-    return f"unknown command /{name}{hint} /help lists every command"
+    hint = f" Did you mean {' or '.join('/' + c for c in close)}?" if close else ""
+    return f"unknown command /{name}.{hint} /help lists every command."
 
 
 async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
     """Run one command for one user in one chat; always returns a Reply."""
     name = inv.command.lstrip("/").casefold()
     command = BY_NAME.get(name)
+    if command is None and not inv.slash:  # "thanks!" is not an unknown command
+        text = 'that is not a command: commands start with "/"; /help lists them'
+        return Reply(text, ephemeral=True)
     if command is None:
         return Reply(_unknown(inv.command.lstrip("/")[:40]), ephemeral=True)
     if len(inv.args) > MAX_ARGS:

@@ -26,6 +26,7 @@ class Invocation:
     thread_id: int | None = None  # forum topic
     reply_to_message_id: str | None = None  # the message this command replies to
     attachment: bytes | None = None  # a file sent with the command, or the one it answers
+    slash: bool = True  # typed with its "/" (or as a Slack slash command); False: plain text
 
     @property
     def chat(self) -> str:
