@@ -149,7 +149,6 @@ class App:
             metrics=self.metrics,
             fetchers=self._fetchers(),
         )
-        self.context.last_poll_at = lambda: self.poller.last_poll_at
         if self._rule_files is None:
             self.rule_files = RuleFiles(s.rules.paths, s.base_dir, frozenset(s.destination_names()))
             self.rule_files.reload()  # remember the files as they are now

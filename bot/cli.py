@@ -326,11 +326,14 @@ def status_command(settings: Settings, out: TextIO) -> int:
     store = Store.open(settings.storage.path)
     try:
         now = datetime.now(UTC)
+        off = {s.name for s in settings.sources if not s.enabled}
         configured = {s.name for s in settings.sources}
         health = [h for h in store.source_health() if h.name in configured]
         print(f"Sources ({len(health)}):", file=out)
         for h in health:
-            if h.disabled_reason:
+            if h.name in off:
+                state = "disabled (enabled = false in the config)"
+            elif h.disabled_reason:
                 state = f"DISABLED: {h.disabled_reason}"
             elif h.failing_since:
                 state = (

@@ -404,7 +404,7 @@ async def test_sources_and_status_show_a_failing_source(testbot: ChatBot) -> Non
     assert status[0] == "Dozor 0.1.0, up 1h5m"
     assert status[1] == "Sources: 2 ok, 1 failing, 1 disabled (of 4); /sources for details"
     assert status[2] == "Rules: 10 from files, 1 made in chat"
-    assert status[3] == "Last poll: never"  # set by the poller's fetches, not by record()
+    assert status[3] == "Last poll: 5m ago"  # from the store, not this process (issue 15)
     assert status[4] == "Outbox: 1 alert waiting to be sent"
     assert status[5:] == [
         "Broken destinations (1):",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
-from bot.cli import load_rules, main
+from bot.cli import load_rules, main, status_command
 from bot.config import load_config
 from bot.logs import setup_logging
 from tests.waiting import until
@@ -129,3 +129,18 @@ def test_library_chatter_is_hidden() -> None:
     setup_logging("info", stream=io.StringIO())
     for name in ("pymorphy3", "matplotlib", "matplotlib.font_manager"):
         assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING, name
+
+
+async def test_status_says_disabled_for_a_disabled_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_config(sample_config(tmp_path))
+    rules, _ = load_rules(settings)
+    async with App(settings, rules, stream=io.StringIO()) as app:
+        await app.run_once()
+    out = io.StringIO()
+    assert status_command(settings, out) == 0
+    lines = out.getvalue().splitlines()
+    paused = next(line for line in lines if line.startswith("  paused:"))
+    assert paused.startswith("  paused: disabled (enabled = false in the config)"), lines
+    assert any(line.startswith("  guardian: ok") for line in lines), lines

@@ -31,7 +31,6 @@ class BotContext:
     clock: Callable[[], datetime]
     file_rules: list[Rule]
     started_at: datetime
-    last_poll_at: Callable[[], datetime | None] = lambda: None
     version: str = __version__
     limiter: CommandLimiter = field(default_factory=CommandLimiter)
     _rules_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)

@@ -52,11 +52,13 @@ async def status(ctx: BotContext, inv: Invocation) -> Reply:
         elsewhere = len(broken.keys() - here)
         broken = {name: why for name, why in broken.items() if name in here}
     chat_rules = len(ctx.rules()) - len(ctx.file_rules)
+    # from the store, not this process: `dozor chat` or a restart polled nothing yet
+    last_poll = max((h.last_poll_at for h in health.values() if h.last_poll_at), default=None)
     lines = [
         f"Dozor {ctx.version}, up {span(now - ctx.started_at)}",
         f"Sources: {', '.join(shown)} (of {len(sources)}); /sources for details",
         f"Rules: {len(ctx.file_rules)} from files, {chat_rules} made in chat",
-        f"Last poll: {ago(now, ctx.last_poll_at())}",
+        f"Last poll: {ago(now, last_poll)}",
         f"Outbox: {plural(ctx.store.outbox_depth(), 'alert')} waiting to be sent",
     ]
     if broken:
