@@ -233,22 +233,31 @@ def import_opml(settings: Settings, file: Path) -> int:
     except (OSError, OpmlError) as exc:
         print(f"{file}: {exc}", file=sys.stderr)
         return 1
-    known_urls = {s.url for s in settings.sources}
+    known = {s.url: s for s in settings.sources}
     names = {s.name for s in settings.sources}
-    blocks, added = [], 0
+    blocks, added, skipped, imported = [], 0, [], set()
     for feed in feeds:
-        if feed.url in known_urls:
+        there = known.get(feed.url)
+        if there is not None:
+            off = " (disabled there: enabled = false)" if not there.enabled else ""
+            skipped.append(f"{feed.title or feed.name}: already there as {there.name}{off}")
+            continue
+        if feed.url in imported:
+            skipped.append(f"{feed.title or feed.name}: twice in the file")
             continue
         name = unique_name(feed.name, names, key=str)
         names.add(name)
-        known_urls.add(feed.url)
+        imported.add(feed.url)
         tags = ", ".join(json.dumps(t, ensure_ascii=False) for t in feed.tags)
         blocks.append(
             f"\n[[sources]]  # {json.dumps(feed.title, ensure_ascii=False)[1:-1]}\n"
-            f'name = {json.dumps(name)}\nkind = "rss"\n'
+            f"name = {json.dumps(name)}\nkind = {json.dumps(feed.kind)}\n"
             f"url = {json.dumps(feed.url, ensure_ascii=False)}\ntags = [{tags}]\n"
+            + ("" if feed.enabled else "enabled = false\n")
         )
         added += 1
+    for line in skipped:
+        print(f"{file}: skipped {line}", file=sys.stderr)
     if not added:
         print(f"{file}: {len(feeds)} feeds, all already in {settings.config_path}")
         return 0
@@ -261,10 +270,9 @@ def import_opml(settings: Settings, file: Path) -> int:
         settings.config_path.write_text(original, encoding="utf-8")
         _problems(f"{file}: not imported, the config would be invalid:", exc.problems)
         return 1
-    skipped = len(feeds) - added
     print(
         f"{file}: added {added} sources to {settings.config_path}"
-        + (f" ({skipped} already there)" if skipped else "")
+        + (f" ({len(skipped)} already there)" if skipped else "")
     )
     return 0
 
@@ -292,7 +300,9 @@ def export_opml(settings: Settings, output: Path | None) -> int:
             sources += store.chat_sources(settings.polling.interval)
         finally:
             store.close()
-    text = write_opml(OpmlFeed(s.name, s.name, s.url, s.tags) for s in sources if s.kind == "rss")
+    # every kind: a Telegram channel is its t.me/s/ page, kind and enabled = false are kept
+    # as dozorKind and dozorEnabled attributes (feed readers ignore them)
+    text = write_opml(OpmlFeed(s.name, s.name, s.url, s.tags, s.kind, s.enabled) for s in sources)
     if output is None:
         sys.stdout.write(text)
     else:

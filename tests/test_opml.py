@@ -103,3 +103,39 @@ def test_a_dtd_is_refused_in_any_encoding() -> None:
     )
     with pytest.raises(OpmlError, match="declares a DTD or entities"):
         read_opml(text.encode("utf-16"))
+
+
+def test_export_keeps_every_source_and_import_names_what_it_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15: Telegram channels were dropped, enabled = false lost, the count untrue."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[sources]]\nname = "meduza-ru"\nurl = "https://meduza.io/rss/all"\nenabled = false\n'
+        '[[sources]]\nname = "tg-rybar"\nkind = "telegram"\nchannel = "rybar"\n'
+        '[[destinations]]\nname = "console"\nkind = "console"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.opml"
+    assert main(["sources", "export", "--config", str(config), "-o", str(out)]) == 0
+    assert "wrote 2 sources" in capsys.readouterr().err
+    exported = read_opml(out.read_bytes())
+    assert [(f.url, f.kind, f.enabled) for f in exported] == [
+        ("https://meduza.io/rss/all", "rss", False),
+        ("https://t.me/s/rybar", "telegram", True),
+    ]
+    fresh = tmp_path / "fresh.toml"
+    fresh.write_text(
+        '[[sources]]\nname = "meduza"\nurl = "https://meduza.io/rss/all"\nenabled = false\n'
+        '[[destinations]]\nname = "console"\nkind = "console"\n',
+        encoding="utf-8",
+    )
+    assert main(["sources", "import", str(out), "--config", str(fresh)]) == 0
+    said = capsys.readouterr()
+    assert "skipped meduza-ru: already there as meduza (disabled there" in said.err
+    assert "added 1 sources" in said.out
+    settings = load_config(fresh)
+    rybar = next(s for s in settings.sources if s.url == "https://t.me/s/rybar")
+    assert rybar.kind == "telegram" and rybar.enabled
+    meduza = next(s for s in settings.sources if s.name == "meduza")
+    assert not meduza.enabled

@@ -29,6 +29,8 @@ class OpmlFeed:
     title: str
     url: str
     tags: tuple[str, ...] = ()
+    kind: str = "rss"  # Dozor's source kind: "telegram" for a t.me/s/<channel> page
+    enabled: bool = True
 
 
 def source_name(title: str, url: str) -> str:
@@ -85,7 +87,9 @@ def read_opml(data: bytes) -> list[OpmlFeed]:
                 while unique in names:
                     unique, n = f"{name}-{n}", n + 1
                 names.add(unique)
-                feeds.append(OpmlFeed(unique, title or unique, url, tags))
+                kind = attrs.get("dozorkind", "rss").strip() or "rss"
+                enabled = attrs.get("dozorenabled", "true").strip().lower() != "false"
+                feeds.append(OpmlFeed(unique, title or unique, url, tags, kind, enabled))
             else:
                 walk(outline, (*folders, title) if title else folders)
 
@@ -102,9 +106,11 @@ def write_opml(feeds: Iterable[OpmlFeed], title: str = "Dozor sources") -> str:
     ]
     for feed in feeds:
         category = f" category={quoteattr(','.join(feed.tags))}" if feed.tags else ""
+        extra = f" dozorKind={quoteattr(feed.kind)}" if feed.kind != "rss" else ""
+        extra += "" if feed.enabled else ' dozorEnabled="false"'
         lines.append(
             f'    <outline type="rss" text={quoteattr(feed.name)} title={quoteattr(feed.title)}'
-            f" xmlUrl={quoteattr(feed.url)}{category}/>"
+            f" xmlUrl={quoteattr(feed.url)}{category}{extra}/>"
         )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)
