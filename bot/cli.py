@@ -221,7 +221,7 @@ async def _run(settings: Settings, rules: list[Rule], files: RuleFiles, *, once:
 async def _chat(settings: Settings, rules: list[Rule], files: RuleFiles) -> int:
     """The bot as `run` builds it, but nothing polls: commands from stdin, replies to stdout."""
     async with App(settings, rules, rule_files=files) as app:
-        await run_chat(app.context, sys.stdin, sys.stdout)
+        await run_chat(app.context, sys.stdin, sys.stdout, settings.storage.path.parent)
     return 0
 
 

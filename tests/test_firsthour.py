@@ -7,14 +7,18 @@ import io
 import logging
 import re
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot import stats
+from bot.adapters.chat_console import run_chat
 from bot.app import App
 from bot.cli import load_rules, main, status_command
 from bot.config import load_config
 from bot.logs import setup_logging
+from bot.store import Store
 from tests.waiting import until
 
 CONSOLE = '[[destinations]]\nname = "console"\nkind = "console"\n'
@@ -144,3 +148,36 @@ async def test_status_says_disabled_for_a_disabled_source(
     paused = next(line for line in lines if line.startswith("  paused:"))
     assert paused.startswith("  paused: disabled (enabled = false in the config)"), lines
     assert any(line.startswith("  guardian: ok") for line in lines), lines
+
+
+async def test_stats_prints_alerts_per_day_with_whole_ticks_and_chat_files_stay_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ria = ROOT / "samples" / "ria-novosti-2024-12-03.json"
+    extra = f'[[sources]]\nname = "ria"\nurl = "file:{ria}"\nbackfill = 100\n'
+    settings = load_config(sample_config(tmp_path, extra))
+    rules, _ = load_rules(settings)
+    out = io.StringIO()
+    async with App(settings, rules, stream=io.StringIO()) as app:
+        summary = await app.run_once()
+        assert summary.sent > 0
+        await run_chat(app.context, io.StringIO("/stats\n"), out, tmp_path / "files")
+    assert f"(saved to {tmp_path / 'files' / 'dozor-stats.png'})" in out.getvalue()
+    assert (tmp_path / "files" / "dozor-stats.png").read_bytes()[:4] == b"\x89PNG"
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["stats", "-o", "week.png"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    total = int(printed[0].rsplit(" ", 1)[1])
+    at = printed.index("Per day:")
+    days = printed[at + 1 : at + 8]
+    assert all(re.fullmatch(r"  \w{3} \d\d \w{3} +\d+", line) for line in days), printed
+    assert sum(int(line.split()[-1]) for line in days) == total > 0
+
+    store = Store.open(settings.storage.path)
+    try:
+        collected = stats.collect(store, datetime.now(UTC), 7)
+    finally:
+        store.close()
+    for ax in stats.figure(collected).axes:
+        assert all(tick == int(tick) for tick in ax.get_yticks()), ax.get_yticks()

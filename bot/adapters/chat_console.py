@@ -4,13 +4,13 @@ Each input line is one command (``/watch Вагнер* погиб*``; the leadin
 left out of a command's name, but a line without it that names no command is not one)
 run through ``bot.commands.dispatch`` as platform "console", chat_id None,
 user "console", who is an admin.  Replies are printed as they are, followed by a blank
-line; buttons are not offered.  Lines are read off the event loop; EOF ends the chat.
+line; buttons are not offered; files are saved beside the store (``dozor chat``).
+Lines are read off the event loop; EOF ends the chat.
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
@@ -37,8 +37,13 @@ def invocation(line: str) -> Invocation | None:
     )
 
 
-async def run_chat(ctx: BotContext, input: TextIO, output: TextIO) -> None:
-    """Read commands from ``input`` until EOF; print each reply to ``output``."""
+async def run_chat(
+    ctx: BotContext, input: TextIO, output: TextIO, files: Path | None = None
+) -> None:
+    """Read commands from ``input`` until EOF; print each reply to ``output``; a file a
+    reply carries (/stats, /export) is saved in ``files`` (default: the current
+    directory), where the user finds it, not in a temporary directory."""
+    folder = Path(".") if files is None else files
     interactive = bool(getattr(input, "isatty", None) and input.isatty())
     while True:
         if interactive:
@@ -53,7 +58,8 @@ async def run_chat(ctx: BotContext, input: TextIO, output: TextIO) -> None:
         reply = await dispatch(ctx, inv)
         text = reply.text.rstrip("\n")
         if reply.attachment is not None:  # a console shows no files: save it, say where
-            path = Path(tempfile.gettempdir()) / reply.attachment_name
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / reply.attachment_name
             path.write_bytes(reply.attachment)
             text += f"\n(saved to {path})"
         output.write(text + "\n\n")
