@@ -102,6 +102,7 @@ class App:
         await self.http.__aenter__()
         self.console = ConsoleAdapter(self.stream)
         self.adapters: dict[str, Adapter] = {"console": self.console}  # by destination kind
+        self._unavailable: dict[str, str] = {}  # destination kind -> why it has no adapter
         self.pipeline = Pipeline(
             self.store,
             [*self.rules, *(chat.rule for chat in self.store.chat_rules())],  # = context.rules()
@@ -136,6 +137,7 @@ class App:
             self.clock,
             metrics=self.metrics,
             destination_of=self.context.destination,
+            unavailable=self._unavailable.get,
         )
         self.poller = Poller(
             self.context.sources,
@@ -172,6 +174,7 @@ class App:
                 "Telegram destinations are configured but TELEGRAM_BOT_TOKEN is not set: "
                 "their alerts wait in the outbox until it is"
             )
+            self._unavailable["telegram"] = "as TELEGRAM_BOT_TOKEN is not set"
             return None
         from bot.adapters.telegram import TelegramAdapter
 
@@ -238,6 +241,7 @@ class App:
                 s.slack.mode,
                 " and ".join(missing) + (" is" if len(missing) == 1 else " are"),
             )
+            self._unavailable["slack"] = f"as {' and '.join(missing)} not set"
             return None
         from bot.adapters.slack import SlackAdapter
 

@@ -100,8 +100,10 @@ class Outbox:
         batch: int = 50,
         metrics: Metrics | None = None,
         destination_of: Callable[[str], Destination | None] = lambda name: None,
+        unavailable: Callable[[str], str | None] = lambda kind: None,
     ):
         self.metrics = metrics
+        self.unavailable = unavailable  # platform kind -> why it has no adapter now
         self.destination_of = destination_of
         self.store = store
         self.adapter_for = adapter_for
@@ -147,10 +149,16 @@ class Outbox:
         adapter = self.adapter_for(destination)
         if adapter is None and destination not in self._warned:
             self._warned.add(destination)
+            target = self.destination_of(destination)
+            why = (
+                "which is not configured now"
+                if target is None
+                else self.unavailable(target.kind) or f"whose {target.kind} connection is down"
+            )
             log.warning(
-                "alerts wait for destination %r, which is not configured now; "
-                "they will be sent when it is",
+                "alerts wait for destination %r, %s; they will be sent when it is",
                 destination,
+                why,
             )
         return adapter
 

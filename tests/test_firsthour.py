@@ -181,3 +181,23 @@ async def test_stats_prints_alerts_per_day_with_whole_ticks_and_chat_files_stay_
         store.close()
     for ax in stats.figure(collected).axes:
         assert all(tick == int(tick) for tick in ax.get_yticks()), ax.get_yticks()
+
+
+async def test_the_waiting_alerts_warning_names_the_real_cause(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    ria = ROOT / "samples" / "ria-novosti-2024-12-03.json"
+    extra = (
+        f'[[sources]]\nname = "ria"\nurl = "file:{ria}"\nbackfill = 100\n'
+        '[[destinations]]\nname = "tg-desk"\nkind = "telegram"\nchat_id = -1001234567890\n'
+    )
+    settings = load_config(sample_config(tmp_path, extra))
+    rules, _ = load_rules(settings)
+    async with App(settings, rules, stream=io.StringIO(), environ={}) as app:
+        await app.run_once()
+    assert (
+        "alerts wait for destination 'tg-desk', as TELEGRAM_BOT_TOKEN is not set; "
+        "they will be sent when it is"
+    ) in caplog.text
+    assert "not configured now" not in caplog.text
