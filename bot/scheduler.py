@@ -222,18 +222,14 @@ class Poller:
             return
         new = sum(r.ingest.new for r in reports if r.ingest)
         failed = sum(1 for r in reports if r.error)
-        upcoming = [
-            h.next_check_at
-            for h in self.store.source_health()
-            if h.next_check_at and not h.disabled_reason
-        ]
+        upcoming = self.store.next_check_at()
         log.info(
             "polled %d source%s, %d new%s, next %s",
             len(reports),
             "" if len(reports) == 1 else "s",
             new,
             f", {failed} failed" if failed else "",
-            min(upcoming).strftime("%H:%M") if upcoming else "not planned",
+            upcoming.strftime("%H:%M") if upcoming else "not planned",
         )
 
     async def wait_idle(self) -> None:

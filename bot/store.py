@@ -10,6 +10,9 @@ reaches the same destination twice, across restarts and across sources.  Methods
 named for intent; times are stored as ISO 8601 UTC strings, which sort as times.
 The archive search's FTS5 index of every item's words (``items_search``) is kept in
 step by triggers (bot/migrations.py); ``search_candidates`` reads it.
+Another program's write lock: once the bot runs, a call waits at most ``LOOP_BUSY_MS``
+inside SQLite, so the event loop is never held; ``retry_locked`` (one write) and
+``retry_locked_async`` (a command or a button press) wait out the rest asynchronously.
 """
 
 from __future__ import annotations
@@ -349,6 +352,16 @@ class Store:
                     "next_check_at": None,
                 },
             )
+
+    def next_check_at(self) -> datetime | None:
+        """When the next source is due (disabled sources aside): one query, not a read
+        of every source's health (the poll cycle's log line asks it at every tick)."""
+        row = self.db.execute(
+            "select min(next_check_at) from source_state"
+            " where next_check_at is not null and next_check_at != ''"
+            " and coalesce(disabled_reason, '') = ''"
+        ).fetchone()
+        return from_iso(row[0]) if row and row[0] else None
 
     def source_health(self) -> list[SourceHealth]:
         out = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Iterable
@@ -94,10 +95,27 @@ def alive(pids: Iterable[int]) -> set[int]:
     return running
 
 
+async def stop_when_idle(bot: asyncio.subprocess.Process, db: Path, log: Path) -> None:
+    """Once every send is recorded, SIGTERM: the bot must exit 0 (in 60 s at most)."""
+    from tests.waiting import until
+
+    await until(lambda: outbox_idle(db), 60, "all sends recorded")
+    bot.send_signal(signal.SIGTERM)
+    assert await stopped_within(bot, 60) is not None
+    assert bot.returncode == 0, log.read_text()[-3000:]  # noqa: ASYNC240 (a failure report)
+
+
+async def reap(bot: asyncio.subprocess.Process | None) -> None:
+    """Kill ``bot`` if it still runs (a test that failed half-way)."""
+    if bot is not None and bot.returncode is None:
+        bot.kill()
+        await bot.wait()
+
+
 def outbox_idle(db: Path) -> bool:
     """Whether the store of a running bot has no alert left to send or edit (what was
     sent was answered and recorded).  The bot's own notices ("source X is noisy") are
-    not counted: one raised during a delivery round may wait for the next one (30 s)."""
+    not alerts and are not counted."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         row = conn.execute(

@@ -19,7 +19,7 @@ from pathlib import Path
 from bot.config import DedupSettings
 from bot.dedup import StoryIndex, fingerprint
 from bot.matching import Matcher, load_rule_files
-from tests.botprocess import outbox_idle, start_bot, stopped_within
+from tests.botprocess import reap, start_bot, stop_when_idle
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_api import SentMessage as SlackMessage
@@ -119,14 +119,9 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
                 await bot.wait()
             bot = await start_bot(config, tokens, log)
             await until(lambda: len(delivered(tg)) >= total, 120, "every alert (see bot.log)")
-            await until(lambda: outbox_idle(tmp_path / "dozor.db"), 60, "all sends recorded")
-            bot.send_signal(signal.SIGTERM)
-            assert await stopped_within(bot, 60) is not None
-            assert bot.returncode == 0, log.read_text()[-3000:]
+            await stop_when_idle(bot, tmp_path / "dozor.db", log)
         finally:
-            if bot is not None and bot.returncode is None:
-                bot.kill()
-                await bot.wait()
+            await reap(bot)
     got = delivered(tg)
     assert {link for _, link in got} == want  # every alert, nothing else
     assert len(got) == total  # in both chats
@@ -398,14 +393,9 @@ async def test_sigkill_from_the_start_with_stories_to_telegram_and_slack(tmp_pat
             # never shown under it, as no edit is asked of an alert not yet sent: a bug
             # apart from crashes, reported, which would make this test flaky)
             await until(lambda: not untold(late), 60, f"the late edits; kills: {kills}")
-            await until(lambda: outbox_idle(tmp_path / "dozor.db"), 60, "all sends recorded")
-            bot.send_signal(signal.SIGTERM)
-            assert await stopped_within(bot, 60) is not None
-            assert bot.returncode == 0, log.read_text()[-3000:]
+            await stop_when_idle(bot, tmp_path / "dozor.db", log)
         finally:
-            if bot is not None and bot.returncode is None:
-                bot.kill()
-                await bot.wait()
+            await reap(bot)
 
     got = alerts_by_destination(tg, slack)
     messages: dict[str, list[TelegramMessage] | list[SlackMessage]] = {

@@ -89,6 +89,11 @@ class _Options:
     derived: bool = False
     english: bool = False
 
+    @classmethod
+    def of(cls, rule: Rule) -> _Options:
+        """The form options a rule asks for (inflection, translit, English, derived)."""
+        return cls(rule.inflect, rule.translit, rule.derived, rule.english_forms)
+
 
 @dataclass(frozen=True, slots=True)
 class _Atom:  # while compiling only
@@ -164,12 +169,7 @@ class _Compiler:
         return ("near", left, self.tree(node.right, options, labels), node.distance)
 
     def rule(self, rule: Rule) -> _Rule:
-        options = _Options(
-            inflect=rule.inflect,
-            translit=rule.translit,
-            english=rule.english_forms,
-            derived=rule.derived,
-        )
+        options = _Options.of(rule)
         root = rule_tree(rule, self._entries)
         labels: dict[str, int] = {}
         tree = None if root is None else self.tree(root, options, labels)

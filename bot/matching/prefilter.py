@@ -38,14 +38,7 @@ def fts_expression(rule: Rule) -> str | None:
     root = rule_tree(rule)
     if root is None:
         return None
-    options = _Options(
-        inflect=rule.inflect,
-        translit=rule.translit,
-        english=rule.english_forms,
-        derived=rule.derived,
-    )
-    builder = _Builder(options)
-    return builder.expression(root)
+    return _Builder(_Options.of(rule)).expression(root)
 
 
 class _Builder:
