@@ -34,7 +34,7 @@ from bot.store.connection import (
     retry_locked,
     retry_locked_async,
 )
-from bot.store.deliveries import Deliveries
+from bot.store.deliveries import TRANSITIONS, Deliveries, IllegalTransition, Move, State, Verdict
 from bot.store.rows import (
     ITEM_TEXT_KEPT,
     StoredAlert,
@@ -51,11 +51,16 @@ __all__ = [
     "ITEM_TEXT_KEPT",
     "LOOP_BUSY_MS",
     "START_BUSY_MS",
+    "TRANSITIONS",
     "ChatRule",
+    "IllegalTransition",
+    "Move",
     "Sighting",
     "SourceHealth",
+    "State",
     "Store",
     "StoredAlert",
+    "Verdict",
     "alert_from_json",
     "alert_to_json",
     "from_iso",

@@ -1,18 +1,40 @@
-"""Store, deliveries: the outbox's queue (routing -> here -> bot/outbox.py -> adapters).
+"""Store, deliveries: the outbox's queue and its state machine (routing -> here ->
+bot/outbox.py -> adapters).
 
 An alert is written here before any send; ``(destination, story_key)`` is unique, so
 the same story never reaches the same destination twice, across restarts and across
-sources.  Each destination's lane asks what is due (alerts, a digest, notices, edits),
-records how each send ended, and when it next has something to do.
+sources.  Each destination's lane asks what is due (``due_destinations``,
+``claim_deliveries``, ``due_digest``, ``pending_notices``, ``due_edits``), tells how
+each send ended (``record_send``, ``record_digest``, ``defer_edit``), and asks when it
+next has something to do (``next_due_at``).  How long to wait after a failure is
+decided here too.
+
+States (``State``) and the moves between them (``TRANSITIONS``, data; in short):
+
+    (new) -> pending | digest | suppressed     enqueue_alert (suppressed: muted there)
+    pending -> pending    deferred: a retry, quiet hours, a broken destination (parked)
+    pending -> sent       mark_sent
+    digest  -> digest     the digest failed; tried again later
+    digest  -> sent       mark_digest_sent
+    sent, suppressed      final
+
+A send in hand is still ``pending``: a crash before ``mark_sent`` sends it again on
+restart (at least once; the adapter's send is the only thing repeated).  A destination
+that refuses for good is "broken" (``destination_state``): its alert stays pending,
+tried again after ``BROKEN_RETRY``.  Notices (the bot's own messages) go pending ->
+sent.  Any other move raises ``IllegalTransition`` and writes nothing.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, NamedTuple
 
-from bot.model import Alert, OutgoingMessage
+from bot.model import Alert, OutgoingMessage, SendResult, SendStatus
 from bot.store.connection import Concern
 from bot.store.rows import (
     StoredAlert,
@@ -23,8 +45,138 @@ from bot.store.rows import (
     iso,
 )
 
+MAX_BACKOFF = timedelta(minutes=10)  # a failed send waits 2, 4, 8 ... s, at most this
+BROKEN_RETRY = timedelta(minutes=15)  # a broken destination is tried again after this
+DIGEST_RETRY = timedelta(minutes=1)  # a digest that failed without a Retry-After
+EDIT_RETRY = timedelta(seconds=30)  # a redraw or thread reply that failed
+
+
+class State(StrEnum):
+    PENDING = "pending"  # due at next_attempt_at; a send in hand is still pending
+    DIGEST = "digest"  # collected for the destination's digest, due at next_attempt_at
+    SUPPRESSED = "suppressed"  # muted in that chat: recorded, never sent
+    SENT = "sent"  # delivered, alone or in a digest
+
+
+class Move(NamedTuple):
+    was: frozenset[State | None]  # the states it may start from (None: a new row)
+    to: State
+
+
+# Every move an alert or a notice can make: which state may go to which.
+TRANSITIONS: Mapping[str, Move] = {
+    "enqueue": Move(frozenset({None}), State.PENDING),
+    "collect": Move(frozenset({None}), State.DIGEST),  # for the destination's digest
+    "suppress": Move(frozenset({None}), State.SUPPRESSED),  # muted in that chat
+    "defer": Move(frozenset({State.PENDING}), State.PENDING),  # retry, quiet hours, parked
+    "send": Move(frozenset({State.PENDING}), State.SENT),
+    "delay_digest": Move(frozenset({State.DIGEST}), State.DIGEST),
+    "send_digest": Move(frozenset({State.DIGEST}), State.SENT),
+}
+
+
+class IllegalTransition(Exception):
+    """A move the table does not allow (e.g. an alert sent twice); nothing was written."""
+
+    def __init__(self, table: str, row_id: int | None, was: str | None, move: str):
+        to = TRANSITIONS[move].to
+        super().__init__(f"{table} {row_id}: cannot {move} from {was or 'nowhere'} to {to}")
+        self.was, self.move = was, move
+
+
+def _states(move: Move) -> str:
+    """The SQL list of the states a move starts from."""
+    return ", ".join(f"'{state.value}'" for state in move.was if state is not None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a send ended, as recorded: sent, or pending again (deferred or parked)."""
+
+    state: State
+    retry_in: timedelta | None = None  # when pending again: the wait before the next try
+    parked: bool = False  # the destination is broken (the alert waits ``BROKEN_RETRY``)
+    recovered: bool = False  # sent to a destination that was marked broken until now
+
 
 class Deliveries(Concern):
+    def _move(self, table: str, row_id: int, move: str, changes: str, args: list[Any]) -> None:
+        """Make ``move`` (``TRANSITIONS``) on one row of ``table``, setting ``changes``
+        too, or raise ``IllegalTransition`` (writing nothing) when the row is in a state
+        the move may not start from."""
+        step = TRANSITIONS[move]
+        cursor = self.db.execute(
+            f"update {table} set state = ?, {changes} where id = ? and state in ({_states(step)})",
+            [step.to.value, *args, row_id],
+        )
+        if not cursor.rowcount:
+            row = self.db.execute(f"select state from {table} where id = ?", [row_id]).fetchone()
+            raise IllegalTransition(table, row_id, row[0] if row else None, move)
+
+    def due_destinations(self, now: datetime) -> set[str]:
+        """The destinations that have something due now: alerts, edits, a digest,
+        notices (the outbox opens a lane for each)."""
+        return {
+            *self.pending_destinations(),
+            *self.edit_destinations(now),
+            *self.digest_destinations(now),
+            *self.notice_destinations(),
+        }
+
+    def record_send(
+        self, alert_id: int, destination: str, result: SendResult, now: datetime
+    ) -> Verdict:
+        """Record how sending a claimed alert ended, in one transaction: sent; broken
+        (the destination is marked broken, the alert parked for ``BROKEN_RETRY``); or a
+        retry after the adapter's ``retry_after`` (a 429) or an exponential backoff."""
+        with self._tx():
+            if result.status is SendStatus.SENT:
+                self.mark_sent(alert_id, now, result.remote_id)
+                return Verdict(State.SENT, recovered=self.clear_destination_broken(destination))
+            if result.status is SendStatus.BROKEN:
+                self.mark_destination_broken(destination, result.detail, now)
+                self.mark_retry(alert_id, result.detail, now + BROKEN_RETRY)
+                return Verdict(State.PENDING, BROKEN_RETRY, parked=True)
+            attempts = self.attempts(alert_id)
+            delay = (
+                result.retry_after
+                if result.retry_after is not None
+                else min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 10)))
+            )
+            self.mark_retry(alert_id, result.detail, now + delay)
+            return Verdict(State.PENDING, delay)
+
+    def record_digest(
+        self, destination: str, alert_ids: list[int], result: SendResult, now: datetime
+    ) -> timedelta | None:
+        """Record how sending a digest ended, in one transaction; None when it was sent,
+        else the wait before it is tried again (``BROKEN_RETRY`` for a broken
+        destination, which is marked so)."""
+        with self._tx():
+            if result.status is SendStatus.SENT:
+                self.mark_digest_sent(alert_ids, now)
+                return None
+            delay = result.retry_after if result.retry_after is not None else DIGEST_RETRY
+            if result.status is SendStatus.BROKEN:
+                self.mark_destination_broken(destination, result.detail, now)
+                delay = BROKEN_RETRY
+            self.delay_digest(destination, now + delay, result.detail)
+            return delay
+
+    def defer_edit(self, alert_id: int, result: SendResult, now: datetime) -> None:
+        """A redraw that was not done: tried again after ``retry_after`` (``EDIT_RETRY``
+        without one)."""
+        delay = result.retry_after if result.retry_after is not None else EDIT_RETRY
+        self.edit_retry(alert_id, result.detail, now + delay)
+
+    def defer_reply(self, alert_id: int, result: SendResult, now: datetime) -> None:
+        """A thread reply that was not sent: tried again after ``retry_after`` (or
+        ``EDIT_RETRY``), after ``BROKEN_RETRY`` when the destination is broken."""
+        delay = result.retry_after or EDIT_RETRY
+        if result.status is SendStatus.BROKEN:
+            delay = BROKEN_RETRY
+        self.edit_retry(alert_id, result.detail, now + delay)
+
     def enqueue_alert(
         self,
         alert: Alert,
@@ -37,6 +189,7 @@ class Deliveries(Concern):
 
         A ``suppressed`` alert (muted in that chat) is recorded but never sent, not even
         after the mute ends."""
+        move = "suppress" if suppressed else "collect" if digest_at else "enqueue"
         with self._tx():
             cursor = self.db.execute(
                 "insert or ignore into alerts (destination, story_key, source, rules, payload,"
@@ -49,7 +202,7 @@ class Deliveries(Concern):
                     ", ".join(m.rule for m in alert.matches),
                     json.dumps(alert_to_json(alert), ensure_ascii=False),
                     iso(now),
-                    "suppressed" if suppressed else "digest" if digest_at else "pending",
+                    TRANSITIONS[move].to.value,
                     iso(digest_at or now),
                     alert.item.key,
                 ],
@@ -81,19 +234,25 @@ class Deliveries(Concern):
         return due
 
     def mark_sent(self, alert_id: int, now: datetime, remote_id: str | None = None) -> None:
+        """pending -> sent."""
         with self._tx():
-            self.db.execute(
-                "update alerts set state = 'sent', sent_at = ?, remote_id = ?,"
-                " attempts = attempts + 1, last_error = null where id = ?",
-                [iso(now), remote_id, alert_id],
+            self._move(
+                "alerts",
+                alert_id,
+                "send",
+                "sent_at = ?, remote_id = ?, attempts = attempts + 1, last_error = null",
+                [iso(now), remote_id],
             )
 
     def mark_retry(self, alert_id: int, error: str, next_attempt: datetime) -> None:
+        """pending -> pending: deferred until ``next_attempt``."""
         with self._tx():
-            self.db.execute(
-                "update alerts set attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
-                " where id = ?",
-                [error, iso(next_attempt), alert_id],
+            self._move(
+                "alerts",
+                alert_id,
+                "defer",
+                "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
+                [error, iso(next_attempt)],
             )
 
     def attempts(self, alert_id: int) -> int:
@@ -105,7 +264,7 @@ class Deliveries(Concern):
         with self._tx():
             self.db.execute(
                 "update alerts set next_attempt_at = ? where destination = ?"
-                " and state = 'pending' and next_attempt_at < ?",
+                f" and state in ({_states(TRANSITIONS['defer'])}) and next_attempt_at < ?",
                 [iso(until), destination, iso(until)],
             )
 
@@ -139,17 +298,20 @@ class Deliveries(Concern):
         edits the digest as if it were one of them."""
         with self._tx():
             for alert_id in alert_ids:
-                self.db.execute(
-                    "update alerts set state = 'sent', sent_at = ?, remote_id = NULL,"
-                    " attempts = attempts + 1 where id = ?",
-                    [iso(now), alert_id],
+                self._move(
+                    "alerts",
+                    alert_id,
+                    "send_digest",
+                    "sent_at = ?, remote_id = NULL, attempts = attempts + 1",
+                    [iso(now)],
                 )
 
     def delay_digest(self, destination: str, until: datetime, error: str) -> None:
+        """digest -> digest: the whole digest of ``destination`` waits until ``until``."""
         with self._tx():
             self.db.execute(
                 "update alerts set next_attempt_at = ?, last_error = ?, attempts = attempts + 1"
-                " where destination = ? and state = 'digest'",
+                f" where destination = ? and state in ({_states(TRANSITIONS['delay_digest'])})",
                 [iso(until), error, destination],
             )
 
@@ -285,11 +447,9 @@ class Deliveries(Concern):
         return rows[0] if rows else None
 
     def mark_notice_sent(self, notice_id: int, remote_id: str | None) -> None:
+        """A notice: pending -> sent."""
         with self._tx():
-            self.db.execute(
-                "update notices set state = 'sent', remote_id = ? where id = ?",
-                [remote_id, notice_id],
-            )
+            self._move("notices", notice_id, "send", "remote_id = ?", [remote_id])
 
     def noticed_since(self, destination: str, kind: str, subject: str, since: datetime) -> bool:
         return bool(
