@@ -2,7 +2,8 @@
 
     dozor run    [--config FILE] [--once] poll, match and deliver (until stopped, or once)
     dozor check  --config FILE            validate the config and rule files, list every problem
-    dozor status --config FILE            each source's health and the outbox, from the store
+    dozor status --config FILE            each source's health, each destination up or down
+                                          (and why), the outbox: from the store
     dozor chat   --config FILE            type chat commands (/help, /watch ...) at the console
     dozor stats  --config FILE            alerts per day as a PNG chart, and the top sources
     dozor sources import FILE.opml | export   move the feed list in and out as OPML
@@ -46,6 +47,7 @@ from bot.config import ConfigError, Settings, format_duration, load_config
 from bot.logs import setup_logging
 from bot.matching import QueryError, RuleFiles, TermError
 from bot.model import Rule
+from bot.reach import destinations as destinations_reach
 from bot.store import Store
 from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
 
@@ -357,6 +359,10 @@ def status_command(settings: Settings, out: TextIO) -> int:
                 state = "not polled yet"
             nxt = f"; next check in {_until(now, h.next_check_at)}" if h.next_check_at else ""
             print(f"  {h.name}: {state}; {h.items_seen} items seen{nxt}", file=out)
+        targets = [*settings.destinations, *store.chat_destinations()]
+        print(f"Destinations ({len(targets)}):", file=out)
+        for reach in destinations_reach(store, targets, now):
+            print(f"  {reach.line()}", file=out)
         counts = store.outbox_counts()
         broken = store.broken_destinations()
         print("Outbox:", file=out)
