@@ -247,6 +247,12 @@ def import_opml(settings: Settings, file: Path) -> int:
         if feed.url in imported:
             skipped.append(f"{feed.title or feed.name}: twice in the file")
             continue
+        if not feed.url.startswith(("http://", "https://")):  # a file: sample, say
+            skipped.append(
+                f"{feed.title or feed.name}: not an http(s) feed ({feed.url}); "
+                "add it to the config by hand"
+            )
+            continue
         name = unique_name(feed.name, names, key=str)
         names.add(name)
         imported.add(feed.url)
@@ -261,7 +267,11 @@ def import_opml(settings: Settings, file: Path) -> int:
     for line in skipped:
         print(f"{file}: skipped {line}", file=sys.stderr)
     if not added:
-        print(f"{file}: {len(feeds)} feeds, all already in {settings.config_path}")
+        there = sum(1 for f in feeds if f.url in known)
+        if there == len(feeds):
+            print(f"{file}: {_count(feeds, 'feed')}, all already in {settings.config_path}")
+        else:
+            print(f"{file}: {_count(feeds, 'feed')}, none added ({there} already there)")
         return 0
     original = settings.config_path.read_text(encoding="utf-8")
     header = f"\n# --- imported from {file.name} ({len(blocks)} feeds) ---\n"
