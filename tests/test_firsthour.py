@@ -18,7 +18,9 @@ from bot.app import App
 from bot.cli import load_rules, main, status_command
 from bot.config import load_config
 from bot.logs import setup_logging
+from bot.matching.query import without_comments
 from bot.store import Store
+from tests.chatbot import ChatBot
 from tests.waiting import until
 
 CONSOLE = '[[destinations]]\nname = "console"\nkind = "console"\n'
@@ -201,3 +203,13 @@ async def test_the_waiting_alerts_warning_names_the_real_cause(
         "they will be sent when it is"
     ) in caplog.text
     assert "not configured now" not in caplog.text
+
+
+async def test_rules_shows_a_query_without_its_comments(testbot: ChatBot) -> None:
+    """The first-hour walk: /rules showed "... OR KIA # c…", a comment of the rule file
+    cut short, in the middle of the query."""
+    text = (await testbot.command("/rules")).text  # the console: every rule
+    line = next(x for x in text.splitlines() if x.startswith("- wagner-casualties-en "))
+    assert "#" not in line and "case is ignored" not in line, line
+    assert "OR wounded OR KIA OR" in line, line
+    assert without_comments('a # one\nOR "b # c" # two') == 'a \nOR "b # c" '
