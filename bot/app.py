@@ -304,13 +304,16 @@ class App:
         sources = self.context.sources()
         off = {h.name for h in self.store.source_health() if h.disabled_reason}
         disabled = [s for s in sources if not s.enabled or s.name in off]
+        due = self.store.next_check_at()  # after a restart: sources polled lately wait
         log.info(
-            "Dozor is watching %d sources (%d disabled) with %d rules; alerts go to %s; store %s",
+            "Dozor is watching %d sources (%d disabled) with %d rules; alerts go to %s; "
+            "store %s; first poll %s",
             len(sources) - len(disabled),
             len(disabled),
             len(self.rules),
             ", ".join(d.name for d in self.context.destinations()) or "nowhere",
             self.settings.storage.path,
+            f"at {due:%H:%M} UTC" if due and due > self.clock() else "now",
         )
         if not await _unless(stop, self.connect(listen=True)):
             return

@@ -127,6 +127,7 @@ async def test_run_says_where_its_store_is_and_a_line_per_poll_cycle(
             await asyncio.wait_for(runner, 30)
     start = next(r.getMessage() for r in caplog.records if "Dozor is watching" in r.getMessage())
     assert "1 sources (1 disabled)" in start and str(tmp_path / "dozor.db") in start
+    assert start.endswith("; first poll now"), start
     cycle = next(r.getMessage() for r in caplog.records if "polled 1 source" in r.getMessage())
     assert re.fullmatch(r"polled 1 source, \d+ new, next \d\d:\d\d", cycle), cycle
 
@@ -213,3 +214,21 @@ async def test_rules_shows_a_query_without_its_comments(testbot: ChatBot) -> Non
     assert "#" not in line and "case is ignored" not in line, line
     assert "OR wounded OR KIA OR" in line, line
     assert without_comments('a # one\nOR "b # c" # two') == 'a \nOR "b # c" '
+
+
+async def test_a_restart_says_when_its_first_poll_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first-hour walk: after a restart the sources polled minutes ago are not due,
+    and "Dozor is watching ..." was followed by minutes of silence."""
+    caplog.set_level(logging.INFO)
+    settings = load_config(sample_config(tmp_path))
+    rules, _ = load_rules(settings)
+    async with App(settings, rules, stream=io.StringIO()) as app:
+        await app.run_once()  # every source polled: none is due for a while
+    stop = asyncio.Event()
+    stop.set()
+    async with App(settings, rules, stream=io.StringIO()) as app:
+        await app.run_forever(stop)  # says what it watches, then stops
+    start = next(r.getMessage() for r in caplog.records if "Dozor is watching" in r.getMessage())
+    assert re.search(r"; first poll at \d\d:\d\d UTC$", start), start
