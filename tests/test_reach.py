@@ -108,3 +108,11 @@ async def test_slack_rejected_and_telegram_refused_say_why(tmp_path: Path) -> No
 
         shown = await run_once(path, SLACK_BOT_TOKEN=slack.bot_token, **env)
         assert "  sl (slack): up; 0 alerts wait" in shown
+
+
+async def test_help_says_status_shows_the_destinations_down(tmp_path: Path) -> None:
+    out = io.StringIO()
+    settings = load_config(config(tmp_path, "http://127.0.0.1:9"))
+    async with App(settings, [], stream=io.StringIO(), environ={}) as app:
+        await run_chat(app.context, io.StringIO("/help status\n"), out, tmp_path)
+    assert "destinations down (and why)" in out.getvalue()
