@@ -7,7 +7,7 @@ import io
 import logging
 import re
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -232,3 +232,16 @@ async def test_a_restart_says_when_its_first_poll_is(
         await app.run_forever(stop)  # says what it watches, then stops
     start = next(r.getMessage() for r in caplog.records if "Dozor is watching" in r.getMessage())
     assert re.search(r"; first poll at \d\d:\d\d UTC$", start), start
+
+
+async def test_sources_says_when_an_old_last_item_was_not_how_many_days_ago(
+    testbot: ChatBot,
+) -> None:
+    """The first-hour walk: the bundled samples' last items were "731d4h21m ago"."""
+    from tests.test_commands import from_source
+
+    testbot.poll("ria", from_source("ria"))
+    testbot.clock.advance(timedelta(days=731, hours=4))
+    sources = (await testbot.command("/sources", chat=testbot.DESK)).text
+    ria = next(line for line in sources.splitlines() if line.startswith("- ria "))
+    assert re.search(r"; last item 2024-12-0\d \d\d:\d\d UTC;", ria), ria
