@@ -219,3 +219,12 @@ def make_run_until_alerts(clone: Path, env: dict[str, str]) -> tuple[str, str]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return out, "".join(err) + rest
+
+
+def test_the_shipped_config_speaks_to_its_user_not_of_the_projects_history() -> None:
+    """The first-hour walk: config.toml said `# later issues add "telegram" and "slack"`."""
+    shipped = (Path(__file__).resolve().parents[1] / "config.toml").read_text("utf-8")
+    comments = [line.split("#", 1)[1] for line in shipped.splitlines() if "#" in line]
+    assert not [c for c in comments if re.search(r"\b(issues?|TODO)\b", c, re.I)]
+    assert "Connecting Telegram and Slack" in shipped  # where the other kinds are told
+    assert "## Connecting Telegram and Slack" in README
