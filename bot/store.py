@@ -4,7 +4,8 @@ It keeps what must survive a restart: each source's fetch state and health, ever
 item seen (so nothing alerts twice), the outbox of alerts with their notes, edits and
 thread replies, stories (sightings and the fingerprints of the dedup window), digests
 waiting for their time, notices, mutes, and what chat added (rules, sources,
-destinations by chat).  Migrations (bot/migrations.py) build it.  An alert is written
+destinations by chat), and why a chat platform is down (bot/reach.py).  Migrations
+(bot/migrations.py) build it.  An alert is written
 here before any send; ``(destination, story_key)`` is unique, so the same story never
 reaches the same destination twice, across restarts and across sources.  Methods are
 named for intent; times are stored as ISO 8601 UTC strings, which sort as times.
