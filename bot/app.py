@@ -32,6 +32,7 @@ from bot.metrics import serve as serve_metrics
 from bot.model import Rule
 from bot.outbox import Adapter, Outbox
 from bot.pipeline import Pipeline
+from bot.reach import cannot_connect, connected, no_token
 from bot.scheduler import Fetcher, Poller, PollReport, start_scheduler
 from bot.schedules import DigestSchedule
 from bot.store import LOOP_BUSY_MS, Store
@@ -175,6 +176,7 @@ class App:
                 "their alerts wait in the outbox until it is"
             )
             self._unavailable["telegram"] = "as TELEGRAM_BOT_TOKEN is not set"
+            no_token(self.store, "telegram", ["TELEGRAM_BOT_TOKEN"], self.clock())
             return None
         from bot.adapters.telegram import TelegramAdapter
 
@@ -242,6 +244,7 @@ class App:
                 " and ".join(missing) + (" is" if len(missing) == 1 else " are"),
             )
             self._unavailable["slack"] = f"as {' and '.join(missing)} not set"
+            no_token(self.store, "slack", missing, self.clock())
             return None
         from bot.adapters.slack import SlackAdapter
 
@@ -280,10 +283,16 @@ class App:
             try:
                 await adapter.start(listen=listen)
             except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
+                why = cannot_connect(self.store, adapter.kind, exc, self.clock(), self.environ)
                 log.error(
-                    "%s: cannot connect (%s); alerts for it wait in the outbox", platform, exc
+                    "%s: %s; alerts for it wait in the outbox (dozor status shows it)",
+                    platform,
+                    why,
                 )
                 self.adapters.pop(adapter.kind, None)
+                self._unavailable[adapter.kind] = f"as {platform} {why}"
+            else:
+                connected(self.store, adapter.kind, self.clock())
 
     async def run_once(self) -> RunSummary:
         await self.connect(listen=False)
@@ -295,13 +304,16 @@ class App:
         sources = self.context.sources()
         off = {h.name for h in self.store.source_health() if h.disabled_reason}
         disabled = [s for s in sources if not s.enabled or s.name in off]
+        due = self.store.next_check_at()  # after a restart: sources polled lately wait
         log.info(
-            "Dozor is watching %d sources (%d disabled) with %d rules; alerts go to %s; store %s",
+            "Dozor is watching %d sources (%d disabled) with %d rules; alerts go to %s; "
+            "store %s; first poll %s",
             len(sources) - len(disabled),
             len(disabled),
             len(self.rules),
             ", ".join(d.name for d in self.context.destinations()) or "nowhere",
             self.settings.storage.path,
+            f"at {due:%H:%M} UTC" if due and due > self.clock() else "now",
         )
         if not await _unless(stop, self.connect(listen=True)):
             return

@@ -318,6 +318,12 @@ def _m9_search(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m10_platform_state(db: sqlite_utils.Database) -> None:
+    """Why a chat platform cannot be used (no token set, cannot connect: reason), since
+    when; ``reason`` null: it connected (bot/reach.py)."""
+    db["platform_state"].create({"platform": str, "reason": str, "since": str}, pk="platform")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
@@ -328,4 +334,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m7_replies,
     _m8_story_index,
     _m9_search,
+    _m10_platform_state,
 ]
