@@ -175,6 +175,12 @@ class Platform(ABC):
         (``where`` is its key path, e.g. "destinations[2]"); report problems through
         ``r``; return what was read (an ``Address`` with ``None`` parts on errors)."""
 
+    def complete(self, destination: Destination) -> Destination:
+        """A destination as this platform reads it, from its neutral parts (a row the
+        store made for a chat, an address that moved): e.g. options derived from the
+        address.  By default, as it is."""
+        return destination
+
     # -- who may do what ----------------------------------------------------------------
 
     def is_admin(self, settings: Settings, user_id: int | str) -> bool:

@@ -1,0 +1,93 @@
+"""Telegram: alerts as HTML with mute buttons into chats and forum topics, commands in
+chats and private chats (python-telegram-bot; ``adapter.py``), the ``[telegram]``
+section and the ``chat_id``/``thread_id`` destination keys (``settings.py``), HTML
+markup (``render.py``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.platforms.base import (
+    Adapter,
+    Address,
+    Capabilities,
+    Platform,
+    Section,
+    Unavailable,
+    Wiring,
+)
+from bot.platforms.telegram import settings as own_settings
+from bot.platforms.telegram.render import LIMITS
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.configread import Reader
+    from bot.model import Destination
+
+log = logging.getLogger("dozor")
+
+
+def _as_int(value: int | str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class TelegramPlatform(Platform):
+    name = "telegram"
+    title = "Telegram"
+    limits = LIMITS
+    can = Capabilities(commands=True, buttons=True, threads=True, files=True, edits=True)
+    section = Section("telegram", own_settings.KEYS, own_settings.parse)
+    default = own_settings.TelegramSettings()
+    destination_keys = own_settings.DESTINATION_KEYS
+    chats_key = "chats"
+
+    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
+        return own_settings.parse_destination(r, table, where)
+
+    def complete(self, destination: Destination) -> Destination:
+        """``chat_id`` and ``thread_id`` as numbers, from the address and the thread."""
+        derived = {
+            "chat_id": _as_int(destination.address),
+            "thread_id": _as_int(destination.thread),
+        }
+        kept = tuple((k, v) for k, v in destination.options if k not in derived)
+        return replace(destination, options=(*tuple(derived.items()), *kept))
+
+    def is_admin(self, settings: Settings, user_id: int | str) -> bool:
+        return _as_int(user_id) in self.own(settings).admins
+
+    def serves(self, settings: Settings, chat_id: int | str | None) -> bool:
+        return _as_int(chat_id) in self.own(settings).chats
+
+    def members_can_watch(self, settings: Settings) -> bool:
+        return bool(self.own(settings).members_can_watch)
+
+    def wanted(self, settings: Settings, destinations: Sequence[Destination]) -> bool:
+        own = self.own(settings)
+        return super().wanted(settings, destinations) or bool(own.chats or own.admins)
+
+    def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
+        token = wiring.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+        if not token:
+            log.error(
+                "Telegram destinations are configured but TELEGRAM_BOT_TOKEN is not set: "
+                "their alerts wait in the outbox until it is"
+            )
+            raise Unavailable("as TELEGRAM_BOT_TOKEN is not set")
+        from bot.platforms.telegram.adapter import TelegramAdapter
+
+        return TelegramAdapter(
+            token,
+            self.own(settings),
+            wiring.context,
+            webhook_secret=wiring.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+        )
+
+
+PLATFORM = TelegramPlatform()
