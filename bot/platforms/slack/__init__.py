@@ -6,25 +6,14 @@ and mentions as commands (slack-bolt; ``adapter.py``), the ``[slack]`` section a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.platforms.base import (
-    Adapter,
-    Address,
-    Capabilities,
-    Platform,
-    Section,
-    Unavailable,
-    Wiring,
-)
+from bot.platforms.base import Adapter, Capabilities, Platform, Section, Unavailable, Wiring
 from bot.platforms.slack import settings as own_settings
 from bot.platforms.slack.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.configread import Reader
-    from bot.model import Destination
 
 log = logging.getLogger("dozor")
 
@@ -37,24 +26,11 @@ class SlackPlatform(Platform):
     section = Section("slack", own_settings.KEYS, own_settings.parse)
     default = own_settings.SlackSettings()
     destination_keys = own_settings.DESTINATION_KEYS
-    chats_key = "channels"
+    chats_key = served_key = "channels"
+    admins_key = "admins"
     chat_noun = "channel"
 
-    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
-        return own_settings.parse_destination(r, table, where)
-
-    def is_admin(self, settings: Settings, user_id: int | str) -> bool:
-        return str(user_id) in self.own(settings).admins
-
-    def serves(self, settings: Settings, chat_id: int | str | None) -> bool:
-        return str(chat_id) in self.own(settings).channels
-
-    def members_can_watch(self, settings: Settings) -> bool:
-        return bool(self.own(settings).members_can_watch)
-
-    def wanted(self, settings: Settings, destinations: Sequence[Destination]) -> bool:
-        own = self.own(settings)
-        return super().wanted(settings, destinations) or bool(own.channels or own.admins)
+    parse_destination = staticmethod(own_settings.parse_destination)
 
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         own = self.own(settings)

@@ -50,10 +50,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import alert_buttons, dispatch, press
 from bot.commands.buttons import BUTTON_KINDS
 from bot.commands.context import BotContext
-from bot.commands.types import Button, Invocation, Press, Reply
+from bot.commands.types import Invocation, Press, Reply
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.pacing import Pacer
-from bot.platforms.shared import ChatAdapter, parse_command, pressed_alert
+from bot.platforms.shared import ChatAdapter, TextPart, parse_command, pressed_alert
 from bot.platforms.slack.render import (
     LIMITS,
     slack_blocks,
@@ -252,19 +252,12 @@ class SlackAdapter(ChatAdapter):
         posted = await self._post(d, _plain(message, fallback), None)
         return str(posted["ts"])
 
-    async def post_text(
-        self,
-        d: Destination,
-        chunk: str,
-        buttons: tuple[Button, ...],
-        reply_to: str | None,
-        first: bool,
-    ) -> str:
+    async def post_text(self, d: Destination, part: TextPart) -> str:
         blocks = None
-        if buttons and first:
-            section = {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(chunk)}}
-            blocks = with_buttons([section], buttons)
-        posted = await self._post(d, slack_escape(chunk), blocks, thread_ts=reply_to)
+        if part.buttons:
+            text = {"type": "mrkdwn", "text": slack_escape(part.text)}
+            blocks = with_buttons([{"type": "section", "text": text}], part.buttons)
+        posted = await self._post(d, slack_escape(part.text), blocks, thread_ts=part.reply_to)
         return str(posted["ts"])
 
     async def _post(

@@ -7,24 +7,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.platforms.base import (
-    Adapter,
-    Address,
-    Capabilities,
-    Platform,
-    Section,
-    Unavailable,
-    Wiring,
-)
+from bot.platforms.base import Adapter, Capabilities, Platform, Section, Unavailable, Wiring
 from bot.platforms.telegram import settings as own_settings
 from bot.platforms.telegram.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.configread import Reader
     from bot.model import Destination
 
 log = logging.getLogger("dozor")
@@ -45,10 +35,10 @@ class TelegramPlatform(Platform):
     section = Section("telegram", own_settings.KEYS, own_settings.parse)
     default = own_settings.TelegramSettings()
     destination_keys = own_settings.DESTINATION_KEYS
-    chats_key = "chats"
+    chats_key = served_key = "chats"
+    admins_key = "admins"
 
-    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
-        return own_settings.parse_destination(r, table, where)
+    parse_destination = staticmethod(own_settings.parse_destination)
 
     def complete(self, destination: Destination) -> Destination:
         """``chat_id`` and ``thread_id`` as numbers, from the address and the thread."""
@@ -58,19 +48,6 @@ class TelegramPlatform(Platform):
         }
         kept = tuple((k, v) for k, v in destination.options if k not in derived)
         return replace(destination, options=(*tuple(derived.items()), *kept))
-
-    def is_admin(self, settings: Settings, user_id: int | str) -> bool:
-        return _as_int(user_id) in self.own(settings).admins
-
-    def serves(self, settings: Settings, chat_id: int | str | None) -> bool:
-        return _as_int(chat_id) in self.own(settings).chats
-
-    def members_can_watch(self, settings: Settings) -> bool:
-        return bool(self.own(settings).members_can_watch)
-
-    def wanted(self, settings: Settings, destinations: Sequence[Destination]) -> bool:
-        own = self.own(settings)
-        return super().wanted(settings, destinations) or bool(own.chats or own.admins)
 
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         token = wiring.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
