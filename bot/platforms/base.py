@@ -65,6 +65,10 @@ class Capabilities:
     files: bool = False  # sends files (/stats charts, /export) and reads them (/import)
     edits: bool = False  # changes a sent alert ("also seen in", deletions) in place
 
+    @classmethod
+    def everything(cls) -> Capabilities:
+        return cls(commands=True, buttons=True, threads=True, files=True, edits=True)
+
     def missing(self) -> tuple[str, ...]:
         """What it cannot do, by name ("buttons", "files"), for /help and README."""
         return tuple(f.name for f in fields(self) if not getattr(self, f.name))

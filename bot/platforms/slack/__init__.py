@@ -6,31 +6,38 @@ and mentions as commands (slack-bolt; ``adapter.py``), the ``[slack]`` section a
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from bot.platforms.base import Adapter, Capabilities, Platform, Section, Unavailable, Wiring
+from bot.platforms.base import (
+    Adapter,
+    Address,
+    Capabilities,
+    Platform,
+    Section,
+    Unavailable,
+    Wiring,
+)
 from bot.platforms.slack import settings as own_settings
 from bot.platforms.slack.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.configread import Reader
 
 log = logging.getLogger("dozor")
 
 
 class SlackPlatform(Platform):
-    name = "slack"
-    title = "Slack"
-    limits = LIMITS
-    can = Capabilities(commands=True, buttons=True, threads=True, files=True, edits=True)
+    name, title, chat_noun = "slack", "Slack", "channel"
+    limits, can = LIMITS, Capabilities.everything()
     section = Section("slack", own_settings.KEYS, own_settings.parse)
-    default = own_settings.SlackSettings()
-    destination_keys = own_settings.DESTINATION_KEYS
-    chats_key = served_key = "channels"
-    admins_key = "admins"
-    chat_noun = "channel"
 
-    parse_destination = staticmethod(own_settings.parse_destination)
+    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
+        return own_settings.parse_destination(r, table, where)
+
+    default, destination_keys = own_settings.SlackSettings(), own_settings.DESTINATION_KEYS
+    admins_key, chats_key, served_key = "admins", "channels", "channels"
 
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         own = self.own(settings)

@@ -22,6 +22,10 @@ signature and timestamp checked by bolt.  Only the workspace the bot token belon
 (auth.test's ``team_id``) is served: a request from any other is refused.  Tokens come
 from ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN`` and ``SLACK_SIGNING_SECRET`` and are never
 logged.
+
+The lookup, pacing, plain-text fallback and error mapping around each send are
+``bot.platforms.shared.ChatAdapter``'s; this module says how to post with slack-bolt
+and what each of its errors means.
 """
 
 from __future__ import annotations

@@ -6,15 +6,25 @@ markup (``render.py``)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bot.platforms.base import Adapter, Capabilities, Platform, Section, Unavailable, Wiring
+from bot.platforms.base import (
+    Adapter,
+    Address,
+    Capabilities,
+    Platform,
+    Section,
+    Unavailable,
+    Wiring,
+)
 from bot.platforms.telegram import settings as own_settings
 from bot.platforms.telegram.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.configread import Reader
     from bot.model import Destination
 
 log = logging.getLogger("dozor")
@@ -28,17 +38,15 @@ def _as_int(value: int | str | None) -> int | None:
 
 
 class TelegramPlatform(Platform):
-    name = "telegram"
-    title = "Telegram"
-    limits = LIMITS
-    can = Capabilities(commands=True, buttons=True, threads=True, files=True, edits=True)
+    name, title, chat_noun = "telegram", "Telegram", "chat"
+    limits, can = LIMITS, Capabilities.everything()
     section = Section("telegram", own_settings.KEYS, own_settings.parse)
-    default = own_settings.TelegramSettings()
-    destination_keys = own_settings.DESTINATION_KEYS
-    chats_key = served_key = "chats"
-    admins_key = "admins"
 
-    parse_destination = staticmethod(own_settings.parse_destination)
+    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
+        return own_settings.parse_destination(r, table, where)
+
+    default, destination_keys = own_settings.TelegramSettings(), own_settings.DESTINATION_KEYS
+    admins_key, chats_key, served_key = "admins", "chats", "chats"
 
     def complete(self, destination: Destination) -> Destination:
         """``chat_id`` and ``thread_id`` as numbers, from the address and the thread."""

@@ -13,6 +13,10 @@ turns every Bot API answer into a ``SendResult`` the outbox acts on:
 Inbound, commands and button presses become neutral ``Invocation``s and ``Press``es for
 ``bot.commands``; replies go back as plain text (no markup to escape).  The token comes
 from ``TELEGRAM_BOT_TOKEN`` and is never logged.
+
+The lookup, pacing, plain-text fallback and error mapping around each send are
+``bot.platforms.shared.ChatAdapter``'s; this module says how to post with python-telegram-bot
+and what each of its errors means.
 """
 
 from __future__ import annotations
