@@ -40,13 +40,13 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import __version__, stats
-from bot.adapters.chat_console import run_chat
 from bot.app import App
 from bot.commands.common import unique_name
 from bot.config import ConfigError, Settings, format_duration, load_config
 from bot.logs import setup_logging
 from bot.matching import QueryError, RuleFiles, TermError
 from bot.model import Rule
+from bot.platforms.console.chat import run_chat
 from bot.reach import destinations as destinations_reach
 from bot.store import Store
 from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml

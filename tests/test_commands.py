@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.adapters.chat_console import run_chat
 from bot.commands import COMMANDS, alert_buttons
 from bot.commands.rules import QueryError, parse_query, rule_name
+from bot.platforms.console.chat import run_chat
 from tests.chatbot import START, ChatBot
 from tests.feeds import post, real_posts
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot import stats
-from bot.adapters.chat_console import run_chat
 from bot.app import App
 from bot.cli import load_rules, main, status_command
 from bot.config import load_config
 from bot.logs import setup_logging
 from bot.matching.query import without_comments
+from bot.platforms.console.chat import run_chat
 from bot.store import Store
 from tests.chatbot import ChatBot
 from tests.waiting import until

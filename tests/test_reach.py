@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.chat_console import run_chat
 from bot.app import App
 from bot.cli import load_rules, status_command
 from bot.config import load_config
+from bot.platforms.console.chat import run_chat
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
 

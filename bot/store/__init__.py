@@ -117,8 +117,8 @@ class Store(Connection):
         self.active_mutes = self.chats.active_mutes
         self.chat_destination = self.chats.chat_destination
         self.chat_destinations = self.chats.chat_destinations
-        self.set_destination_chat = self.chats.set_destination_chat
-        self.destination_chat_ids = self.chats.destination_chat_ids
+        self.set_destination_address = self.chats.set_destination_address
+        self.destination_addresses = self.chats.destination_addresses
         # stories
         self.alerts_for_story = self.stories.alerts_for_story
         self.add_sighting = self.stories.add_sighting

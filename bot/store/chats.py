@@ -127,42 +127,41 @@ class Chats(Concern):
         return [_mute(r) for r in self.db.query(sql + " order by until", args)]
 
     def chat_destination(
-        self, kind: str, chat_id: int | str, thread_id: int | None, now: datetime
+        self, platform: str, address: int | str, thread: int | str | None, now: datetime
     ) -> str:
-        """The name of the destination for this chat (and topic), created on first use;
-        a text ``chat_id`` is a Slack channel id."""
-        name = f"{kind}:{chat_id}" + (f":{thread_id}" if thread_id else "")
-        number, channel = (None, chat_id) if isinstance(chat_id, str) else (chat_id, None)
+        """The name of the destination for this chat (and topic or thread) of this
+        platform, created on first use; the platform is recorded, not guessed."""
+        name = f"{platform}:{address}" + (f":{thread}" if thread else "")
         with self._tx():
             self.db.execute(
-                "insert or ignore into chat_destinations (name, kind, chat_id, thread_id,"
-                " channel, created_at) values (?, ?, ?, ?, ?, ?)",
-                [name, kind, number, thread_id, channel, iso(now)],
+                "insert or ignore into chat_destinations (name, kind, address, thread,"
+                " created_at) values (?, ?, ?, ?, ?)",
+                [name, platform, str(address), None if thread is None else str(thread), iso(now)],
             )
         return name
 
     def chat_destinations(self) -> list[Destination]:
         return [
-            Destination(r["name"], r["kind"], r["chat_id"], r["thread_id"], channel=r["channel"])
+            Destination(r["name"], r["kind"], r["address"], r["thread"])
             for r in self.db.query("select * from chat_destinations order by name")
         ]
 
-    def set_destination_chat(self, name: str, chat_id: int) -> None:
-        """Remember a destination's new chat id (a group upgraded to a supergroup)."""
+    def set_destination_address(self, name: str, address: str) -> None:
+        """Remember a destination's new address (a group upgraded to a supergroup)."""
         with self._tx():
             self.db.execute(
-                "insert into destination_state (name, chat_id) values (?, ?)"
-                " on conflict(name) do update set chat_id = excluded.chat_id",
-                [name, chat_id],
+                "insert into destination_state (name, address) values (?, ?)"
+                " on conflict(name) do update set address = excluded.address",
+                [name, address],
             )
             self.db.execute(
-                "update chat_destinations set chat_id = ? where name = ?", [chat_id, name]
+                "update chat_destinations set address = ? where name = ?", [address, name]
             )
 
-    def destination_chat_ids(self) -> dict[str, int]:
+    def destination_addresses(self) -> dict[str, str]:
         return {
-            r["name"]: r["chat_id"]
-            for r in self.db.query("select name, chat_id from destination_state where chat_id")
+            r["name"]: r["address"]
+            for r in self.db.query("select name, address from destination_state where address")
         }
 
 
