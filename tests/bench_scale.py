@@ -28,7 +28,9 @@ Measured, with the real App (store, process pool, pipeline, outbox, Telegram ada
 3. start-up and memory, in a clean subprocess (``--memory-child``) that starts as
    ``dozor run`` does (config, rule file, App, scheduler) on a copy of a store holding
    1,000,000 items (built once through sqlite-utils, cached in the temp dir), with
-   10,000 sources and 10,000 rules; start-up = process start -> first scheduler tick;
+   10,000 sources and 10,000 rules; start-up = process start -> first scheduler tick,
+   cold (a first start: the rules are compiled and written beside the store) and warm
+   (every later start: read back);
    peak RSS (``ru_maxrss``) after one full poll cycle in which every served item is new.
 
 Rules are keyword rules of 3 real words: mostly words of real news that none of the
@@ -887,6 +889,9 @@ async def memory_child(args: dict[str, Any]) -> dict[str, Any]:
 
         async def first_tick() -> int:
             marks.setdefault("first_tick", time.time())
+            if args.get("startup_only"):
+                stop.set()
+                return 0
             return int(await due())
 
         async def counted(source: Any) -> Any:
@@ -898,7 +903,8 @@ async def memory_child(args: dict[str, Any]) -> dict[str, Any]:
         sampler = asyncio.create_task(sample())
         bot = asyncio.create_task(app.run_forever(stop))
         deadline = time.monotonic() + args["limit"]
-        while len(done) < args["sources"] and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a set filled by callbacks
+        # (stop is set at the first tick when only the start-up is measured)
+        while not stop.is_set() and len(done) < args["sources"] and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a set filled by callbacks
             await asyncio.sleep(0.2)
         marks["cycle_done"] = time.time()
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -946,7 +952,25 @@ async def measure_memory(
 
     settings = load_config(config)
     prepare_store(cached, folder / "dozor.db", {s.name: s.url for s in settings.sources})
-    args = {"folder": str(folder), "sources": len(sources), "limit": 420.0, "t0": time.time()}
+    # a cold start first (the rules compiled and written beside the store), then the
+    # measured run starts warm, as every start after the first does
+    cold = await _run_child(folder, len(sources), startup_only=True)
+    result = await _run_child(folder, len(sources), startup_only=False)
+    result["startup_cold_s"] = cold["startup_s"]
+    result["startup_cold_breakdown_s"] = cold["startup_breakdown_s"]
+    result["stored_items"] = scale.stored_items
+    result["store_mb"] = round(cached.stat().st_size / 2**20)
+    return result
+
+
+async def _run_child(folder: Path, sources: int, *, startup_only: bool) -> dict[str, Any]:
+    args = {
+        "folder": str(folder),
+        "sources": sources,
+        "limit": 420.0,
+        "t0": time.time(),
+        "startup_only": startup_only,
+    }
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -967,10 +991,7 @@ async def measure_memory(
     lines = out.decode().strip().splitlines()
     if child.returncode or not lines:
         raise RuntimeError(f"the memory run failed ({child.returncode}); see {folder}")
-    result = dict(json.loads(lines[-1]))
-    result["stored_items"] = scale.stored_items
-    result["store_mb"] = round(cached.stat().st_size / 2**20)
-    return result
+    return dict(json.loads(lines[-1]))
 
 
 # --------------------------------------------------------------------------- report
@@ -1038,10 +1059,16 @@ def report(results: dict[str, Any]) -> str:
             "",
         ),
         (
-            "start-up with that store (to first tick)",
+            "start-up with that store (to first tick), warm",
             num(mem.get("startup_s"), "s"),
             "< 5 s",
             verdict(mem.get("startup_s"), TARGETS["startup_s"]),
+        ),
+        (
+            "  cold (no compiled rules beside the store)",
+            num(mem.get("startup_cold_s"), "s"),
+            "",
+            "",
         ),
     ]  # fmt: skip
     lines = [
