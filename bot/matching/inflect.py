@@ -28,8 +28,8 @@ Which language's paradigms a Cyrillic word gets (``word_languages``; a rule may 
 it with ``languages``): every language whose dictionary knows the word (приватна: the
 Russian приватный and the Ukrainian приватний; Вагнер: both).  A language whose
 dictionary lacks it guesses its forms from the ending only when the word may be of that
-language: not when it has a letter the language does not write (і, ї, є, ґ, ' are not
-Russian; ы, э, ъ, ё and и before a vowel are not Ukrainian), nor when the other
+language: not when it has a letter the language does not write (і, ї, є, ґ, ' and
+ськ are not Russian; ы, э, ъ, ё and и before a vowel are not Ukrainian), nor when the other
 dictionary knows it as a common word (військова, загиблих are Ukrainian words: no
 Russian guess військовая, загиблиха; погиб is Russian: no Ukrainian guess).  A name
 unknown to both (Дейр-ез-Зор) or known to one only as a name (Зор, a form of the Russian
@@ -53,9 +53,9 @@ from typing import Any
 from bot.matching.normalize import CYRILLIC_LETTER
 
 LANGUAGES = ("ru", "uk")  # the dictionaries a Cyrillic word's forms come from
-# What a language does not write: Russian no і, ї, є, ґ, apostrophe; Ukrainian no ё, ы,
-# э, ъ, nor и before a vowel (Сирия, not Сирія; Ukrainian writes "ия" as "ія").
-_NOT_IN = {"ru": re.compile(r"[єіїґ']"), "uk": re.compile(r"[ёыэъ]|и[аеоуюя]")}
+# What a language does not write: Russian no і, ї, є, ґ, apostrophe, ськ/цьк/зьк
+# (Добровольський); Ukrainian no ё, ы, э, ъ, nor и before a vowel (Сирия: Сирія).
+_NOT_IN = {"ru": re.compile(r"[єіїґ']|[сцз]ьк"), "uk": re.compile(r"[ёыэъ]|и[аеоуюя]")}
 _APOSTROPHES = str.maketrans({c: "'" for c in "’ʼ`´‘′"})
 _SKIP_POS = {"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED", None}
 _SKIP_TAGS = {"UNKN", "LATN", "NUMB", "ROMN", "PNCT"}
