@@ -69,9 +69,7 @@ def draw(lang: str) -> list[tuple[str, str, tuple[str, ...]]]:
     seen: set[str] = set()
     while any(len(v) < PER_CLASS for v in drawn.values()):
         prefix = rng.choice(_ALPHABET[lang]) + rng.choice(_ALPHABET[lang])
-        lemmas = [
-            (w, para) for w, (para, idx) in islice(words.iteritems(prefix), 3000) if idx == 0
-        ]
+        lemmas = [(w, para) for w, (para, idx) in islice(words.iteritems(prefix), 3000) if idx == 0]
         rng.shuffle(lemmas)
         wanted = {c for c, v in drawn.items() if len(v) < PER_CLASS}
         for word, para in lemmas:

@@ -139,8 +139,7 @@ def test_a_rule_file_narrows_the_languages_and_a_bad_value_is_a_located_error(
     load = RuleFiles(["rules/*.toml"], tmp_path).reload()
     assert [(r.name, r.languages) for r in load.rules] == [("pmc", ("uk",))]
     assert list(load.errors) == [
-        'rules/bad.toml:5: rule "b": "languages" takes "ru", "uk" or both (["ru", "uk"]), '
-        'got "ua"'
+        'rules/bad.toml:5: rule "b": "languages" takes "ru", "uk" or both (["ru", "uk"]), got "ua"'
     ]
 
 
