@@ -767,7 +767,7 @@ async def test_watch_and_test_take_rule_options(testbot: ChatBot) -> None:
         True,
     )
     wrong = await testbot.command("/watch Вагнер --fuzzy", chat=testbot.DESK)
-    assert "unknown option --fuzzy (known: --translit, --derived, --english, --exact)" in (
+    assert "unknown option --fuzzy (known: --translit, --derived, --english, --exact, --ru, --uk)" in (
         wrong.text
     )
 
