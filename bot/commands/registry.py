@@ -243,7 +243,7 @@ async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
 
 
 async def _run_waiting_out_locks(ctx: BotContext, command: Command, inv: Invocation) -> Reply:
-    """Run the command, waiting out another program's write lock (bot/store.py)."""
+    """Run the command, waiting out another program's write lock (bot/store/connection.py)."""
     return await retry_locked_async(
         ctx.store,
         lambda: command.handler(ctx, inv),
