@@ -129,6 +129,7 @@ class Rule:
     translit: bool = False  # terms also match their Cyrillic <-> Latin spellings
     english_forms: bool = False  # English terms match plurals and verb forms
     derived: bool = False  # Russian names also match вагнеровцы, вагнеровский (Вагнер)
+    languages: tuple[str, ...] = ("ru", "uk")  # whose paradigms Cyrillic words inflect in
 
 
 @dataclass(frozen=True)
