@@ -69,7 +69,7 @@ async def test_unknown_command_names_the_close_ones_and_help(
         ("/watch", "/watch <terms>", ""),
         ("/watch -Рихард", "/watch <terms>", "at least one term without '-'"),
         ("/watch a OR b c OR d", "/watch <terms>", "only one OR group"),
-        ('/watch "груз 200', "/watch <terms>", "a quote is not closed"),
+        ('/watch "груз 200', "/watch <terms>", "^ missing closing quote"),
         ("/watch OR Вагнер", "/watch <terms>", "OR goes between two terms"),
         ("/watch погиб*ли", "/watch <terms>", '"*" must end a word'),
         ("/test", "/test <terms>", ""),
@@ -163,6 +163,8 @@ async def test_watch_previews_what_it_would_have_matched_in_the_last_7_days(
     [
         ("Вагнер* погиб*", "watch-vagner-pogib", "all of: Вагнер*, погиб*"),
         ('"груз 200" Вагнер*', "watch-gruz-200-vagner", 'all of: "груз 200", Вагнер*'),
+        # the rule language's lexer reads the line: an exact phrase is one term
+        ('!"груз 200" Вагнер*', "watch-gruz-200-vagner", 'all of: "!груз 200", Вагнер*'),
         (
             "Wagner OR Вагнер погиб*",
             "watch-wagner-vagner-pogib",
