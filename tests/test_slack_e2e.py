@@ -497,9 +497,11 @@ async def test_the_noisy_source_buttons_mute_it_in_slack_too(
 ) -> None:
     """The notice's "Mute ria 24h" button, pressed in Slack, mutes ria in that channel."""
     slack, feeds = servers
-    path = write_config(tmp_path, slack, feeds, tail="backfill = 50\n[routes]\nnoisy_per_hour = 2")
+    path = write_config(tmp_path, slack, feeds, tail="[routes]\nnoisy_per_hour = 2")
     async with app_for(path) as app:
         await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(real_posts()[:1]))
+        await app.poller.poll_all()  # the first poll: a baseline
         feeds.set("/ria.rss", body=rss(real_posts()))
         await app.poller.poll_all()
         await app.outbox.deliver_due()

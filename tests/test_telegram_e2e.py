@@ -354,9 +354,11 @@ async def test_a_noisy_source_is_pointed_out_once_with_mute_buttons(
     tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
 ) -> None:
     tg, feeds = servers
-    path = write_config(tmp_path, tg, feeds, "backfill = 50\n[routes]\nnoisy_per_hour = 2")
+    path = write_config(tmp_path, tg, feeds, "[routes]\nnoisy_per_hour = 2")
     async with app_for(path) as app:
         await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(real_posts()[:1]))
+        await app.poller.poll_all()  # the first poll: a baseline
         feeds.set("/ria.rss", body=rss(real_posts()))
         await app.poller.poll_all()
         await app.outbox.deliver_due()
@@ -372,6 +374,28 @@ async def test_a_noisy_source_is_pointed_out_once_with_mute_buttons(
         mutes = app.store.active_mutes(app.clock())
     assert [(m.chat, m.kind, m.target) for m in mutes] == [(f"telegram:{DESK}", "source", "ria")]
     assert mutes[0].until - app.clock() > timedelta(hours=23)
+
+
+async def test_backfilled_items_do_not_make_a_source_noisy(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    """The alerts of a first poll's backfill are old items, not the source's pace: no
+    "mute it?" for them, nor when they are counted with the next poll's alerts."""
+    tg, feeds = servers
+    posts = real_posts()
+    path = write_config(tmp_path, tg, feeds, "backfill = 50\n[routes]\nnoisy_per_hour = 2")
+    async with app_for(path) as app:
+        await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(posts[:-3]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        backfilled = len(tg.messages(DESK))
+        feeds.set("/ria.rss", body=rss(posts))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        desk = tg.messages(DESK)
+    assert backfilled > 2 and 0 < len(desk) - backfilled <= 2  # more than 2 in the hour
+    assert [m.text for m in desk if m.text.startswith("📢")] == []
 
 
 async def test_export_gives_admins_an_opml_file(
