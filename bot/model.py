@@ -129,6 +129,7 @@ class Rule:
     translit: bool = False  # terms also match their Cyrillic <-> Latin spellings
     english_forms: bool = False  # English terms match plurals and verb forms
     derived: bool = False  # Russian names also match вагнеровцы, вагнеровский (Вагнер)
+    fuzzy: bool = False  # "~" (typos allowed) on every name-like word of the rule
 
 
 @dataclass(frozen=True)

@@ -768,8 +768,8 @@ async def test_watch_and_test_take_rule_options(testbot: ChatBot) -> None:
         False,
         True,
     )
-    wrong = await testbot.command("/watch Вагнер --fuzzy", chat=testbot.DESK)
-    assert "unknown option --fuzzy (known: --translit, --derived, --english, --exact)" in (
+    wrong = await testbot.command("/watch Вагнер --fuzy", chat=testbot.DESK)
+    assert "unknown option --fuzy (known: --translit, --derived, --english, --exact, --fuzzy)" in (
         wrong.text
     )
 

@@ -10,7 +10,7 @@ The simple /watch syntax (the rule's ``all``/``any``/``none`` lists):
 
 A query with the rule language's own syntax (parentheses, AND/NOT, NEAR/n, field:,
 /regex/) is taken whole as a rule-file query (``bot.matching``).  ``--translit``,
-``--derived``, ``--english`` and ``--exact`` anywhere in the line set the rule-file
+``--derived``, ``--english``, ``--fuzzy`` and ``--exact`` anywhere in the line set the rule-file
 options; ``--anyway`` at the end adds a rule that would match more than half of the
 recent items, which is otherwise refused; ``/test --forms`` also lists every form each
 term matches, with warnings (``bot.matching.explain``, as ``dozor explain``).
@@ -104,6 +104,7 @@ OPTIONS = {
     "derived": "derived",  # Вагнер: вагнеровцы, вагнеровский
     "english": "english_forms",  # killed = kill, kills
     "exact": "inflect",  # no inflection: the words as written (inflect = false)
+    "fuzzy": "fuzzy",  # names allow typos, as if written Вагнер~
 }
 
 
@@ -157,6 +158,7 @@ def _what(rule: Rule) -> tuple[object, ...]:
         rule.translit,
         rule.derived,
         rule.english_forms,
+        rule.fuzzy,
     )
 
 

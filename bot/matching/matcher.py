@@ -42,6 +42,8 @@ from typing import Any, TypeAlias
 
 from bot.matching.automaton import Automaton
 from bot.matching.forms import word_forms
+from bot.matching.fuzzy import AUTO, FuzzyIndex, distance_for
+from bot.matching.inflect import is_name
 from bot.matching.normalize import (
     Folded,
     fold,
@@ -72,6 +74,7 @@ MAX_REGEX_SPANS = 50  # per field and regex: enough to mark, bounded work
 MAX_NEAR_GROUPS = 200  # pairs a NEAR keeps: enough to mark, bounded work
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 _FOLDED = re.compile(r"[а-я0-9]+|[a-z0-9]+")  # what folding leaves as it is
+_CYRILLIC_WORD = re.compile(r"[а-яєіїґў]")
 
 COMBOS = 24  # a phrase's keys are all its form combinations when there are at most this many
 _SECOND = operator.itemgetter(1)
@@ -88,11 +91,13 @@ class _Options:
     translit: bool = False
     derived: bool = False
     english: bool = False
+    fuzzy: bool = False  # "~" on every name-like word
 
     @classmethod
     def of(cls, rule: Rule) -> _Options:
-        """The form options a rule asks for (inflection, translit, English, derived)."""
-        return cls(rule.inflect, rule.translit, rule.derived, rule.english_forms)
+        """The form options a rule asks for (inflection, translit, English, derived,
+        fuzzy names)."""
+        return cls(rule.inflect, rule.translit, rule.derived, rule.english_forms, rule.fuzzy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,7 @@ class _Compiler:
         self._words: dict[tuple[Word, bool, _Options], tuple[frozenset[tuple[str, bool]], ...]]
         self._words = {}
         self._entries: dict[str, Term | Regex] = {}
+        self.fuzzy = FuzzyIndex()
 
     def atom(self, term: Term, options: _Options) -> int:
         slots: tuple[frozenset[tuple[str, bool]], ...] = ()
@@ -142,7 +148,7 @@ class _Compiler:
             key = (word, term.exact, options)
             found = self._words.get(key)
             if found is None:
-                found = self._words[key] = _word_slots(word, term.exact, options)
+                found = self._words[key] = _word_slots(word, term.exact, options, self.fuzzy)
             slots += found
         atom = _Atom(slots, None if term.field is None else FIELDS.index(term.field))
         found = self._atom_ids.get(atom)
@@ -331,10 +337,36 @@ def term_slots(term: Term, options: _Options) -> list[frozenset[tuple[str, bool]
     return [slot for word in term.words for slot in _word_slots(word, term.exact, options)]
 
 
+def fuzziness(word: Word, exact: bool, options: _Options) -> int | None:
+    """The word's "~" (``fuzzy.AUTO``, 1 or 2), or None: its own, or with the rule's
+    ``fuzzy`` option a name-like word's (capitalised in the rule, and a name or no word
+    the dictionaries know: "Вагнер", "Prigozhin", not "Погибли")."""
+    if word.fuzzy is not None or exact or word.prefix:
+        return word.fuzzy
+    if not options.fuzzy:
+        return None
+    raw = _EDGES.sub("", word.raw)
+    return AUTO if raw[:1].isupper() and _name_like(raw) else None
+
+
+def _name_like(raw: str) -> bool:
+    from bot.matching.inflect import analyzer
+
+    word = raw.casefold().replace("ё", "е")
+    if not _CYRILLIC_WORD.search(word):
+        return True  # Latin: the dictionaries are Russian and Ukrainian
+    if is_name(word):
+        return True
+    return not any(analyzer(lang).word_is_known(word) for lang in ("ru", "uk"))
+
+
 def _word_slots(
-    word: Word, exact: bool, options: _Options
+    word: Word, exact: bool, options: _Options, fuzzy: FuzzyIndex | None = None
 ) -> tuple[frozenset[tuple[str, bool]], ...]:
-    """Per token of ``word``: the (token, is-prefix) alternatives that stand for it."""
+    """Per token of ``word``: the (token, is-prefix) alternatives that stand for it.
+    A fuzzy word (``fuzziness``) also gets, per token, its class's placeholder words
+    (``fuzzy``: compiling) or ("", True), a prefix of anything, for the search
+    prefilter (without ``fuzzy``), which cannot narrow a fuzzy word."""
     n = len(word.tokens)
     base = [{(token, False)} for token in word.tokens]
     if word.prefix:
@@ -347,6 +379,17 @@ def _word_slots(
             if len(tokens) == n:
                 for i, token in enumerate(tokens):
                     base[i].add((token, word.prefix and i == n - 1))
+    spec = fuzziness(word, exact, options)
+    if spec is not None:
+        for i, token in enumerate(word.tokens):
+            distance = distance_for(token, spec)
+            if not distance:
+                continue  # "~" on a word of 1-2 letters: none
+            if fuzzy is None:
+                base[i].add(("", True))
+                continue
+            class_id = fuzzy.add(frozenset(t for t, _ in base[i]), distance)
+            base[i].update((p, False) for p in fuzzy.placeholders(class_id))
     return tuple(frozenset(slot) for slot in base)
 
 
@@ -427,11 +470,21 @@ class _Scan:
             collapsed = f"{self.title.text} \x00 {self.body.text}".split()
         self.text = text = f" {' '.join(collapsed)} "
         self.text_start = text.index("\x00") + 2
-        self.hits = hits = matcher._index.automaton.scan(text)
+        automaton = matcher._index.automaton
+        self.hits = hits = automaton.scan(text)
+        variants = matcher._fuzzy.variants(collapsed) if matcher._fuzzy else None
+        if variants:  # a word near a fuzzy term: the text again with its placeholder
+            texts = [text, *variants]
+            found = [hits, *(automaton.scan(v) for v in variants)]
+            self.hits = hits = sorted(set().union(*found))
         self.hit_groups = groups = set(map(_SECOND, hits))
         anchored = groups & matcher._anchored_groups
         if anchored:
-            self._check(anchored)
+            if variants:
+                for one_text, one_hits in zip(texts, found, strict=True):
+                    self._check(anchored, one_text, one_hits)
+            else:
+                self._check(anchored, text, hits)
 
     @property
     def folded(self) -> tuple[str, str]:
@@ -460,19 +513,21 @@ class _Scan:
             end = text.rfind(" ", 0, end)
         return end + 1, stop
 
-    def _check(self, groups: set[int]) -> None:
-        """The anchored atoms of ``groups``: check the words around each hit."""
+    def _check(self, groups: set[int], text: str, hits: list[tuple[int, int]]) -> None:
+        """The anchored atoms of ``groups``: check the words around each hit (``text``:
+        the scanned text, or one of its fuzzy variants, which have the same offsets)."""
         index = self.matcher._index
-        text = self.text
-        self._checked = checked = {}
-        for end, group in [hit for hit in self.hits if hit[1] in groups]:
+        if not self._checked:
+            self._checked = {}
+        checked = self._checked
+        for end, group in [hit for hit in hits if hit[1] in groups]:
             start, stop = self._place(end, index.words[group])
             for atom, before, after in index.anchored[group]:
                 first = _words_before(text, start, before) if before else start
                 if first < 0:
                     continue
                 last = _words_after(text, stop, after) if after else stop
-                if last >= 0:
+                if last >= 0 and (first, last) not in checked.get(atom, ()):
                     checked.setdefault(atom, []).append((first, last))
 
     def occurrences(self, atom_id: int) -> list[tuple[int, int]]:
@@ -768,6 +823,7 @@ class Matcher:
         compiler = _Compiler()
         self._rules = [compiler.rule(rule) for rule in rules]
         atoms = compiler.atoms
+        self._fuzzy = compiler.fuzzy  # the fuzzy classes: compiled state, as the automaton
         self._index = index = _index(atoms)
         self._anchored_groups = frozenset(index.anchored)
         self._fields = [atom.field for atom in atoms]

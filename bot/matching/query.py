@@ -90,6 +90,7 @@ class Word:
     raw: str  # as written, without "*" (hyphens and apostrophes kept: morphology needs them)
     tokens: tuple[str, ...]  # its normalized tokens ("дейр", "эз", "зор")
     prefix: bool = False  # the last token is a prefix ("погиб*")
+    fuzzy: int | None = None  # "~": fuzzy.AUTO, "~1": 1, "~2": 2 (typos allowed); None: none
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ def parse_term(text: str, position: int = 0, field: str | None = None) -> Term:
     ``TermError`` naming the term when it is unusable."""
     exact = text.startswith("!")
     body = text[1:] if exact else text
+    body, tildes = _tildes(text, body, exact)
     tokens = tokenize(body)
     if not tokens:
         raise TermError(f'term "{text}" has no words (letters or digits)')
@@ -206,10 +208,49 @@ def parse_term(text: str, position: int = 0, field: str | None = None) -> Term:
         if not inside:
             continue
         prefix = body[inside[-1].end : inside[-1].end + 1] == "*"
+        fuzzy = tildes.get(m.end())
+        if fuzzy is not None and prefix:
+            raise TermError(f'term "{text}": a prefix ("*") cannot also take "~"')
         words.append(
-            Word(raw=raw.replace("*", ""), tokens=tuple(t.text for t in inside), prefix=prefix)
+            Word(
+                raw=raw.replace("*", ""),
+                tokens=tuple(t.text for t in inside),
+                prefix=prefix,
+                fuzzy=fuzzy,
+            )
         )
     return Term(text=text, words=tuple(words), exact=exact, field=field, position=position)
+
+
+_TILDE = re.compile(r"~(\d*)(?=\s|$)")
+
+
+def _tildes(text: str, body: str, exact: bool) -> tuple[str, dict[int, int]]:
+    """``body`` with each word's "~", "~1", "~2" blanked (same length), and the typos
+    each allows by where its word ends."""
+    if "~" not in body:
+        return body, {}
+    from bot.matching.fuzzy import AUTO, MAX_DISTANCE
+
+    found: dict[int, int] = {}
+    for m in _TILDE.finditer(body):
+        if exact:
+            raise TermError(
+                f'term "{text}": "!" (exactly as written) and "~" (typos allowed) '
+                'cannot go together: write "!Вагнер" or "Вагнер~"'
+            )
+        if m.start() == 0 or body[m.start() - 1].isspace():
+            raise TermError(f'term "{text}": "~" must come right after a word, as in "Вагнер~"')
+        digits = m.group(1)
+        if digits and (len(digits) > 1 or not 1 <= int(digits) <= MAX_DISTANCE):
+            raise TermError(
+                f'term "{text}": "~" takes 1 or 2 (letters that may differ), as in "Вагнер~1"'
+            )
+        found[m.start()] = int(digits) if digits else AUTO
+        body = body[: m.start()] + " " * (m.end() - m.start()) + body[m.end() :]
+    if "~" in body:
+        raise TermError(f'term "{text}": "~" must end a word, as in "Вагнер~"')
+    return body, found
 
 
 def _check_stars(text: str, body: str, tokens: list[Token]) -> None:

@@ -45,6 +45,7 @@ RULE_KEYS = (
     "destinations",
     "digest",
     "english_forms",
+    "fuzzy",
     "inflect",
     "name",
     "none",
@@ -57,7 +58,7 @@ RULE_KEYS = (
 )
 _TERM_KEYS = ("any", "all", "none")
 _LIST_KEYS = ("tags", "sources", "destinations")
-_BOOL_KEYS = ("silent", "inflect", "translit", "english_forms", "derived")
+_BOOL_KEYS = ("silent", "inflect", "translit", "english_forms", "derived", "fuzzy")
 _NAME = re.compile(r"^[\w-]+(?: [\w-]+)*$")
 _RULE_HEADER = re.compile(r"""^\s*\[\[\s*(?:rule|"rule"|'rule')\s*\]\]""")
 _TABLE_HEADER = re.compile(r"^\s*\[")
@@ -419,6 +420,7 @@ class _RuleFile:
             translit=flags["translit"] is True,
             english_forms=flags["english_forms"] is True,
             derived=flags["derived"] is True,
+            fuzzy=flags["fuzzy"] is True,
         )
 
     def _string(
