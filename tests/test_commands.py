@@ -794,3 +794,22 @@ async def test_rules_made_of_queries_are_shown_and_kept_apart(testbot: ChatBot) 
     name = first.text.split()[2].rstrip(":")
     gone = await testbot.command(f"/unwatch {name}", chat=testbot.DESK)
     assert gone.text == f"stopped watching {name} (query: (Вагнер OR ЧВК) NEAR/8 погиб*)"
+
+
+async def test_the_console_alert_quotes_the_posts_words_grouped_by_term(testbot: ChatBot) -> None:
+    """The console adapter's "Rule:" line: per term of the rule, the post's own words
+    (a Latin rule with --translit on a Russian post: Дейр-эз-Зоре, not "Deir ez-Zor")."""
+    from bot.adapters.console import ConsoleAdapter
+    from tests.test_telegram_e2e import DEIR_RU
+
+    ria = [p for p in from_source("ria") if p["message_id"] != 271457]
+    testbot.poll("ria", ria)  # the baseline
+    await testbot.command('/watch "Deir ez-Zor" погиб* --translit', chat=testbot.DESK)
+    testbot.poll("ria", [*ria, {**post(271457), "text": DEIR_RU + " Погибших похоронят."}])
+    [alert] = testbot.pending("desk")
+    shown = ConsoleAdapter(io.StringIO(), color=False).format(alert)
+    rule_line = next(line for line in shown.splitlines() if line.startswith("Rule:"))
+    assert rule_line == (
+        "Rule:    deir-ez-zor (Дейр-эз-Зоре); "
+        "watch-deir-ez-zor-pogib (Дейр-эз-Зоре, погибли/Погибших)"
+    )

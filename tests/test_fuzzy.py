@@ -159,3 +159,11 @@ async def test_the_fuzzy_option_in_chat(testbot: ChatBot) -> None:
     fuzzy = (await testbot.command("/test Вагнер --fuzzy", chat=testbot.DESK)).text
     assert "0 of 1 stored item" in plain
     assert "1 of 1 stored item" in fuzzy and "options: fuzzy" in fuzzy
+
+
+def test_the_alert_line_names_the_misspelt_word_as_the_post_writes_it() -> None:
+    from bot.render import matched_words
+
+    item = post(VAGENRA + " Вагнер и Вагнера помнят.")
+    (match,) = Matcher([Rule(name="r", any=("Вагнер~", "ветеран"))]).match(item)
+    assert matched_words(item, match) == ("Вагенра/Вагнер/Вагнера", "ветерана")
