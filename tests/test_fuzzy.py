@@ -167,3 +167,13 @@ def test_the_alert_line_names_the_misspelt_word_as_the_post_writes_it() -> None:
     item = post(VAGENRA + " Вагнер и Вагнера помнят.")
     (match,) = Matcher([Rule(name="r", any=("Вагнер~", "ветеран"))]).match(item)
     assert matched_words(item, match) == ("Вагенра/Вагнер/Вагнера", "ветерана")
+
+
+def test_a_fuzzy_word_in_a_long_phrase_is_checked_beside_the_key() -> None:
+    """A phrase whose forms are too many for whole keys is found by its rarest words and
+    the others checked beside them: a typo in a checked word counts too."""
+    text = "бойцы частной военной компании Вагенра и Вагнера"
+    assert found('"частная военная компания Вагнер~"', text) == ["частной военной компании Вагенра"]
+    assert found('"Вагнер~ частная военная компания"', "Вагенра частной военной компании") == [
+        "Вагенра частной военной компании"
+    ]

@@ -12,13 +12,13 @@ How the matcher uses it, with no change to its automaton scan:
    "class" with a number; the automaton gets, as alternatives of that token, one
    placeholder word per length a typo can have (``placeholder``: private-use
    characters that folded text never holds), and this index gets every form with up
-   to ``distance`` letters deleted (the symmetric-delete method of SymSpell), in a
-   pyahocorasick trie used as a compact dict;
-2. per item: each distinct word not seen before is looked up (its own deletions in the
-   trie, each candidate confirmed by the real distance) and remembered, in a bounded
-   cache; when a word of the item is within reach of a class, the item's text is
-   scanned again with that word replaced by the class's placeholder of the same length
-   (so every offset, span and phrase check stays as it is).
+   to ``distance`` letters deleted (the symmetric-delete method of SymSpell), as
+   sorted CRC-32 hashes;
+2. per item: each distinct word not seen before is looked up (its own deletions among
+   the hashes, each candidate class confirmed by the real distance) and remembered, in
+   a bounded cache; when a word of the item is within reach of a class, the words
+   around it are scanned again with it replaced by the class's placeholder of the same
+   length (so every offset, span and phrase check stays as it is).
 
 Measured against the other way, every variant as an automaton key (``make bench``,
 README "Speed"): a 6-letter form has ~125,000 variants at distance 2, so the keys of
@@ -29,13 +29,14 @@ holds a few hundred deletions per form.
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections.abc import Iterable, Sequence
 
-import ahocorasick
+import numpy as np
 
 AUTO = -1  # "~": the distance by the word's length
 MAX_DISTANCE = 2
-SEEN_LIMIT = 100_000  # distinct words remembered between items (then forgotten at once)
+SEEN_LIMIT = 50_000  # distinct words remembered between items (then forgotten at once)
 _PUA = 0xE000  # private-use characters: folding turns every one into a space
 _PUA_SIZE = 6400
 
@@ -108,24 +109,33 @@ def sample_typos(form: str, distance: int, count: int = 4) -> list[str]:
     return out[:count]
 
 
+def _hash(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
 class FuzzyIndex:
-    """The fuzzy classes of one compiled rule set, and the per-item lookup."""
+    """The fuzzy classes of one compiled rule set, and the per-item lookup.
+
+    The deletions are kept as two sorted numpy arrays (CRC-32 of the deletion, class):
+    8 bytes a pair, where a trie or a dict held 60-200; a hash that collides only
+    brings a candidate that the distance check then refuses."""
 
     def __init__(self) -> None:
         self.classes: list[tuple[frozenset[str], int]] = []  # (forms, distance)
         self._ids: dict[tuple[frozenset[str], int], int] = {}
-        self._trie = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        self._targets: list[tuple[tuple[str, int, int], ...]] = []  # (form, distance, class)
-        self._built = False
-        self._seen: dict[str, tuple[int, ...]] = {}  # word -> its classes (most: none)
-        self._near: set[str] = set()  # the seen words that have a class
+        self._pairs: list[tuple[int, int]] | None = []  # (hash, class) until built
+        self._hashes = np.zeros(0, np.uint32)
+        self._owners = np.zeros(0, np.uint32)
+        self._seen: set[str] = set()  # words looked up (most are near no class)
+        self._near: dict[str, tuple[str, ...]] = {}  # seen word -> its classes' placeholders
 
     def __bool__(self) -> bool:
         return bool(self.classes)
 
     def __getstate__(self) -> dict[str, object]:  # the per-item cache is not state
+        self.build()
         state = dict(self.__dict__)
-        state["_seen"], state["_near"] = {}, set()
+        state["_seen"], state["_near"] = set(), {}
         return state
 
     def add(self, forms: frozenset[str], distance: int) -> int:
@@ -133,17 +143,24 @@ class FuzzyIndex:
         key = (forms, distance)
         found = self._ids.get(key)
         if found is None:
+            assert self._pairs is not None, "the index is built: no more classes"
             found = self._ids[key] = len(self.classes)
             self.classes.append(key)
+            deleted: set[str] = set()
             for form in forms:
-                for deleted in deletions(form, distance):
-                    slot = self._trie.get(deleted, -1)
-                    if slot < 0:
-                        slot = len(self._targets)
-                        self._targets.append(())
-                        self._trie.add_word(deleted, slot)
-                    self._targets[slot] += ((form, distance, found),)
+                deleted |= deletions(form, distance)
+            self._pairs.extend((_hash(d), found) for d in deleted)
         return found
+
+    def build(self) -> None:
+        """The sorted arrays (once, after the last ``add``)."""
+        if self._pairs is None:
+            return
+        pairs = np.array(self._pairs, dtype=np.uint32).reshape(-1, 2)
+        order = np.argsort(pairs[:, 0], kind="stable")
+        self._hashes = np.ascontiguousarray(pairs[order, 0])
+        self._owners = np.ascontiguousarray(pairs[order, 1])
+        self._pairs = None
 
     def placeholders(self, class_id: int) -> list[str]:
         forms, distance = self.classes[class_id]
@@ -151,40 +168,47 @@ class FuzzyIndex:
 
     def classes_of(self, word: str) -> tuple[int, ...]:
         """The classes ``word`` (folded) is within reach of, in class order."""
-        found: set[int] = set()
         if len(word) < 2:
             return ()
-        targets, trie = self._targets, self._trie
-        for deleted in deletions(word, MAX_DISTANCE):
-            slot = trie.get(deleted, -1)
-            if slot < 0:
-                continue
-            for form, distance, class_id in targets[slot]:
-                if class_id not in found and osa_distance(word, form, distance) <= distance:
-                    found.add(class_id)
-        return tuple(sorted(found))
+        self.build()
+        wanted = np.fromiter(map(_hash, deletions(word, MAX_DISTANCE)), np.uint32)
+        left = np.searchsorted(self._hashes, wanted, "left")
+        right = np.searchsorted(self._hashes, wanted, "right")
+        candidates: set[int] = set()
+        for a, b in zip(left.tolist(), right.tolist(), strict=True):
+            if a < b:
+                candidates.update(self._owners[a:b].tolist())
+        found = []
+        for class_id in sorted(candidates):
+            forms, distance = self.classes[class_id]
+            if any(
+                abs(len(f) - len(word)) <= distance and osa_distance(word, f, distance) <= distance
+                for f in forms
+            ):
+                found.append(class_id)
+        return tuple(found)
 
-    def variants(self, words: Sequence[str]) -> list[str]:
-        """The texts to scan besides ``" ".join(words)``: the same words, each word near
-        a class replaced by that class's placeholder (a word near several classes: one
-        text per class, in order); [] when no word is near one."""
+    def swaps(self, words: Sequence[str]) -> list[dict[str, str]]:
+        """Per round, each word of ``words`` near a class -> that class's placeholder of
+        its length (a word near several classes: one round per class, in order); []
+        when no word is near one.  Words are remembered (``SEEN_LIMIT`` at most)."""
         distinct = set(words)
         seen = self._seen
-        new = distinct.difference(seen)
+        new = distinct - seen
         if new:
             if len(seen) + len(new) > SEEN_LIMIT:
                 seen.clear()
-                self._near = set()
+                self._near = {}
             for word in new:
-                classes = seen[word] = self.classes_of(word)
+                classes = self.classes_of(word)
                 if classes:
-                    self._near.add(word)
-        near = distinct & self._near
-        if not near:
+                    self._near[word] = tuple(placeholder(c, len(word)) for c in classes)
+            seen |= new
+        near = self._near
+        if distinct.isdisjoint(near):
             return []
-        rounds = max(len(seen[w]) for w in near)
-        out = []
-        for r in range(rounds):
-            swap = {w: placeholder(seen[w][r], len(w)) for w in near if len(seen[w]) > r}
-            out.append(" " + " ".join([swap.get(w, w) for w in words]) + " ")
-        return out
+        hit = {w: near[w] for w in distinct if w in near}
+        if all(len(p) == 1 for p in hit.values()):  # the usual case: one round
+            return [{w: p[0] for w, p in hit.items()}]
+        rounds = max(len(p) for p in hit.values())
+        return [{w: p[r] for w, p in hit.items() if len(p) > r} for r in range(rounds)]

@@ -470,21 +470,51 @@ class _Scan:
             collapsed = f"{self.title.text} \x00 {self.body.text}".split()
         self.text = text = f" {' '.join(collapsed)} "
         self.text_start = text.index("\x00") + 2
-        automaton = matcher._index.automaton
-        self.hits = hits = automaton.scan(text)
-        variants = matcher._fuzzy.variants(collapsed) if matcher._fuzzy else None
-        if variants:  # a word near a fuzzy term: the text again with its placeholder
-            texts = [text, *variants]
-            found = [hits, *(automaton.scan(v) for v in variants)]
-            self.hits = hits = sorted(set().union(*found))
+        self.hits = hits = matcher._index.automaton.scan(text)
+        windows = self._fuzzy_windows(collapsed) if matcher._fuzzy else None
+        if windows:  # words near a fuzzy term: scanned again as their placeholders
+            known = set(hits)
+            more = {hit for _, _, found in windows for hit in found} - known
+            if more:
+                self.hits = hits = sorted([*hits, *more])
         self.hit_groups = groups = set(map(_SECOND, hits))
         anchored = groups & matcher._anchored_groups
         if anchored:
-            if variants:
-                for one_text, one_hits in zip(texts, found, strict=True):
-                    self._check(anchored, one_text, one_hits)
+            self._check(anchored, text, hits, 0)
+            for window, offset, found in windows or ():
+                self._check(anchored, window, found, offset)
+
+    def _fuzzy_windows(self, words: list[str]) -> list[tuple[str, int, list[tuple[int, int]]]]:
+        """(text, offset in ``self.text``, hits) of each run of words around a word near a
+        fuzzy term, with it replaced by its class's placeholder (same length): as far on
+        either side as the longest term reaches, so its keys and checks see it; the
+        whole text when such words are many."""
+        rounds = self.matcher._fuzzy.swaps(words)
+        if not rounds:
+            return []
+        first = rounds[0]
+        where = [j for j, word in enumerate(words) if word in first]
+        reach = self.matcher._longest
+        scan = self.matcher._index.automaton.scan
+        lengths = list(itertools.accumulate(map(len, words), initial=0))
+        out = []
+        for swap in rounds:
+            if len(where) * 2 * reach > len(words):  # many: the whole text once
+                runs = [[0, len(words)]]
             else:
-                self._check(anchored, text, hits)
+                runs = []
+                for j in where:
+                    if words[j] in swap:
+                        a, b = max(0, j - reach + 1), min(len(words), j + reach)
+                        if runs and a <= runs[-1][1]:
+                            runs[-1][1] = b
+                        else:
+                            runs.append([a, b])
+            for a, b in runs:
+                window = " " + " ".join([swap.get(w, w) for w in words[a:b]]) + " "
+                offset = lengths[a] + a  # where words[a] starts, less its space
+                out.append((window, offset, [(end + offset, g) for end, g in scan(window)]))
+        return out
 
     @property
     def folded(self) -> tuple[str, str]:
@@ -504,31 +534,33 @@ class _Scan:
 
     # -- atoms in the collapsed text --
 
-    def _place(self, end: int, words: int) -> tuple[int, int]:
+    def _place(self, end: int, words: int, text: str | None = None) -> tuple[int, int]:
         """(start, end) of the words a key ending at ``end`` hit (a prefix key's whole
-        last word)."""
-        text = self.text
+        last word); ``text``: another text with the same spaces (a fuzzy window)."""
+        if text is None:
+            text = self.text
         stop = end if text[end] == " " else text.find(" ", end)
         for _ in range(words):
             end = text.rfind(" ", 0, end)
         return end + 1, stop
 
-    def _check(self, groups: set[int], text: str, hits: list[tuple[int, int]]) -> None:
+    def _check(self, groups: set[int], text: str, hits: list[tuple[int, int]], offset: int) -> None:
         """The anchored atoms of ``groups``: check the words around each hit (``text``:
-        the scanned text, or one of its fuzzy variants, which have the same offsets)."""
+        the scanned text, or a fuzzy window of it that starts at ``offset``)."""
         index = self.matcher._index
         if not self._checked:
             self._checked = {}
         checked = self._checked
         for end, group in [hit for hit in hits if hit[1] in groups]:
-            start, stop = self._place(end, index.words[group])
+            start, stop = self._place(end - offset, index.words[group], text)
             for atom, before, after in index.anchored[group]:
                 first = _words_before(text, start, before) if before else start
                 if first < 0:
                     continue
                 last = _words_after(text, stop, after) if after else stop
-                if last >= 0 and (first, last) not in checked.get(atom, ()):
-                    checked.setdefault(atom, []).append((first, last))
+                place = (first + offset, last + offset)
+                if last >= 0 and place not in checked.get(atom, ()):
+                    checked.setdefault(atom, []).append(place)
 
     def occurrences(self, atom_id: int) -> list[tuple[int, int]]:
         """(start, end) in the collapsed text of every occurrence of the atom, sorted."""
@@ -824,6 +856,8 @@ class Matcher:
         self._rules = [compiler.rule(rule) for rule in rules]
         atoms = compiler.atoms
         self._fuzzy = compiler.fuzzy  # the fuzzy classes: compiled state, as the automaton
+        self._fuzzy.build()
+        self._longest = max((len(atom.slots) for atom in atoms), default=1)  # words
         self._index = index = _index(atoms)
         self._anchored_groups = frozenset(index.anchored)
         self._fields = [atom.field for atom in atoms]
