@@ -12,6 +12,7 @@ libraries; no I/O except the rule files.  Modules, in pipeline order:
 - ``inflect`` / ``translit``: a term's word forms and other-script spellings, at compile
   time only;
 - ``automaton``: every rule's word and phrase forms in one Aho-Corasick automaton;
+- ``fuzzy``: ``word~``, the words within a few typos of a term's forms;
 - ``matcher``: ``Matcher(rules).match(item) -> list[Match]``, ``rule_from_query``;
 - ``rulefiles``: ``rules/*.toml`` -> validated ``Rule``s (errors with file and line),
   and ``RuleFiles``, which reloads changed files and keeps a broken file's last good

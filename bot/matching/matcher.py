@@ -11,7 +11,10 @@ Part of the "Item -> Match" stage; pure, imports only ``bot.model``.  Evaluation
    A key's value is an int "group" (the atoms it stands for); the compiled state is
    tuples of ints, no Python object per form;
 2. per item: fold title and text (``normalize``), collapse runs of spaces, scan once; the
-   groups hit give the atoms found (a phrase's check is a slice and a set lookup);
+   groups hit give the atoms found (a phrase's check is a slice and a set lookup).  With
+   "~" terms (``fuzzy``), the words within reach of one are scanned again around it as
+   their class's placeholder: the placeholders are keys of the same automaton, and the
+   fuzzy index is part of the compiled state;
 3. only the rules one of whose trigger terms occurred (plus the few that have none:
    regex-only or metadata-only queries) are evaluated: source and tag filters first
    (``Rule.sources``, ``Rule.tags``), then the tree; the usual "any of these terms"
