@@ -1,0 +1,286 @@
+"""The Matrix edge: outbox alerts into rooms, ``!dozor <command>`` out of them.
+
+Outbound, ``send`` puts one alert into its room as an ``m.room.message`` with an HTML
+body, paced per room (``per_room_interval``), and turns every answer into a
+``SendResult`` the outbox acts on:
+
+    429 M_LIMIT_EXCEEDED (retry_after_ms)      -> retry after that; never give up
+    401 M_UNKNOWN_TOKEN / M_MISSING_TOKEN,
+    403 M_FORBIDDEN, 404 (no such room)        -> destination broken: alerts kept
+    400 / 413 on an alert                      -> the same alert as short plain text
+    5xx, no answer                             -> retry with backoff
+
+Every send has a transaction id derived from what it sends (the alert id and its story,
+or the text), so a send retried after a lost answer is the same event, not a second
+one.  ``edit`` redraws a sent alert with an ``m.replace`` event.  Matrix has no buttons:
+alerts go without them (mute with ``!dozor mute``).
+
+Inbound (``listen``), a ``/sync`` long poll reads the rooms the bot has joined; a
+message starting with ``!dozor`` becomes a neutral ``Invocation`` for ``bot.commands``
+and its reply goes back as an ``m.notice`` answering the command.  Messages from before
+the start are skipped.  The access token comes from ``MATRIX_ACCESS_TOKEN`` and is
+never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from bot.commands.types import Button, Invocation, Reply
+from bot.model import OutgoingMessage, SendResult, SendStatus
+from bot.pacing import Pacer
+from bot.platforms.matrix.client import MatrixClient, MatrixError
+from bot.platforms.matrix.render import (
+    alert_content,
+    edit_content,
+    reply_content,
+    text_content,
+)
+from bot.platforms.matrix.settings import MatrixSettings
+from bot.render import split_plain
+
+log = logging.getLogger("dozor.matrix")
+
+COMMAND_PREFIX = "!dozor"
+TEXT_LIMIT = 16_000  # characters of one text message: well inside the 64 KiB event limit
+SYNC_FILTER = json.dumps(
+    {
+        "presence": {"types": []},
+        "account_data": {"types": []},
+        "room": {
+            "timeline": {"types": ["m.room.message"], "limit": 50},
+            "state": {"types": []},
+            "ephemeral": {"types": []},
+            "account_data": {"types": []},
+        },
+    },
+    separators=(",", ":"),
+)
+BROKEN_CODES = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN", "M_NOT_FOUND"})
+CommandHandler = Callable[[Invocation], Awaitable[Reply]]
+
+
+def txn_id(*parts: object) -> str:
+    """A transaction id that is the same for the same send, whenever it is tried."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return f"dozor.{digest[:32]}"
+
+
+def failure(exc: MatrixError, room_id: str) -> SendResult:
+    """What the outbox should do after ``exc``."""
+    if exc.status == 429 or exc.errcode == "M_LIMIT_EXCEEDED":
+        wait = exc.retry_after or timedelta(seconds=5)
+        return SendResult(
+            SendStatus.RETRY,
+            f"Matrix rate limit: retry after {wait.total_seconds():.1f} s",
+            retry_after=wait,
+        )
+    if exc.status in (401, 403, 404) or exc.errcode in BROKEN_CODES:
+        hint = {
+            401: "the access token is not valid: check MATRIX_ACCESS_TOKEN",
+            403: "the bot may not post there: invite its user and let it join",
+            404: "no such room on this homeserver",
+        }.get(exc.status, "")
+        return SendResult(SendStatus.BROKEN, f"Matrix room {room_id}: {exc} ({hint})".strip())
+    if exc.status == 0 or exc.status >= 500:
+        return SendResult(SendStatus.RETRY, f"Matrix homeserver: {exc}")
+    return SendResult(SendStatus.BROKEN, f"Matrix refused the message in {room_id}: {exc}")
+
+
+class MatrixAdapter:
+    kind = "matrix"
+
+    def __init__(
+        self,
+        token: str,
+        settings: MatrixSettings,
+        room_of: Callable[[str], str | None],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.room_of = room_of  # destination name -> room id
+        self.client = MatrixClient(settings.homeserver, token)
+        self.pacer = Pacer(settings.per_room_interval.total_seconds(), clock=clock)
+        self.user_id: str | None = None
+        self.started = False
+        self.listening = False
+        self._listener: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, handle: CommandHandler | None = None) -> None:
+        """Check the token (whoami); with ``handle``, also take ``!dozor`` commands."""
+        try:
+            self.user_id = await self.client.whoami()
+        except MatrixError:
+            await self.client.close()
+            raise
+        self.started = True
+        if handle is not None:
+            since = await self._first_sync()
+            self._listener = asyncio.create_task(self._listen(handle, since), name="matrix:sync")
+            self.listening = True
+        log.info("Matrix: connected as %s on %s", self.user_id, self.settings.homeserver)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        self.listening = False
+        self.started = False
+        await self.client.close()
+
+    # -- outbound ------------------------------------------------------------------------
+
+    async def _put(self, room_id: str, content: dict[str, Any], txn: str) -> SendResult:
+        async with self.pacer.lock(room_id):
+            await self.pacer.wait(room_id)
+            try:
+                event_id = await self.client.send(room_id, content, txn)
+            except MatrixError as exc:
+                return failure(exc, room_id)
+            finally:
+                self.pacer.sent(room_id)
+        return SendResult(SendStatus.SENT, remote_id=event_id)
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        room_id = self.room_of(message.destination)
+        if room_id is None:
+            return SendResult(SendStatus.BROKEN, f"no Matrix room for {message.destination}")
+        content = alert_content(message.alert, message.note, silent=message.silent)
+        txn = txn_id("alert", message.alert_id, message.destination, message.alert.story_key)
+        result = await self._put(room_id, content, txn)
+        if result.status is SendStatus.BROKEN and "refused the message" in result.detail:
+            log.error(
+                "Matrix refused alert %s (%s); sending it as plain text",
+                message.alert_id,
+                result.detail,
+            )
+            short = text_content(content["body"][:4000], notice=message.silent)
+            result = await self._put(room_id, short, txn + ".plain")
+        return result
+
+    async def send_text(
+        self,
+        destination: str,
+        text: str,
+        buttons: tuple[Button, ...] = (),
+        *,
+        reply_to: str | None = None,
+    ) -> SendResult:
+        """A plain message (a digest, a notice), split at line breaks past ``TEXT_LIMIT``;
+        ``reply_to``: the event it answers.  Matrix has no buttons: they are left out."""
+        room_id = self.room_of(destination)
+        if room_id is None:
+            return SendResult(SendStatus.BROKEN, f"no Matrix room for {destination}")
+        first: str | None = None
+        for number, chunk in enumerate(split_plain(text, TEXT_LIMIT)):
+            content = text_content(chunk)
+            if reply_to is not None and first is None:
+                content = reply_content(content, reply_to)
+            result = await self._put(
+                room_id, content, txn_id("text", destination, reply_to, text, number)
+            )
+            if result.status is not SendStatus.SENT:
+                return result
+            first = first or result.remote_id
+        return SendResult(SendStatus.SENT, remote_id=first)
+
+    async def edit(self, message: OutgoingMessage) -> SendResult:
+        """Redraw a sent alert with its note, as an ``m.replace`` of it."""
+        room_id = self.room_of(message.destination)
+        if room_id is None or message.remote_id is None:
+            return SendResult(SendStatus.BROKEN, f"no Matrix message for {message.destination}")
+        new = alert_content(message.alert, message.note, silent=True)
+        content = edit_content(message.remote_id, new)
+        txn = txn_id("edit", message.remote_id, json.dumps(new, sort_keys=True))
+        result = await self._put(room_id, content, txn)
+        if result.status is SendStatus.SENT:
+            return SendResult(SendStatus.SENT, remote_id=message.remote_id)
+        return result
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def _first_sync(self) -> str | None:
+        """Where the command listener starts: now (earlier messages are not commands)."""
+        answer = await self.client.sync(None, 0, SYNC_FILTER)
+        return answer.get("next_batch")
+
+    async def _listen(self, handle: CommandHandler, since: str | None) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                answer = await self.client.sync(since, 30_000, SYNC_FILTER)
+            except MatrixError as exc:
+                wait = exc.retry_after.total_seconds() if exc.retry_after else backoff
+                log.warning("Matrix: reading commands failed (%s); again in %.0f s", exc, wait)
+                await asyncio.sleep(wait)
+                backoff = min(60.0, backoff * 2)
+                continue
+            backoff = 1.0
+            since = answer.get("next_batch", since)
+            rooms = answer.get("rooms", {}).get("join", {})
+            for room_id, room in rooms.items() if isinstance(rooms, dict) else ():
+                for event in room.get("timeline", {}).get("events", []):
+                    invocation = self.invocation(room_id, event)
+                    if invocation is not None:
+                        await self._answer(handle, invocation, room_id, event)
+
+    def invocation(self, room_id: str, event: dict[str, Any]) -> Invocation | None:
+        """``!dozor <command> <args>`` from someone else, as an ``Invocation``."""
+        if event.get("type") != "m.room.message" or event.get("sender") == self.user_id:
+            return None
+        content = event.get("content", {})
+        body = content.get("body") if isinstance(content, dict) else None
+        if not isinstance(body, str) or "m.new_content" in content:
+            return None  # an edit of a message is not a new command
+        head, _, rest = body.strip().partition(" ")
+        if head.casefold() != COMMAND_PREFIX:
+            return None
+        command, _, args = rest.strip().partition(" ")
+        sender = str(event.get("sender", ""))
+        return Invocation(
+            platform="matrix",
+            chat_id=room_id,
+            user_id=sender,
+            user_name=sender,
+            command=(command.lstrip("/") or "help").casefold(),
+            args=args.strip(),
+            chat_type="group",
+        )
+
+    async def _answer(
+        self,
+        handle: CommandHandler,
+        invocation: Invocation,
+        room_id: str,
+        event: dict[str, Any],
+    ) -> None:
+        try:
+            reply = await handle(invocation)
+        except Exception:
+            log.exception("Matrix: the command in %s failed", room_id)
+            return
+        text = reply.text
+        if reply.attachment is not None:
+            text += f"\n({reply.attachment_name} is not sent on Matrix: use the CLI)"
+        if not text:
+            return
+        event_id = str(event.get("event_id", ""))
+        for number, chunk in enumerate(split_plain(text, TEXT_LIMIT)):
+            content = text_content(chunk, notice=True)
+            if number == 0 and event_id:
+                content = reply_content(content, event_id)
+            result = await self._put(room_id, content, txn_id("reply", room_id, event_id, number))
+            if result.status is not SendStatus.SENT:
+                log.warning("Matrix: the reply in %s was not sent: %s", room_id, result.detail)
+                return
