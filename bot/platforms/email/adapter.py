@@ -1,0 +1,172 @@
+"""The email edge: outbox alerts as mail through one SMTP server (aiosmtplib).
+
+``send`` mails one alert (plain text + HTML) to the destination's recipients;
+``send_text`` mails a digest (every entry in one message), a notice, or an answer
+under an alert (threaded by ``In-Reply-To``).  Each SMTP answer becomes a
+``SendResult`` the outbox acts on:
+
+    4xx (busy, greylisted, 421 closing), a refused recipient with 4xx,
+    no connection, a dropped connection, a timeout    -> retry with backoff
+    5xx (refused message, unknown recipients),
+    535 login refused, no STARTTLS on offer          -> destination broken ("parked"):
+                                                        alerts kept, the reason in /status
+    some recipients refused, others took it          -> sent (the refused ones are logged)
+
+``Message-ID`` is the same on every try of one alert, so a server that took a message
+whose answer was lost and deduplicates by Message-ID keeps one copy.  Mail cannot be
+changed once sent: ``edit`` does nothing (``also_seen = "thread"`` mails the news as an
+answer instead).  There are no buttons and no commands.  The password comes from
+``SMTP_PASSWORD`` and is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+from datetime import datetime
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from bot.commands.types import Button
+from bot.model import OutgoingMessage, SendResult, SendStatus
+from bot.platforms.email.render import alert_email, message_id, text_email
+from bot.platforms.email.settings import EmailSettings
+
+log = logging.getLogger("dozor.email")
+
+NETWORK_ERRORS = (
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPTimeoutError,
+    OSError,
+)
+
+
+def _code(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {' '.join(str(exc.message).split())}"
+
+
+def failure(exc: Exception, server: str) -> SendResult:
+    """What the outbox should do after ``exc`` from ``server`` ("host:port")."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        refused = "; ".join(f"{r.recipient}: {_code(r)}" for r in exc.recipients)
+        if any(400 <= r.code < 500 for r in exc.recipients):
+            return SendResult(SendStatus.RETRY, f"{server} refused for now: {refused}")
+        return SendResult(SendStatus.BROKEN, f"{server} refused every recipient: {refused}")
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return SendResult(
+            SendStatus.BROKEN,
+            f"{server} refused the login ({_code(exc)}): check [email] username and SMTP_PASSWORD",
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if 400 <= exc.code < 500:
+            return SendResult(SendStatus.RETRY, f"{server} answered {_code(exc)}")
+        return SendResult(SendStatus.BROKEN, f"{server} refused the mail: {_code(exc)}")
+    if isinstance(exc, aiosmtplib.SMTPNotSupported) or (
+        type(exc) is aiosmtplib.SMTPException and "not supported" in str(exc)
+    ):
+        return SendResult(SendStatus.BROKEN, f"{server}: {exc} (check [email] security and port)")
+    if isinstance(exc, ssl.SSLError):
+        return SendResult(SendStatus.BROKEN, f"{server}: TLS failed ({exc.reason or exc})")
+    if isinstance(exc, NETWORK_ERRORS):
+        return SendResult(SendStatus.RETRY, f"{server} unreachable: {exc}")
+    return SendResult(SendStatus.RETRY, f"{server}: {exc}")
+
+
+class EmailAdapter:
+    kind = "email"
+
+    def __init__(
+        self,
+        settings: EmailSettings,
+        password: str | None,
+        recipients_of: Callable[[str], tuple[str, ...] | None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self._password = password
+        self.recipients_of = recipients_of  # destination name -> addresses
+        self.clock = clock
+        self.server = f"{settings.host}:{settings.effective_port}"
+        self.started = False
+        self.listening = False  # email takes no commands
+
+    async def start(self, *, listen: bool = True) -> None:
+        """Nothing to connect: each mail opens its own SMTP session."""
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        to = self.recipients_of(message.destination)
+        if not to:
+            return SendResult(SendStatus.BROKEN, f"no email recipients for {message.destination}")
+        sender = self.settings.sender
+        mail = alert_email(
+            message.alert,
+            message.note,
+            sender=sender,
+            to=to,
+            msg_id=message_id(
+                sender, "alert", message.alert_id, message.destination, message.alert.story_key
+            ),
+            at=self.clock(),
+        )
+        return await self._deliver(mail, to)
+
+    async def send_text(
+        self,
+        destination: str,
+        text: str,
+        buttons: tuple[Button, ...] = (),
+        *,
+        reply_to: str | None = None,
+    ) -> SendResult:
+        to = self.recipients_of(destination)
+        if not to:
+            return SendResult(SendStatus.BROKEN, f"no email recipients for {destination}")
+        sender = self.settings.sender
+        mail = text_email(
+            text,
+            sender=sender,
+            to=to,
+            msg_id=message_id(sender, "text", destination, reply_to, text),
+            at=self.clock(),
+            reply_to=reply_to,
+        )
+        return await self._deliver(mail, to)
+
+    async def edit(self, message: OutgoingMessage) -> SendResult:
+        """Sent mail cannot change: nothing to do."""
+        return SendResult(SendStatus.SENT, remote_id=message.remote_id)
+
+    async def _deliver(self, mail: EmailMessage, to: tuple[str, ...]) -> SendResult:
+        s = self.settings
+        try:
+            refused, _ = await aiosmtplib.send(
+                mail,
+                sender=s.sender,
+                recipients=list(to),
+                hostname=s.host,
+                port=s.effective_port,
+                username=s.username,
+                password=self._password if s.username else None,
+                use_tls=s.security == "ssl",
+                start_tls=s.security == "starttls",
+                timeout=s.timeout.total_seconds(),
+                cert_bundle=s.ca_file,
+            )
+        except Exception as exc:  # every aiosmtplib and socket error: see ``failure``
+            return failure(exc, self.server)
+        if refused:
+            log.warning(
+                "email %s: not delivered to %s",
+                mail["Message-ID"],
+                "; ".join(
+                    f"{who}: {answer.code} {answer.message}" for who, answer in refused.items()
+                ),
+            )
+        return SendResult(SendStatus.SENT, remote_id=str(mail["Message-ID"]))

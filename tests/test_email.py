@@ -1,0 +1,179 @@
+"""The email package against a real SMTP server on 127.0.0.1 (tests/fakes/smtp.py,
+aiosmtpd): plain, STARTTLS and implicit TLS, logins, and the server's refusals."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.model import Alert, Item, Match, OutgoingMessage, SendStatus, Span
+from bot.platforms.email.adapter import EmailAdapter
+from bot.platforms.email.settings import EmailSettings
+from tests.fakes.smtp import LocalSmtp
+
+NOW = datetime(2024, 12, 3, 8, 0, tzinfo=UTC)
+PASSWORD = "s3cret-never-logged"
+DESK = ("desk@example.org",)
+
+
+def alert(number: int = 1, title: str = "Вагнер <script>alert(1)</script>") -> OutgoingMessage:
+    item = Item(
+        "ria",
+        f"k{number}",
+        f"story{number}",
+        title,
+        "В Сирии погибли бойцы группы Вагнер, пишет источник.",
+        "https://ria.example/a?x=1&y=2",
+        datetime(2024, 12, 3, 7, 8, tzinfo=UTC),
+    )
+    spans = (Span("title", 0, 6, "Вагнер"), Span("text", 29, 35, "Вагнер"))
+    found = Alert("desk", item, (Match("wagner", ("Вагнер",), spans),), f"story{number}")
+    return OutgoingMessage(number, "desk", found)
+
+
+def adapter_for(
+    smtp: LocalSmtp,
+    security: str = "none",
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    to: tuple[str, ...] = DESK,
+) -> EmailAdapter:
+    settings = EmailSettings(
+        host="127.0.0.1",
+        port=smtp.port,
+        security=security,
+        username=username,
+        sender="dozor@example.org",
+        timeout=timedelta(seconds=10),
+        ca_file=smtp.ca_file,
+    )
+    return EmailAdapter(settings, password, {"desk": to}.get, lambda: NOW)
+
+
+async def test_an_alert_is_one_plain_and_html_mail_with_rule_and_title_in_the_subject() -> None:
+    async with LocalSmtp() as smtp:
+        result = await adapter_for(smtp).send(alert())
+        [mail] = smtp.messages
+    assert result.status is SendStatus.SENT
+    message = mail.message
+    assert mail.mail_from == "dozor@example.org" and mail.rcpt_tos == DESK
+    assert message["Subject"] == "[Dozor] wagner: Вагнер <script>alert(1)</script>"
+    assert message["Message-ID"] == result.remote_id
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "**Вагнер** <script>" in text and "https://ria.example/a?x=1&y=2" in text
+    assert "<b>Вагнер</b> &lt;script&gt;" in html and "<script>" not in html
+    assert '<a href="https://ria.example/a?x=1&amp;y=2">' in html
+
+
+async def test_starttls_with_a_login() -> None:
+    async with LocalSmtp(tls="starttls", login=("dozor", PASSWORD)) as smtp:
+        adapter = adapter_for(smtp, "starttls", username="dozor", password=PASSWORD)
+        result = await adapter.send(alert())
+        assert result.status is SendStatus.SENT
+        assert len(smtp.messages) == 1 and smtp.logins == ["dozor"]
+
+
+async def test_implicit_tls() -> None:
+    async with LocalSmtp(tls="ssl") as smtp:
+        result = await adapter_for(smtp, "ssl").send(alert())
+        assert result.status is SendStatus.SENT and len(smtp.messages) == 1
+
+
+async def test_starttls_asked_of_a_server_without_it_is_parked_with_the_reason() -> None:
+    async with LocalSmtp() as smtp:
+        result = await adapter_for(smtp, "starttls").send(alert())
+    assert result.status is SendStatus.BROKEN and "STARTTLS" in result.detail
+
+
+async def test_a_wrong_password_is_parked_and_never_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with LocalSmtp(tls="starttls", login=("dozor", "right")) as smtp:
+        adapter = adapter_for(smtp, "starttls", username="dozor", password=PASSWORD)
+        result = await adapter.send(alert())
+        assert smtp.messages == []
+    assert result.status is SendStatus.BROKEN and "SMTP_PASSWORD" in result.detail
+    assert "535" in result.detail
+    assert PASSWORD not in result.detail and PASSWORD not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("stage", "answer", "expected"),
+    [
+        ("RCPT", "450 4.2.1 Mailbox busy, try again later", SendStatus.RETRY),
+        ("MAIL", "421 4.7.0 Too many connections", SendStatus.RETRY),
+        ("DATA", "451 4.3.0 Greylisted, come back later", SendStatus.RETRY),
+        ("RCPT", "550 5.1.1 User unknown", SendStatus.BROKEN),
+        ("DATA", "554 5.7.1 Message refused as spam", SendStatus.BROKEN),
+    ],
+)
+async def test_4xx_is_retried_and_5xx_parked_with_the_servers_reason(
+    stage: str, answer: str, expected: SendStatus
+) -> None:
+    async with LocalSmtp() as smtp:
+        smtp.fail_next(stage, answer)
+        adapter = adapter_for(smtp)
+        result = await adapter.send(alert())
+        assert result.status is expected
+        assert answer.split(" ", 1)[0] in result.detail and answer.split()[-1] in result.detail
+        assert smtp.messages == []
+        again = await adapter.send(alert())  # the outbox kept it: the next try goes through
+        assert again.status is SendStatus.SENT and len(smtp.messages) == 1
+
+
+async def test_one_refused_recipient_of_two_does_not_stop_the_other() -> None:
+    async with LocalSmtp() as smtp:
+        smtp.fail_next("RCPT", "550 5.1.1 User unknown")
+        to = ("gone@example.org", "desk@example.org")
+        result = await adapter_for(smtp, to=to).send(alert())
+        [mail] = smtp.messages
+    assert result.status is SendStatus.SENT and mail.rcpt_tos == ("desk@example.org",)
+
+
+async def test_a_retry_after_a_lost_answer_has_the_same_message_id() -> None:
+    async with LocalSmtp(dedup=True) as smtp:
+        smtp.drop_after_data()
+        adapter = adapter_for(smtp)
+        first = await adapter.send(alert())
+        assert first.status is SendStatus.RETRY  # taken, but the answer never came
+        second = await adapter.send(alert())
+        assert second.status is SendStatus.SENT
+        assert smtp.attempts == 2 and smtp.duplicates == 1 and len(smtp.messages) == 1
+        assert smtp.messages[0].message["Message-ID"] == second.remote_id
+        other = await adapter.send(alert(2))
+        assert other.remote_id != second.remote_id and len(smtp.messages) == 2
+
+
+async def test_no_server_is_a_retry() -> None:
+    async with LocalSmtp() as smtp:
+        adapter = adapter_for(smtp)
+    result = await adapter.send(alert())
+    assert result.status is SendStatus.RETRY and "unreachable" in result.detail
+
+
+async def test_a_digest_is_one_mail_and_an_answer_is_threaded_under_its_alert() -> None:
+    digest = (
+        "🗞 Dozor digest (hourly), 2024-12-03 08:00 UTC: 2 alerts\n\n"
+        "■ wagner (2)\n• a\n  https://x.example/1\n• b"
+    )
+    async with LocalSmtp() as smtp:
+        adapter = adapter_for(smtp)
+        assert (await adapter.send_text("desk", digest)).status is SendStatus.SENT
+        sent = await adapter.send(alert())
+        answer = await adapter.send_text(
+            "desk", "👥 Also seen in 1 more source:", reply_to=sent.remote_id
+        )
+        assert answer.status is SendStatus.SENT
+        edited = await adapter.edit(alert())  # mail cannot change: nothing is sent
+        assert edited.status is SendStatus.SENT and len(smtp.messages) == 3
+        one, _, reply = (m.message for m in smtp.messages)
+    assert one["Subject"] == "[Dozor] 🗞 Dozor digest (hourly), 2024-12-03 08:00 UTC: 2 alerts"
+    assert "■ wagner (2)" in one.get_body(("plain",)).get_content()
+    assert '<a href="https://x.example/1">' in one.get_body(("html",)).get_content()
+    assert reply["In-Reply-To"] == sent.remote_id == reply["References"]
