@@ -1,0 +1,1 @@
+"""Chat platforms: one package each (see ``bot.platforms.base``), and their registry."""
