@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -21,6 +21,7 @@ from tests.fakes.matrix import FakeMatrix
 DESK = "!desk:example.org"
 OTHER = "!other:example.org"
 ANNA = "@anna:example.org"
+THREAD = "$root:example.org"
 TOKEN = "syt_secret_token_never_logged"
 
 
@@ -47,10 +48,20 @@ async def fake() -> AsyncIterator[FakeMatrix]:
         yield server
 
 
-def adapter_for(fake: FakeMatrix, interval: float = 0.0, token: str = TOKEN) -> MatrixAdapter:
+def adapter_for(
+    fake: FakeMatrix,
+    interval: float = 0.0,
+    token: str = TOKEN,
+    handle: Callable[[Invocation], Awaitable[Reply]] | None = None,
+) -> MatrixAdapter:
     settings = MatrixSettings(homeserver=fake.url, per_room_interval=timedelta(seconds=interval))
-    rooms = {"desk": DESK, "other": OTHER, "gone": "!gone:example.org"}
-    return MatrixAdapter(token, settings, rooms.get)
+    rooms = {
+        "desk": (DESK, None),
+        "other": (OTHER, None),
+        "gone": ("!gone:example.org", None),
+        "thread": (DESK, THREAD),
+    }
+    return MatrixAdapter(token, settings, rooms.get, handle=handle)
 
 
 async def test_an_alert_is_an_html_room_message_with_the_token_in_the_header(
@@ -186,6 +197,25 @@ async def test_text_answers_a_message_in_its_room(fake: FakeMatrix) -> None:
     assert reply["formatted_body"] == "👥 Also seen in 1 more source:<br>• tass"
 
 
+async def test_a_thread_destination_posts_alerts_and_answers_into_its_thread(
+    fake: FakeMatrix,
+) -> None:
+    matrix = adapter_for(fake)
+    sent = await matrix.send(OutgoingMessage(1, "thread", alert().alert))
+    answer = await matrix.send_text("thread", "👥 Also seen", reply_to=sent.remote_id)
+    await matrix.stop()
+    assert sent.status is answer.status is SendStatus.SENT
+    first, second = (m.content["m.relates_to"] for m in fake.messages(DESK))
+    assert first == {
+        "rel_type": "m.thread",
+        "event_id": THREAD,
+        "is_falling_back": True,
+        "m.in_reply_to": {"event_id": THREAD},
+    }
+    assert second["event_id"] == THREAD and not second["is_falling_back"]
+    assert second["m.in_reply_to"] == {"event_id": sent.remote_id}
+
+
 async def test_sends_into_one_room_are_paced_and_other_rooms_do_not_wait(
     fake: FakeMatrix,
 ) -> None:
@@ -218,8 +248,8 @@ async def test_dozor_commands_are_read_by_sync_and_answered_in_the_room(
         seen.append(invocation)
         return Reply(f"you asked for {invocation.command} {invocation.args}".strip())
 
-    matrix = adapter_for(fake)
-    await matrix.start(handle)
+    matrix = adapter_for(fake, handle=handle)
+    await matrix.start()
     try:
         command = fake.push_message(DESK, ANNA, "!dozor mute ria 2h")
         fake.push_message(DESK, ANNA, "just chatting")

@@ -42,6 +42,7 @@ from bot.platforms.matrix.render import (
     edit_content,
     reply_content,
     text_content,
+    thread_content,
 )
 from bot.platforms.matrix.settings import MatrixSettings
 from bot.render import split_plain
@@ -65,6 +66,7 @@ SYNC_FILTER = json.dumps(
 )
 BROKEN_CODES = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN", "M_NOT_FOUND"})
 CommandHandler = Callable[[Invocation], Awaitable[Reply]]
+Room = tuple[str, str | None]  # a room id, and the root event of a thread in it
 
 
 def txn_id(*parts: object) -> str:
@@ -101,12 +103,14 @@ class MatrixAdapter:
         self,
         token: str,
         settings: MatrixSettings,
-        room_of: Callable[[str], str | None],
+        rooms: Callable[[str], Room | None],
         *,
+        handle: CommandHandler | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.room_of = room_of  # destination name -> room id
+        self.rooms = rooms  # destination name -> its room (and thread)
+        self.handle = handle  # runs a command (``bot.commands.dispatch``)
         self.client = MatrixClient(settings.homeserver, token)
         self.pacer = Pacer(settings.per_room_interval.total_seconds(), clock=clock)
         self.user_id: str | None = None
@@ -116,17 +120,19 @@ class MatrixAdapter:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self, handle: CommandHandler | None = None) -> None:
-        """Check the token (whoami); with ``handle``, also take ``!dozor`` commands."""
+    async def start(self, *, listen: bool = True) -> None:
+        """Check the token (whoami); with ``listen``, also take ``!dozor`` commands."""
         try:
             self.user_id = await self.client.whoami()
         except MatrixError:
             await self.client.close()
             raise
         self.started = True
-        if handle is not None:
+        if listen and self.handle is not None:
             since = await self._first_sync()
-            self._listener = asyncio.create_task(self._listen(handle, since), name="matrix:sync")
+            self._listener = asyncio.create_task(
+                self._listen(self.handle, since), name="matrix:sync"
+            )
             self.listening = True
         log.info("Matrix: connected as %s on %s", self.user_id, self.settings.homeserver)
 
@@ -153,10 +159,13 @@ class MatrixAdapter:
         return SendResult(SendStatus.SENT, remote_id=event_id)
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        room_id = self.room_of(message.destination)
-        if room_id is None:
+        room = self.rooms(message.destination)
+        if room is None:
             return SendResult(SendStatus.BROKEN, f"no Matrix room for {message.destination}")
+        room_id, thread = room
         content = alert_content(message.alert, message.note, silent=message.silent)
+        if thread is not None:
+            content = thread_content(content, thread)
         txn = txn_id("alert", message.alert_id, message.destination, message.alert.story_key)
         result = await self._put(room_id, content, txn)
         if result.status is SendStatus.BROKEN and "refused the message" in result.detail:
@@ -166,6 +175,8 @@ class MatrixAdapter:
                 result.detail,
             )
             short = text_content(content["body"][:4000], notice=message.silent)
+            if thread is not None:
+                short = thread_content(short, thread)
             result = await self._put(room_id, short, txn + ".plain")
         return result
 
@@ -179,14 +190,18 @@ class MatrixAdapter:
     ) -> SendResult:
         """A plain message (a digest, a notice), split at line breaks past ``TEXT_LIMIT``;
         ``reply_to``: the event it answers.  Matrix has no buttons: they are left out."""
-        room_id = self.room_of(destination)
-        if room_id is None:
+        room = self.rooms(destination)
+        if room is None:
             return SendResult(SendStatus.BROKEN, f"no Matrix room for {destination}")
+        room_id, thread = room
         first: str | None = None
         for number, chunk in enumerate(split_plain(text, TEXT_LIMIT)):
             content = text_content(chunk)
-            if reply_to is not None and first is None:
-                content = reply_content(content, reply_to)
+            answers = reply_to if first is None else None
+            if thread is not None:
+                content = thread_content(content, thread, answers)
+            elif answers is not None:
+                content = reply_content(content, answers)
             result = await self._put(
                 room_id, content, txn_id("text", destination, reply_to, text, number)
             )
@@ -197,9 +212,10 @@ class MatrixAdapter:
 
     async def edit(self, message: OutgoingMessage) -> SendResult:
         """Redraw a sent alert with its note, as an ``m.replace`` of it."""
-        room_id = self.room_of(message.destination)
-        if room_id is None or message.remote_id is None:
+        room = self.rooms(message.destination)
+        if room is None or message.remote_id is None:
             return SendResult(SendStatus.BROKEN, f"no Matrix message for {message.destination}")
+        room_id = room[0]
         new = alert_content(message.alert, message.note, silent=True)
         content = edit_content(message.remote_id, new)
         txn = txn_id("edit", message.remote_id, json.dumps(new, sort_keys=True))

@@ -115,3 +115,15 @@ def edit_content(event_id: str, new: JsonDict) -> JsonDict:
 def reply_content(content: JsonDict, event_id: str) -> JsonDict:
     """``content`` as an answer to ``event_id`` (a rich reply)."""
     return {**content, "m.relates_to": {"m.in_reply_to": {"event_id": event_id}}}
+
+
+def thread_content(content: JsonDict, root: str, reply_to: str | None = None) -> JsonDict:
+    """``content`` in the thread that ``root`` starts; ``reply_to``: the event in it that
+    it answers (clients without threads show it as a reply to that, or to the root)."""
+    relation = {
+        "rel_type": "m.thread",
+        "event_id": root,
+        "is_falling_back": reply_to is None,
+        "m.in_reply_to": {"event_id": reply_to or root},
+    }
+    return {**content, "m.relates_to": relation}

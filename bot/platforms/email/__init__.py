@@ -1,0 +1,74 @@
+"""Email: alerts as multipart plain+HTML mail through one SMTP server (aiosmtplib;
+``adapter.py``), the ``[email]`` section and the ``to`` destination key
+(``settings.py``), the mail itself (``render.py``).  No commands, no buttons, no edits:
+/help and README say so."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bot.platforms.base import (
+    Adapter,
+    Address,
+    Capabilities,
+    Limits,
+    Platform,
+    Section,
+    Unavailable,
+    Wiring,
+)
+from bot.platforms.email import settings as conf
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.configread import Reader
+
+log = logging.getLogger("dozor")
+
+
+class EmailPlatform(Platform):
+    name = "email"
+    title = "Email"
+    limits = Limits(message=1_000_000)  # a digest is one mail, however long
+    can = Capabilities()
+    section = Section("email", conf.KEYS, conf.parse)
+    default = conf.EmailSettings()
+    destination_keys = conf.DESTINATION_KEYS
+    chats_key = "to"
+    chat_noun = "mailbox"
+
+    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
+        return conf.parse_destination(r, table, where)
+
+    def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
+        own = self.own(settings)
+        if not own.host:
+            log.error(
+                "email destinations are configured but config.toml has no [email] section "
+                "with the SMTP server: their alerts wait in the outbox"
+            )
+            raise Unavailable("as config.toml has no [email] section")
+        password = wiring.environ.get(conf.PASSWORD_VARIABLE) or None
+        if own.username and not password:
+            log.error(
+                "[email] username is set but %s is not: email alerts wait in the outbox "
+                "until it is",
+                conf.PASSWORD_VARIABLE,
+            )
+            raise Unavailable(f"as {conf.PASSWORD_VARIABLE} is not set")
+        from bot.platforms.email.adapter import EmailAdapter
+
+        context = wiring.context
+
+        def recipients(name: str) -> tuple[str, ...] | None:
+            found = context.destination(name)
+            if found is None or found.platform != self.name:
+                return None
+            return tuple(found.option("to") or ())
+
+        return EmailAdapter(own, password, recipients, context.clock)
+
+
+PLATFORM = EmailPlatform()

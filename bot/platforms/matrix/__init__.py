@@ -1,0 +1,84 @@
+"""Matrix: alerts as HTML room messages, edited in place (``m.replace``), into rooms and
+threads of any homeserver; ``!dozor <command>`` read by a ``/sync`` long poll
+(``adapter.py`` over the plain-aiohttp ``client.py``), the ``[matrix]`` section and the
+``room``/``thread_root`` destination keys (``settings.py``), HTML markup
+(``render.py``).  No buttons and no files: /help and README say so."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from bot.platforms.base import (
+    Adapter,
+    Address,
+    Capabilities,
+    Limits,
+    Platform,
+    Section,
+    Unavailable,
+    Wiring,
+)
+from bot.platforms.matrix import settings as conf
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.configread import Reader
+    from bot.model import Destination
+
+log = logging.getLogger("dozor")
+
+
+class MatrixPlatform(Platform):
+    name = "matrix"
+    title = "Matrix"
+    limits = Limits(message=16_000, text=16_000)  # well inside the 64 KiB event limit
+    can = Capabilities(commands=True, threads=True, edits=True)
+    section = Section("matrix", conf.KEYS, conf.parse)
+    default = conf.MatrixSettings()
+    destination_keys = conf.DESTINATION_KEYS
+    chats_key = "rooms"
+    chat_noun = "room"
+
+    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
+        return conf.parse_destination(r, table, where)
+
+    def is_admin(self, settings: Settings, user_id: int | str) -> bool:
+        return str(user_id) in self.own(settings).admins
+
+    def serves(self, settings: Settings, chat_id: int | str | None) -> bool:
+        return str(chat_id) in self.own(settings).rooms
+
+    def members_can_watch(self, settings: Settings) -> bool:
+        return bool(self.own(settings).members_can_watch)
+
+    def wanted(self, settings: Settings, destinations: Sequence[Destination]) -> bool:
+        own = self.own(settings)
+        return super().wanted(settings, destinations) or bool(own.rooms or own.admins)
+
+    def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
+        token = wiring.environ.get(conf.TOKEN_VARIABLE, "").strip()
+        if not token:
+            log.error(
+                "Matrix destinations are configured but %s is not set: their alerts wait "
+                "in the outbox until it is",
+                conf.TOKEN_VARIABLE,
+            )
+            raise Unavailable(f"as {conf.TOKEN_VARIABLE} is not set")
+        from bot.commands import dispatch
+        from bot.platforms.matrix.adapter import MatrixAdapter
+
+        context = wiring.context
+
+        def room(name: str) -> tuple[str, str | None] | None:
+            found = context.destination(name)
+            if found is None or found.platform != self.name or found.address is None:
+                return None
+            return found.address, found.thread
+
+        return MatrixAdapter(token, self.own(settings), room, handle=partial(dispatch, context))
+
+
+PLATFORM = MatrixPlatform()
