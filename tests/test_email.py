@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from bot.config import ConfigError, load_config
 from bot.model import Alert, Item, Match, OutgoingMessage, SendStatus, Span
 from bot.platforms.email.adapter import EmailAdapter
 from bot.platforms.email.settings import EmailSettings
@@ -177,3 +179,96 @@ async def test_a_digest_is_one_mail_and_an_answer_is_threaded_under_its_alert() 
     assert "■ wagner (2)" in one.get_body(("plain",)).get_content()
     assert '<a href="https://x.example/1">' in one.get_body(("html",)).get_content()
     assert reply["In-Reply-To"] == sent.remote_id == reply["References"]
+
+
+# -- config.toml ------------------------------------------------------------------------
+
+CONFIG = """
+[storage]
+path = "dozor.db"
+{email}
+[[destinations]]
+name = "mail"
+kind = "email"
+{destination}
+"""
+SERVER = '[email]\nhost = "smtp.example.org"\nfrom = "dozor@example.org"\n'
+AN_ADDRESS = 'an email address like "desk@example.org"'
+
+
+def config_problems(tmp_path: Path, email: str, destination: str) -> list[str]:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(email=email, destination=destination), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value.problems
+
+
+def test_email_settings_and_destinations_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    email = SERVER + 'security = "ssl"\nusername = "dozor"\ntimeout = "10s"'
+    destination = 'to = ["desk@example.org", "chief@example.org"]'
+    path.write_text(CONFIG.format(email=email, destination=destination), encoding="utf-8")
+    settings = load_config(path)
+    own = settings.section("email")
+    assert (own.host, own.effective_port, own.security, own.username, own.sender) == (
+        "smtp.example.org",
+        465,
+        "ssl",
+        "dozor",
+        "dozor@example.org",
+    )
+    assert own.timeout == timedelta(seconds=10)
+    (mail,) = settings.destinations
+    assert mail.platform == "email"
+    assert mail.option("to") == ("desk@example.org", "chief@example.org")
+
+
+@pytest.mark.parametrize(
+    ("email", "destination", "problems"),
+    [
+        (
+            "[email]\nport = 2525",
+            'to = "desk@example.org"',
+            [
+                'email.host: missing (expected the SMTP server like "smtp.example.org")',
+                f"email.from: missing (expected {AN_ADDRESS})",
+            ],
+        ),
+        (
+            SERVER + 'security = "tls"',
+            'to = "desk@example.org"',
+            ['email.security: expected starttls, ssl or none, got "tls"'],
+        ),
+        (
+            SERVER + "port = 70000",
+            'to = "desk@example.org"',
+            ["email.port: expected a port number like 587, got 70000"],
+        ),
+        (
+            SERVER + 'ca_file = "/nonexistent/ca.pem"',
+            'to = "desk@example.org"',
+            [
+                'email.ca_file: expected the path of a PEM file that exists, got "/nonexistent/ca.pem"'
+            ],
+        ),
+        (
+            SERVER,
+            'to = ["desk@example.org", "desk at example.org"]',
+            [f"destinations[0].to: expected {AN_ADDRESS}, or a list of them, got a list"],
+        ),
+        (SERVER, "", [f"destinations[0].to: missing (expected {AN_ADDRESS}, or a list of them)"]),
+        (
+            SERVER + 'password = "x"',
+            'to = "desk@example.org"',
+            [
+                'email.password: unknown key "password" (allowed: host, port, security, '
+                "username, from, timeout, ca_file)"
+            ],
+        ),
+    ],
+)
+def test_bad_email_config_is_a_located_error(
+    tmp_path: Path, email: str, destination: str, problems: list[str]
+) -> None:
+    assert config_problems(tmp_path, email, destination) == problems

@@ -8,11 +8,13 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.commands.types import Invocation, Reply
+from bot.config import ConfigError, load_config
 from bot.model import Alert, Item, Match, OutgoingMessage, SendStatus, Span
 from bot.platforms.matrix.adapter import MatrixAdapter
 from bot.platforms.matrix.settings import MatrixSettings
@@ -283,3 +285,88 @@ async def test_the_fake_refuses_bad_content_no_token_a_large_event_and_a_flood(
             answer = await r.json()
             assert r.status == 429 and answer["errcode"] == "M_LIMIT_EXCEEDED"
             assert 0 < answer["retry_after_ms"] <= 5000 and r.headers["Retry-After"] == "5"
+
+
+# -- config.toml ------------------------------------------------------------------------
+
+CONFIG = """
+[storage]
+path = "dozor.db"
+[matrix]
+{matrix}
+[[destinations]]
+name = "desk"
+kind = "matrix"
+{destination}
+"""
+
+
+def config_problems(tmp_path: Path, matrix: str, destination: str) -> list[str]:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(matrix=matrix, destination=destination), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value.problems
+
+
+def test_matrix_settings_and_destinations_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    matrix = (
+        'homeserver = "https://matrix.example.org/"\nadmins = ["@boss:example.org"]\n'
+        f'rooms = ["{OTHER}"]\nper_room_interval = "2s"\nmembers_can_watch = false'
+    )
+    destination = f'room = "{DESK}"\nthread_root = "{THREAD}"'
+    path.write_text(CONFIG.format(matrix=matrix, destination=destination), encoding="utf-8")
+    settings = load_config(path)
+    own = settings.section("matrix")
+    assert own == MatrixSettings(
+        "https://matrix.example.org", ("@boss:example.org",), (OTHER,), False, timedelta(seconds=2)
+    )
+    (desk,) = settings.destinations
+    assert (desk.platform, desk.address, desk.thread) == ("matrix", DESK, THREAD)
+
+
+ROOM_ID = 'a room id like "!AbCdEf:example.org" (not an #alias: see the room\'s settings)'
+
+
+@pytest.mark.parametrize(
+    ("matrix", "destination", "problem"),
+    [
+        (
+            "",
+            'room = "#desk:example.org"',
+            f'destinations[0].room: expected {ROOM_ID}, got "#desk:example.org"',
+        ),
+        ("", "", f"destinations[0].room: missing (expected {ROOM_ID})"),
+        (
+            "",
+            f'room = "{DESK}"\nthread_root = "root"',
+            'destinations[0].thread_root: expected the id of a thread\'s first event, like "$abc", got "root"',
+        ),
+        (
+            'homeserver = "matrix.org"',
+            f'room = "{DESK}"',
+            'matrix.homeserver: expected an http(s) URL, got "matrix.org"',
+        ),
+        (
+            'admins = ["anna"]',
+            f'room = "{DESK}"',
+            'matrix.admins: expected a list of user ids like "@anna:example.org", got a list',
+        ),
+        (
+            'per_room_interval = "fast"',
+            f'room = "{DESK}"',
+            'matrix.per_room_interval: expected a duration like "1s", got "fast"',
+        ),
+        (
+            'homeserve = "https://matrix.org"',
+            f'room = "{DESK}"',
+            'matrix.homeserve: unknown key "homeserve" (did you mean "homeserver"?) (allowed: '
+            "homeserver, admins, rooms, members_can_watch, per_room_interval)",
+        ),
+    ],
+)
+def test_bad_matrix_config_is_a_located_error(
+    tmp_path: Path, matrix: str, destination: str, problem: str
+) -> None:
+    assert config_problems(tmp_path, matrix, destination) == [problem]

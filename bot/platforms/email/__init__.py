@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot.platforms.base import (
@@ -58,6 +59,12 @@ class EmailPlatform(Platform):
                 conf.PASSWORD_VARIABLE,
             )
             raise Unavailable(f"as {conf.PASSWORD_VARIABLE} is not set")
+        if own.ca_file is not None:
+            ca_file = settings.base_dir / own.ca_file  # an absolute path stays as it is
+            if not ca_file.is_file():
+                log.error("[email] ca_file %s does not exist: email alerts wait", ca_file)
+                raise Unavailable(f"as [email] ca_file {ca_file} does not exist")
+            own = replace(own, ca_file=str(ca_file))
         from bot.platforms.email.adapter import EmailAdapter
 
         context = wiring.context

@@ -60,19 +60,16 @@ def _port(value: Any) -> int:
     return port
 
 
-def _file(base_dir: Path | None) -> Any:
-    def convert(value: Any) -> str:
-        path = Path(string(value))
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        if not path.is_file():
-            raise ValueError
-        return str(path)
-
-    return convert
+def _file(value: Any) -> str:
+    """A path; an absolute one must exist now (a relative one is resolved against the
+    config file's folder when the platform connects)."""
+    path = Path(string(value))
+    if path.is_absolute() and not path.is_file():
+        raise ValueError
+    return str(path)
 
 
-def parse(r: Reader, raw: Any, base_dir: Path | None = None) -> EmailSettings:
+def parse(r: Reader, raw: Any) -> EmailSettings:
     """``host`` and ``from`` are required once the table is there."""
     t = r.table(raw, "email", KEYS)
     if not t:
@@ -88,7 +85,7 @@ def parse(r: Reader, raw: Any, base_dir: Path | None = None) -> EmailSettings:
         username=r.get(t, w, "username", string, None, "the SMTP login name"),
         sender=r.get(t, w, "from", _address, "", AN_ADDRESS, required=True),
         timeout=r.get(t, w, "timeout", duration, d.timeout, 'a duration like "30s"'),
-        ca_file=r.get(t, w, "ca_file", _file(base_dir), None, "the path of a PEM file that exists"),
+        ca_file=r.get(t, w, "ca_file", _file, None, "the path of a PEM file that exists"),
     )
 
 
