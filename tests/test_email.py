@@ -249,7 +249,8 @@ def test_email_settings_and_destinations_are_read(tmp_path: Path) -> None:
             SERVER + 'ca_file = "/nonexistent/ca.pem"',
             'to = "desk@example.org"',
             [
-                'email.ca_file: expected the path of a PEM file that exists, got "/nonexistent/ca.pem"'
+                "email.ca_file: expected the path of a PEM file that exists, "
+                'got "/nonexistent/ca.pem"'
             ],
         ),
         (

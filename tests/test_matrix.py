@@ -341,7 +341,8 @@ ROOM_ID = 'a room id like "!AbCdEf:example.org" (not an #alias: see the room\'s 
         (
             "",
             f'room = "{DESK}"\nthread_root = "root"',
-            'destinations[0].thread_root: expected the id of a thread\'s first event, like "$abc", got "root"',
+            "destinations[0].thread_root: expected the id of a thread's first event, "
+            'like "$abc", got "root"',
         ),
         (
             'homeserver = "matrix.org"',
