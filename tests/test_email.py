@@ -4,13 +4,14 @@ aiosmtpd): plain, STARTTLS and implicit TLS, logins, and the server's refusals."
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_config
-from bot.model import Alert, Item, Match, OutgoingMessage, SendStatus, Span
+from bot.model import Alert, Destination, Item, Match, OutgoingMessage, SendStatus, Span
 from bot.platforms.email.adapter import EmailAdapter
 from bot.platforms.email.settings import EmailSettings
 from tests.fakes.smtp import LocalSmtp
@@ -35,6 +36,19 @@ def alert(number: int = 1, title: str = "Вагнер <script>alert(1)</script>"
     return OutgoingMessage(number, "desk", found)
 
 
+class Context:
+    """What the adapter asks of the bot's context: a destination by name, the clock."""
+
+    def __init__(self, to: tuple[str, ...]) -> None:
+        self.desk = Destination("desk", "email", ", ".join(to), options=(("to", to),))
+
+    def destination(self, name: str) -> Destination | None:
+        return self.desk if name == "desk" else None
+
+    def clock(self) -> datetime:
+        return NOW
+
+
 def adapter_for(
     smtp: LocalSmtp,
     security: str = "none",
@@ -52,7 +66,7 @@ def adapter_for(
         timeout=timedelta(seconds=10),
         ca_file=smtp.ca_file,
     )
-    return EmailAdapter(settings, password, {"desk": to}.get, lambda: NOW)
+    return EmailAdapter(settings, password, Context(to))  # type: ignore[arg-type]
 
 
 async def test_an_alert_is_one_plain_and_html_mail_with_rule_and_title_in_the_subject() -> None:
@@ -172,7 +186,7 @@ async def test_a_digest_is_one_mail_and_an_answer_is_threaded_under_its_alert() 
             "desk", "👥 Also seen in 1 more source:", reply_to=sent.remote_id
         )
         assert answer.status is SendStatus.SENT
-        edited = await adapter.edit(alert())  # mail cannot change: nothing is sent
+        edited = await adapter.edit(replace(alert(), remote_id=sent.remote_id))  # nothing sent
         assert edited.status is SendStatus.SENT and len(smtp.messages) == 3
         one, _, reply = (m.message for m in smtp.messages)
     assert one["Subject"] == "[Dozor] 🗞 Dozor digest (hourly), 2024-12-03 08:00 UTC: 2 alerts"

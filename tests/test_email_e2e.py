@@ -105,7 +105,7 @@ async def test_a_feed_item_arrives_as_one_plain_and_html_mail(
         assert stored is not None
     message = mail.message
     assert mail.rcpt_tos == ("desk@example.org", "editor@example.org")
-    assert message["Subject"].startswith("[Dozor] deir-ez-zor: ")
+    assert message["Subject"].startswith("[Dozor] deir-ez-zor, syria-fighting-ru: Сирийская армия")
     assert "**Дейр-эз-Зор**" in message.get_body(("plain",)).get_content()
     assert "<b>Дейр-эз-Зор</b>" in message.get_body(("html",)).get_content()
     assert link_of(mail) == "https://t.me/rian_ru/271457"

@@ -15,7 +15,7 @@ import pytest
 
 from bot.commands.types import Invocation, Reply
 from bot.config import ConfigError, load_config
-from bot.model import Alert, Item, Match, OutgoingMessage, SendStatus, Span
+from bot.model import Alert, Destination, Item, Match, OutgoingMessage, SendStatus, Span
 from bot.platforms.matrix.adapter import MatrixAdapter
 from bot.platforms.matrix.settings import MatrixSettings
 from tests.fakes.matrix import FakeMatrix
@@ -50,6 +50,16 @@ async def fake() -> AsyncIterator[FakeMatrix]:
         yield server
 
 
+class Destinations:
+    """What the adapter asks of the bot's context: a destination by name."""
+
+    def __init__(self, *destinations: Destination) -> None:
+        self.by_name = {d.name: d for d in destinations}
+
+    def destination(self, name: str) -> Destination | None:
+        return self.by_name.get(name)
+
+
 def adapter_for(
     fake: FakeMatrix,
     interval: float = 0.0,
@@ -57,13 +67,13 @@ def adapter_for(
     handle: Callable[[Invocation], Awaitable[Reply]] | None = None,
 ) -> MatrixAdapter:
     settings = MatrixSettings(homeserver=fake.url, per_room_interval=timedelta(seconds=interval))
-    rooms = {
-        "desk": (DESK, None),
-        "other": (OTHER, None),
-        "gone": ("!gone:example.org", None),
-        "thread": (DESK, THREAD),
-    }
-    return MatrixAdapter(token, settings, rooms.get, handle=handle)
+    rooms = Destinations(
+        Destination("desk", "matrix", DESK),
+        Destination("other", "matrix", OTHER),
+        Destination("gone", "matrix", "!gone:example.org"),
+        Destination("thread", "matrix", DESK, THREAD),
+    )
+    return MatrixAdapter(token, settings, rooms, handle=handle)  # type: ignore[arg-type]
 
 
 async def test_an_alert_is_an_html_room_message_with_the_token_in_the_header(

@@ -14,13 +14,13 @@ from bot.platforms.base import (
     Adapter,
     Address,
     Capabilities,
-    Limits,
     Platform,
     Section,
     Unavailable,
     Wiring,
 )
 from bot.platforms.email import settings as conf
+from bot.platforms.email.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -32,7 +32,7 @@ log = logging.getLogger("dozor")
 class EmailPlatform(Platform):
     name = "email"
     title = "Email"
-    limits = Limits(message=1_000_000)  # a digest is one mail, however long
+    limits = LIMITS
     can = Capabilities()
     section = Section("email", conf.KEYS, conf.parse)
     default = conf.EmailSettings()
@@ -42,6 +42,12 @@ class EmailPlatform(Platform):
 
     def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
         return conf.parse_destination(r, table, where)
+
+    def cannot(self) -> str | None:
+        return (
+            "Email takes no commands, has no buttons and cannot change a sent mail; "
+            "alerts and digests arrive all the same"
+        )
 
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         own = self.own(settings)
@@ -67,15 +73,7 @@ class EmailPlatform(Platform):
             own = replace(own, ca_file=str(ca_file))
         from bot.platforms.email.adapter import EmailAdapter
 
-        context = wiring.context
-
-        def recipients(name: str) -> tuple[str, ...] | None:
-            found = context.destination(name)
-            if found is None or found.platform != self.name:
-                return None
-            return tuple(found.option("to") or ())
-
-        return EmailAdapter(own, password, recipients, context.clock)
+        return EmailAdapter(own, password, wiring.context)
 
 
 PLATFORM = EmailPlatform()

@@ -1,9 +1,9 @@
 """The email edge: outbox alerts as mail through one SMTP server (aiosmtplib).
 
-``send`` mails one alert (plain text + HTML) to the destination's recipients;
-``send_text`` mails a digest (every entry in one message), a notice, or an answer
-under an alert (threaded by ``In-Reply-To``).  Each SMTP answer becomes a
-``SendResult`` the outbox acts on:
+An alert is one mail (plain text + HTML) to the destination's recipients; a plain
+message is a digest (every entry in one mail), a notice, or an answer under an alert
+(threaded by ``In-Reply-To``).  The skeleton is ``ChatAdapter``'s; each SMTP answer
+becomes a ``SendResult`` the outbox acts on:
 
     4xx (busy, greylisted, 421 closing), a refused recipient with 4xx,
     no connection, a dropped connection, a timeout    -> retry with backoff
@@ -14,8 +14,8 @@ under an alert (threaded by ``In-Reply-To``).  Each SMTP answer becomes a
 
 ``Message-ID`` is the same on every try of one alert, so a server that took a message
 whose answer was lost and deduplicates by Message-ID keeps one copy.  Mail cannot be
-changed once sent: ``edit`` does nothing (``also_seen = "thread"`` mails the news as an
-answer instead).  There are no buttons and no commands.  The password comes from
+changed once sent: ``edit`` sends nothing (``also_seen = "thread"`` mails the news as
+an answer instead).  No buttons, no commands.  The password comes from
 ``SMTP_PASSWORD`` and is never logged.
 """
 
@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable
-from datetime import datetime
 from email.message import EmailMessage
 
 import aiosmtplib
 
+from bot.commands.context import BotContext
 from bot.commands.types import Button
-from bot.model import OutgoingMessage, SendResult, SendStatus
-from bot.platforms.email.render import alert_email, message_id, text_email
+from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
+from bot.pacing import Pacer
+from bot.platforms.email.render import LIMITS, alert_email, message_id, text_email
 from bot.platforms.email.settings import EmailSettings
+from bot.platforms.shared import ChatAdapter
 
 log = logging.getLogger("dozor.email")
 
@@ -48,7 +49,7 @@ def _code(exc: aiosmtplib.SMTPResponseException) -> str:
     return f"{exc.code} {' '.join(str(exc.message).split())}"
 
 
-def failure(exc: Exception, server: str) -> SendResult:
+def failure(exc: BaseException, server: str) -> SendResult:
     """What the outbox should do after ``exc`` from ``server`` ("host:port")."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         refused = "; ".join(f"{r.recipient}: {_code(r)}" for r in exc.recipients)
@@ -75,20 +76,18 @@ def failure(exc: Exception, server: str) -> SendResult:
     return SendResult(SendStatus.RETRY, f"{server}: {exc}")
 
 
-class EmailAdapter:
+class EmailAdapter(ChatAdapter):
     kind = "email"
+    title = "Email"
+    chat_noun = "mailbox"
+    limits = LIMITS
+    errors = (aiosmtplib.SMTPException, OSError)  # ssl.SSLError is an OSError
 
-    def __init__(
-        self,
-        settings: EmailSettings,
-        password: str | None,
-        recipients_of: Callable[[str], tuple[str, ...] | None],
-        clock: Callable[[], datetime],
-    ) -> None:
+    def __init__(self, settings: EmailSettings, password: str | None, context: BotContext) -> None:
         self.settings = settings
         self._password = password
-        self.recipients_of = recipients_of  # destination name -> addresses
-        self.clock = clock
+        self.context = context
+        self.pacer = Pacer(0.0)  # the server says when it is busy (4xx): retried
         self.server = f"{settings.host}:{settings.effective_port}"
         self.started = False
         self.listening = False  # email takes no commands
@@ -100,11 +99,8 @@ class EmailAdapter:
     async def stop(self) -> None:
         self.started = False
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
-        to = self.recipients_of(message.destination)
-        if not to:
-            return SendResult(SendStatus.BROKEN, f"no email recipients for {message.destination}")
-        sender = self.settings.sender
+    async def post_alert(self, d: Destination, message: OutgoingMessage) -> str:
+        sender, to = self.settings.sender, _recipients(d)
         mail = alert_email(
             message.alert,
             message.note,
@@ -113,60 +109,60 @@ class EmailAdapter:
             msg_id=message_id(
                 sender, "alert", message.alert_id, message.destination, message.alert.story_key
             ),
-            at=self.clock(),
+            at=self.context.clock(),
         )
         return await self._deliver(mail, to)
 
-    async def send_text(
+    async def post_text(
         self,
-        destination: str,
-        text: str,
-        buttons: tuple[Button, ...] = (),
-        *,
-        reply_to: str | None = None,
-    ) -> SendResult:
-        to = self.recipients_of(destination)
-        if not to:
-            return SendResult(SendStatus.BROKEN, f"no email recipients for {destination}")
-        sender = self.settings.sender
+        d: Destination,
+        chunk: str,
+        buttons: tuple[Button, ...],
+        reply_to: str | None,
+        first: bool,
+    ) -> str:
+        """A digest, a notice or an answer as one mail; there are no buttons."""
+        sender, to = self.settings.sender, _recipients(d)
         mail = text_email(
-            text,
+            chunk,
             sender=sender,
             to=to,
-            msg_id=message_id(sender, "text", destination, reply_to, text),
-            at=self.clock(),
+            msg_id=message_id(sender, "text", d.name, reply_to, chunk),
+            at=self.context.clock(),
             reply_to=reply_to,
         )
         return await self._deliver(mail, to)
 
-    async def edit(self, message: OutgoingMessage) -> SendResult:
+    async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
         """Sent mail cannot change: nothing to do."""
-        return SendResult(SendStatus.SENT, remote_id=message.remote_id)
+        return None
 
-    async def _deliver(self, mail: EmailMessage, to: tuple[str, ...]) -> SendResult:
+    def failure(self, d: Destination, exc: BaseException) -> SendResult:
+        return failure(exc, self.server)
+
+    async def _deliver(self, mail: EmailMessage, to: tuple[str, ...]) -> str:
         s = self.settings
-        try:
-            refused, _ = await aiosmtplib.send(
-                mail,
-                sender=s.sender,
-                recipients=list(to),
-                hostname=s.host,
-                port=s.effective_port,
-                username=s.username,
-                password=self._password if s.username else None,
-                use_tls=s.security == "ssl",
-                start_tls=s.security == "starttls",
-                timeout=s.timeout.total_seconds(),
-                cert_bundle=s.ca_file,
-            )
-        except Exception as exc:  # every aiosmtplib and socket error: see ``failure``
-            return failure(exc, self.server)
+        refused, _ = await aiosmtplib.send(
+            mail,
+            sender=s.sender,
+            recipients=list(to),
+            hostname=s.host,
+            port=s.effective_port,
+            username=s.username,
+            password=self._password if s.username else None,
+            use_tls=s.security == "ssl",
+            start_tls=s.security == "starttls",
+            timeout=s.timeout.total_seconds(),
+            cert_bundle=s.ca_file,
+        )
         if refused:
             log.warning(
                 "email %s: not delivered to %s",
                 mail["Message-ID"],
-                "; ".join(
-                    f"{who}: {answer.code} {answer.message}" for who, answer in refused.items()
-                ),
+                "; ".join(f"{who}: {r.code} {r.message}" for who, r in refused.items()),
             )
-        return SendResult(SendStatus.SENT, remote_id=str(mail["Message-ID"]))
+        return str(mail["Message-ID"])
+
+
+def _recipients(d: Destination) -> tuple[str, ...]:
+    return tuple(d.option("to") or ())

@@ -1,5 +1,5 @@
-"""Alert -> an email: a multipart/alternative message (plain text and HTML) from
-``bot.render``'s neutral pieces.
+"""Email's markup for an alert: a multipart/alternative message (plain text and HTML)
+over the parts ``bot.render.alert_parts`` builds.
 
 The subject carries the rules and the title (``[Dozor] wagner: <title>``); the matched
 words are bold in the HTML part and between ``**`` in the plain one.  ``Message-ID`` is
@@ -19,10 +19,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from bot.model import Alert
-from bot.render import SEVERITY_MARKS, Segments, plain, render, snippet, unbidi
+from bot.platforms.base import Limits
+from bot.render import Segments, alert_parts, clip, no_surrogates, plain, unbidi
 
 SNIPPET_WIDTH = 1200  # mail has room: more of the item's text than a chat message
 SUBJECT_LIMIT = 200
+LIMITS = Limits(1_000_000)  # a digest is one mail, however long
 _URL = re.compile(r"https?://[^\s<>\"]+")
 
 
@@ -35,25 +37,26 @@ def message_id(sender: str, *parts: object) -> str:
 
 def header(text: str, limit: int = SUBJECT_LIMIT) -> str:
     """A header value: one line, no bidi controls or surrogates, at most ``limit``."""
-    one = " ".join(unbidi(text).encode("utf-8", "replace").decode("utf-8").split())
-    return one if len(one) <= limit else one[: limit - 1].rstrip() + "…"
+    return clip(" ".join(unbidi(no_surrogates(text)).split()), limit)
+
+
+def _escape(text: str) -> str:
+    return html.escape(unbidi(no_surrogates(text)))
 
 
 def _html(segments: Segments) -> str:
-    return "".join(
-        f"<b>{html.escape(t)}</b>" if marked else html.escape(t) for t, marked in segments
-    )
+    return "".join(f"<b>{_escape(t)}</b>" if marked else _escape(t) for t, marked in segments)
 
 
 def _linked(text: str) -> str:
     """Plain text as HTML: escaped, URLs as links, line breaks kept."""
     out, pos = [], 0
     for found in _URL.finditer(text):
-        out.append(html.escape(text[pos : found.start()]))
-        url = found.group()
-        out.append(f'<a href="{html.escape(url)}">{html.escape(url)}</a>')
+        out.append(_escape(text[pos : found.start()]))
+        url = _escape(found.group())
+        out.append(f'<a href="{url}">{url}</a>')
         pos = found.end()
-    out.append(html.escape(text[pos:]))
+    out.append(_escape(text[pos:]))
     return "".join(out).replace("\n", "<br>\n")
 
 
@@ -85,48 +88,42 @@ def alert_email(
     msg_id: str,
     at: datetime,
 ) -> EmailMessage:
-    shown = render(alert, SNIPPET_WIDTH)
-    rules = ", ".join(rule for rule, _ in shown.rules) or "Dozor"
-    title = plain(shown.title).strip() or alert.item.text[:100]
-    mark = SEVERITY_MARKS.get(alert.severity)
-    subject = f"[Dozor] {mark + ' · ' if mark else ''}{rules}: {title}"
-    message = _envelope(subject, sender, to, msg_id, at)
-    if alert.severity in ("high", "urgent"):
+    parts = alert_parts(alert)
+    names = ", ".join(m.rule for m in alert.matches) or "Dozor"
+    title = plain(parts.title).strip() or alert.item.text[:100]
+    mark = f"{parts.mark[0]} {parts.mark[1]} · " if parts.mark else ""
+    message = _envelope(f"[Dozor] {mark}{names}: {title}", sender, to, msg_id, at)
+    if parts.mark:
         message["Importance"] = "high"
-    terms = "; ".join(f"{rule} ({', '.join(terms)})" for rule, terms in shown.rules)
-    body = snippet(alert.item.text, _text_spans(alert), SNIPPET_WIDTH) if alert.item.text else ()
+    body = parts.snippet_at(SNIPPET_WIDTH) if parts.text else ()
     lines = [
-        f"Rule:    {unbidi(terms)}",
-        *([f"Severity: {alert.severity}"] if alert.severity != "normal" else []),
-        f"Source:  {shown.source}",
-        f"Title:   {plain(shown.title, '**', '**')}",
-        *([f"When:    {shown.published}"] if shown.published else []),
-        *([f"Link:    {shown.link}"] if shown.link else []),
+        f"Rule:    {parts.rules}",
+        *([f"Severity: {alert.severity}"] if parts.mark else []),
+        f"Source:  {parts.source}",
+        f"Title:   {plain(parts.title, '**', '**')}",
+        *([f"When:    {parts.published}"] if parts.published else []),
+        *([f"Link:    {parts.link}"] if parts.link else []),
         "",
         plain(body, "**", "**"),
     ]
     if note:
-        lines += ["", unbidi(note)]
-    message.set_content("\n".join(lines) + "\n")
-    parts = [
-        f"<p>{'🚨' if alert.severity == 'urgent' else '🔔'} <b>{html.escape(unbidi(terms))}</b>"
-        f"<br>📰 {html.escape(shown.source)}</p>",
-        f"<h2>{_html(shown.title)}</h2>" if shown.title else "",
+        lines += ["", note]
+    message.set_content(unbidi(no_surrogates("\n".join(lines))) + "\n")
+    html = [
+        f"<p>{parts.mark[0] if parts.mark else '🔔'} <b>{_escape(parts.rules)}</b>"
+        f"<br>📰 {_escape(parts.source)}</p>",
+        f"<h2>{_html(parts.title)}</h2>" if parts.title else "",
         f"<p>{_html(body)}</p>" if body else "",
     ]
-    tail = [html.escape(shown.published)] if shown.published else []
-    if shown.link and shown.link.startswith(("http://", "https://")):
-        tail.append(f'<a href="{html.escape(shown.link)}">Open the post</a>')
+    tail = [_escape(parts.published)] if parts.published else []
+    if parts.link and parts.link.startswith(("http://", "https://")):
+        tail.append(f'<a href="{_escape(parts.link)}">Open the post</a>')
     if tail:
-        parts.append(f"<p>🕒 {' · '.join(tail)}</p>")
+        html.append(f"<p>🕒 {' · '.join(tail)}</p>")
     if note:
-        parts.append(f"<p>{_linked(unbidi(note))}</p>")
-    message.add_alternative(_page("\n".join(p for p in parts if p)), subtype="html")
+        html.append(f"<p>{_linked(note)}</p>")
+    message.add_alternative(_page("\n".join(p for p in html if p)), subtype="html")
     return message
-
-
-def _text_spans(alert: Alert) -> list[tuple[int, int]]:
-    return [(s.start, s.end) for m in alert.matches for s in m.spans if s.field == "text"]
 
 
 def text_email(

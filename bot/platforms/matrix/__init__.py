@@ -15,13 +15,13 @@ from bot.platforms.base import (
     Adapter,
     Address,
     Capabilities,
-    Limits,
     Platform,
     Section,
     Unavailable,
     Wiring,
 )
 from bot.platforms.matrix import settings as conf
+from bot.platforms.matrix.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -34,7 +34,7 @@ log = logging.getLogger("dozor")
 class MatrixPlatform(Platform):
     name = "matrix"
     title = "Matrix"
-    limits = Limits(message=16_000, text=16_000)  # well inside the 64 KiB event limit
+    limits = LIMITS
     can = Capabilities(commands=True, threads=True, edits=True)
     section = Section("matrix", conf.KEYS, conf.parse)
     default = conf.MatrixSettings()
@@ -58,6 +58,12 @@ class MatrixPlatform(Platform):
         own = self.own(settings)
         return super().wanted(settings, destinations) or bool(own.rooms or own.admins)
 
+    def cannot(self) -> str | None:
+        return (
+            "Matrix has no buttons (mute with !dozor mute <source> 6h) and sends no files "
+            "(/stats charts, /export: use the dozor command); alerts arrive all the same"
+        )
+
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         token = wiring.environ.get(conf.TOKEN_VARIABLE, "").strip()
         if not token:
@@ -71,14 +77,7 @@ class MatrixPlatform(Platform):
         from bot.platforms.matrix.adapter import MatrixAdapter
 
         context = wiring.context
-
-        def room(name: str) -> tuple[str, str | None] | None:
-            found = context.destination(name)
-            if found is None or found.platform != self.name or found.address is None:
-                return None
-            return found.address, found.thread
-
-        return MatrixAdapter(token, self.own(settings), room, handle=partial(dispatch, context))
+        return MatrixAdapter(token, self.own(settings), context, handle=partial(dispatch, context))
 
 
 PLATFORM = MatrixPlatform()

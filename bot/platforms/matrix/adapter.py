@@ -1,13 +1,13 @@
 """The Matrix edge: outbox alerts into rooms, ``!dozor <command>`` out of them.
 
-Outbound, ``send`` puts one alert into its room as an ``m.room.message`` with an HTML
-body, paced per room (``per_room_interval``), and turns every answer into a
-``SendResult`` the outbox acts on:
+Outbound (the skeleton is ``ChatAdapter``'s), an alert goes into its room (or a thread
+of it) as an ``m.room.message`` with an HTML body, paced per room
+(``per_room_interval``), and every answer becomes a ``SendResult`` the outbox acts on:
 
     429 M_LIMIT_EXCEEDED (retry_after_ms)      -> retry after that; never give up
     401 M_UNKNOWN_TOKEN / M_MISSING_TOKEN,
     403 M_FORBIDDEN, 404 (no such room)        -> destination broken: alerts kept
-    400 / 413 on an alert                      -> the same alert as short plain text
+    400 / 413 on an alert                      -> the same alert as plain text
     5xx, no answer                             -> retry with backoff
 
 Every send has a transaction id derived from what it sends (the alert id and its story,
@@ -15,11 +15,10 @@ or the text), so a send retried after a lost answer is the same event, not a sec
 one.  ``edit`` redraws a sent alert with an ``m.replace`` event.  Matrix has no buttons:
 alerts go without them (mute with ``!dozor mute``).
 
-Inbound (``listen``), a ``/sync`` long poll reads the rooms the bot has joined; a
-message starting with ``!dozor`` becomes a neutral ``Invocation`` for ``bot.commands``
-and its reply goes back as an ``m.notice`` answering the command.  Messages from before
-the start are skipped.  The access token comes from ``MATRIX_ACCESS_TOKEN`` and is
-never logged.
+Inbound, a ``/sync`` long poll reads the rooms the bot has joined; a message starting
+with ``!dozor`` becomes a neutral ``Invocation`` for ``bot.commands`` and its reply goes
+back as an ``m.notice`` answering the command.  Messages from before the start are
+skipped.  The access token comes from ``MATRIX_ACCESS_TOKEN`` and is never logged.
 """
 
 from __future__ import annotations
@@ -33,24 +32,25 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from bot.commands.context import BotContext
 from bot.commands.types import Button, Invocation, Reply
-from bot.model import OutgoingMessage, SendResult, SendStatus
+from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.pacing import Pacer
 from bot.platforms.matrix.client import MatrixClient, MatrixError
 from bot.platforms.matrix.render import (
+    LIMITS,
     alert_content,
     edit_content,
-    reply_content,
+    related,
     text_content,
-    thread_content,
 )
 from bot.platforms.matrix.settings import MatrixSettings
-from bot.render import split_plain
+from bot.platforms.shared import ChatAdapter
+from bot.render import plain_alert, split_plain
 
 log = logging.getLogger("dozor.matrix")
 
 COMMAND_PREFIX = "!dozor"
-TEXT_LIMIT = 16_000  # characters of one text message: well inside the 64 KiB event limit
 SYNC_FILTER = json.dumps(
     {
         "presence": {"types": []},
@@ -65,8 +65,12 @@ SYNC_FILTER = json.dumps(
     separators=(",", ":"),
 )
 BROKEN_CODES = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN", "M_NOT_FOUND"})
+HINTS = {
+    401: "the access token is not valid: check MATRIX_ACCESS_TOKEN",
+    403: "the bot may not post there: invite its user and let it join",
+    404: "no such room on this homeserver",
+}
 CommandHandler = Callable[[Invocation], Awaitable[Reply]]
-Room = tuple[str, str | None]  # a room id, and the root event of a thread in it
 
 
 def txn_id(*parts: object) -> str:
@@ -75,7 +79,7 @@ def txn_id(*parts: object) -> str:
     return f"dozor.{digest[:32]}"
 
 
-def failure(exc: MatrixError, room_id: str) -> SendResult:
+def failure(exc: MatrixError, room_id: str | None) -> SendResult:
     """What the outbox should do after ``exc``."""
     if exc.status == 429 or exc.errcode == "M_LIMIT_EXCEEDED":
         wait = exc.retry_after or timedelta(seconds=5)
@@ -85,31 +89,32 @@ def failure(exc: MatrixError, room_id: str) -> SendResult:
             retry_after=wait,
         )
     if exc.status in (401, 403, 404) or exc.errcode in BROKEN_CODES:
-        hint = {
-            401: "the access token is not valid: check MATRIX_ACCESS_TOKEN",
-            403: "the bot may not post there: invite its user and let it join",
-            404: "no such room on this homeserver",
-        }.get(exc.status, "")
-        return SendResult(SendStatus.BROKEN, f"Matrix room {room_id}: {exc} ({hint})".strip())
+        hint = HINTS.get(exc.status, "")
+        return SendResult(SendStatus.BROKEN, f"Matrix room {room_id}: {exc} ({hint})")
     if exc.status == 0 or exc.status >= 500:
         return SendResult(SendStatus.RETRY, f"Matrix homeserver: {exc}")
     return SendResult(SendStatus.BROKEN, f"Matrix refused the message in {room_id}: {exc}")
 
 
-class MatrixAdapter:
+class MatrixAdapter(ChatAdapter):
     kind = "matrix"
+    title = "Matrix"
+    chat_noun = "room"
+    markup = "HTML"
+    limits = LIMITS
+    errors = (MatrixError,)
 
     def __init__(
         self,
         token: str,
         settings: MatrixSettings,
-        rooms: Callable[[str], Room | None],
+        context: BotContext,
         *,
         handle: CommandHandler | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.rooms = rooms  # destination name -> its room (and thread)
+        self.context = context
         self.handle = handle  # runs a command (``bot.commands.dispatch``)
         self.client = MatrixClient(settings.homeserver, token)
         self.pacer = Pacer(settings.per_room_interval.total_seconds(), clock=clock)
@@ -129,7 +134,7 @@ class MatrixAdapter:
             raise
         self.started = True
         if listen and self.handle is not None:
-            since = await self._first_sync()
+            since = (await self.client.sync(None, 0, SYNC_FILTER)).get("next_batch")
             self._listener = asyncio.create_task(
                 self._listen(self.handle, since), name="matrix:sync"
             )
@@ -145,91 +150,50 @@ class MatrixAdapter:
         self.started = False
         await self.client.close()
 
-    # -- outbound ------------------------------------------------------------------------
+    # -- outbound: the skeleton is ChatAdapter's -----------------------------------------
 
-    async def _put(self, room_id: str, content: dict[str, Any], txn: str) -> SendResult:
-        async with self.pacer.lock(room_id):
-            await self.pacer.wait(room_id)
-            try:
-                event_id = await self.client.send(room_id, content, txn)
-            except MatrixError as exc:
-                return failure(exc, room_id)
-            finally:
-                self.pacer.sent(room_id)
-        return SendResult(SendStatus.SENT, remote_id=event_id)
+    async def _post(self, d: Destination, content: dict[str, Any], txn: str) -> str:
+        assert d.address is not None
+        return await self.client.send(d.address, content, txn)
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
-        room = self.rooms(message.destination)
-        if room is None:
-            return SendResult(SendStatus.BROKEN, f"no Matrix room for {message.destination}")
-        room_id, thread = room
-        content = alert_content(message.alert, message.note, silent=message.silent)
-        if thread is not None:
-            content = thread_content(content, thread)
+    async def post_alert(self, d: Destination, message: OutgoingMessage) -> str:
+        content = alert_content(message.alert, message.note, silent=d.silent or message.silent)
         txn = txn_id("alert", message.alert_id, message.destination, message.alert.story_key)
-        result = await self._put(room_id, content, txn)
-        if result.status is SendStatus.BROKEN and "refused the message" in result.detail:
-            log.error(
-                "Matrix refused alert %s (%s); sending it as plain text",
-                message.alert_id,
-                result.detail,
-            )
-            short = text_content(content["body"][:4000], notice=message.silent)
-            if thread is not None:
-                short = thread_content(short, thread)
-            result = await self._put(room_id, short, txn + ".plain")
-        return result
+        return await self._post(d, related(content, d.thread, None), txn)
 
-    async def send_text(
+    async def post_plain(self, d: Destination, message: OutgoingMessage) -> str:
+        content = text_content(plain_alert(message.alert)[:4000], notice=message.silent)
+        txn = txn_id("plain", message.alert_id, message.destination, message.alert.story_key)
+        return await self._post(d, related(content, d.thread, None), txn)
+
+    async def post_text(
         self,
-        destination: str,
-        text: str,
-        buttons: tuple[Button, ...] = (),
-        *,
-        reply_to: str | None = None,
-    ) -> SendResult:
-        """A plain message (a digest, a notice), split at line breaks past ``TEXT_LIMIT``;
-        ``reply_to``: the event it answers.  Matrix has no buttons: they are left out."""
-        room = self.rooms(destination)
-        if room is None:
-            return SendResult(SendStatus.BROKEN, f"no Matrix room for {destination}")
-        room_id, thread = room
-        first: str | None = None
-        for number, chunk in enumerate(split_plain(text, TEXT_LIMIT)):
-            content = text_content(chunk)
-            answers = reply_to if first is None else None
-            if thread is not None:
-                content = thread_content(content, thread, answers)
-            elif answers is not None:
-                content = reply_content(content, answers)
-            result = await self._put(
-                room_id, content, txn_id("text", destination, reply_to, text, number)
-            )
-            if result.status is not SendStatus.SENT:
-                return result
-            first = first or result.remote_id
-        return SendResult(SendStatus.SENT, remote_id=first)
+        d: Destination,
+        chunk: str,
+        buttons: tuple[Button, ...],
+        reply_to: str | None,
+        first: bool,
+    ) -> str:
+        """One part of a digest, a notice or an answer; Matrix has no buttons."""
+        answers = reply_to if first else None
+        content = related(text_content(chunk), d.thread, answers)
+        return await self._post(d, content, txn_id("text", d.name, answers, chunk))
 
-    async def edit(self, message: OutgoingMessage) -> SendResult:
-        """Redraw a sent alert with its note, as an ``m.replace`` of it."""
-        room = self.rooms(message.destination)
-        if room is None or message.remote_id is None:
-            return SendResult(SendStatus.BROKEN, f"no Matrix message for {message.destination}")
-        room_id = room[0]
+    async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
+        assert message.remote_id is not None
         new = alert_content(message.alert, message.note, silent=True)
-        content = edit_content(message.remote_id, new)
         txn = txn_id("edit", message.remote_id, json.dumps(new, sort_keys=True))
-        result = await self._put(room_id, content, txn)
-        if result.status is SendStatus.SENT:
-            return SendResult(SendStatus.SENT, remote_id=message.remote_id)
-        return result
+        await self._post(d, edit_content(message.remote_id, new), txn)
+        return None
+
+    def refused_markup(self, exc: BaseException) -> bool:
+        return isinstance(exc, MatrixError) and exc.status in (400, 413)
+
+    def failure(self, d: Destination, exc: BaseException) -> SendResult:
+        assert isinstance(exc, MatrixError)
+        return failure(exc, d.address)
 
     # -- inbound -------------------------------------------------------------------------
-
-    async def _first_sync(self) -> str | None:
-        """Where the command listener starts: now (earlier messages are not commands)."""
-        answer = await self.client.sync(None, 0, SYNC_FILTER)
-        return answer.get("next_batch")
 
     async def _listen(self, handle: CommandHandler, since: str | None) -> None:
         backoff = 1.0
@@ -288,15 +252,22 @@ class MatrixAdapter:
             return
         text = reply.text
         if reply.attachment is not None:
-            text += f"\n({reply.attachment_name} is not sent on Matrix: use the CLI)"
+            text += f"\n({reply.attachment_name} is not sent on Matrix: use the dozor command)"
         if not text:
             return
         event_id = str(event.get("event_id", ""))
-        for number, chunk in enumerate(split_plain(text, TEXT_LIMIT)):
-            content = text_content(chunk, notice=True)
-            if number == 0 and event_id:
-                content = reply_content(content, event_id)
-            result = await self._put(room_id, content, txn_id("reply", room_id, event_id, number))
-            if result.status is not SendStatus.SENT:
-                log.warning("Matrix: the reply in %s was not sent: %s", room_id, result.detail)
-                return
+        async with self.pacer.lock(room_id):
+            for number, chunk in enumerate(split_plain(text, LIMITS.text_limit)):
+                content = text_content(chunk, notice=True)
+                if number == 0 and event_id:
+                    content = related(content, None, event_id)
+                await self.pacer.wait(room_id)
+                try:
+                    await self.client.send(
+                        room_id, content, txn_id("reply", room_id, event_id, number)
+                    )
+                except MatrixError as exc:
+                    log.warning("Matrix: the reply in %s was not sent: %s", room_id, exc)
+                    return
+                finally:
+                    self.pacer.sent(room_id)

@@ -1,11 +1,12 @@
-"""Alert -> Matrix ``m.room.message`` content: a plain ``body`` and an HTML
-``formatted_body`` (``org.matrix.custom.html``), from ``bot.render``'s neutral pieces.
+"""Matrix's markup for an alert: an ``m.room.message`` with a plain ``body`` and an HTML
+``formatted_body`` (``org.matrix.custom.html``) over the parts ``bot.render.alert_parts``
+builds.
 
 The matched words are bold in the snippet and underlined in the title, as in Telegram;
 everything from a feed is escaped (``& < > " '``), links are ``http(s)`` only.  A silent
 alert is an ``m.notice`` (the default push rules do not notify for notices), any other
 an ``m.text``.  An edit is an ``m.replace`` event whose fallback body starts with "* ",
-as the spec asks.  Pure: no I/O.
+as the spec asks; answers and threads are ``m.relates_to`` relations.  Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -13,27 +14,24 @@ from __future__ import annotations
 from typing import Any
 
 from bot.model import Alert
-from bot.render import SEVERITY_MARKS, Segments, plain, render, snippet, unbidi
+from bot.platforms.base import Limits
+from bot.render import SNIPPET_WIDTHS, Segments, alert_parts, clip, no_surrogates, plain, unbidi
 
 HTML_FORMAT = "org.matrix.custom.html"
+TEXT_LIMIT = 16_000  # characters of one text message: well inside the 64 KiB event limit
+LIMITS = Limits(TEXT_LIMIT)
 JsonDict = dict[str, Any]
-SNIPPET_WIDTH = 600  # characters of the item's text around the first match
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})
 
 
 def escape(text: str) -> str:
     """Text for Matrix HTML: the five HTML specials as entities, no bidi controls, no
     lone surrogates (a homeserver takes only valid UTF-8)."""
-    clean = unbidi(text).encode("utf-8", "replace").decode("utf-8")
-    return clean.translate(_ESCAPES)
+    return unbidi(no_surrogates(text)).translate(_ESCAPES)
 
 
 def _html(segments: Segments, tag: str) -> str:
     return "".join(f"<{tag}>{escape(t)}</{tag}>" if marked else escape(t) for t, marked in segments)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _lines(text: str) -> str:
@@ -42,50 +40,38 @@ def _lines(text: str) -> str:
 
 def alert_content(alert: Alert, note: str | None = None, *, silent: bool = False) -> JsonDict:
     """An alert: rules and source, title, snippet, time and link, then the note."""
-    shown = render(alert, SNIPPET_WIDTH)
-    rules = _clip(
-        "; ".join(
-            f"{rule} ({', '.join(terms[:6])}{', …' if len(terms) > 6 else ''})"
-            for rule, terms in shown.rules[:5]
-        ),
-        400,
-    )
-    source = _clip(shown.source, 100)
-    mark = SEVERITY_MARKS.get(alert.severity)
-    bell_html = f"{mark[:1]} <b>{mark[2:]}</b> ·" if mark else "🔔"
-    bell_text = f"{mark} ·" if mark else "🔔"
-    title = shown.title
-    if sum(len(t) for t, _ in title) > 300:
-        title = ((_clip("".join(t for t, _ in title), 300), False),)
-    text_spans = [(s.start, s.end) for m in alert.matches for s in m.spans if s.field == "text"]
-    body_segments = snippet(alert.item.text, text_spans, SNIPPET_WIDTH) if alert.item.text else ()
+    parts = alert_parts(alert)
+    rules, source = clip(parts.rules, 400), clip(parts.source, 100)
+    mark = parts.mark
+    snippet = parts.snippet_at(SNIPPET_WIDTHS[0]) if parts.text else ()
     tail_text, tail_html = [], []
-    if shown.published:
-        tail_text.append(f"🕒 {shown.published}")
-        tail_html.append(f"🕒 {escape(shown.published)}")
-    if shown.link and shown.link.startswith(("http://", "https://")) and len(shown.link) <= 2000:
-        tail_text.append(shown.link)
-        tail_html.append(f'<a href="{escape(shown.link)}">Open the post</a>')
-    note_text = _clip(unbidi(note), 500) if note else ""
-    text_parts = [
-        f"{bell_text} {rules}\n📰 {source}",
-        plain(title),
-        plain(body_segments),
+    if parts.published:
+        tail_text.append(f"🕒 {parts.published}")
+        tail_html.append(f"🕒 {escape(parts.published)}")
+    if parts.link and parts.link.startswith(("http://", "https://")) and len(parts.link) <= 2000:
+        tail_text.append(parts.link)
+        tail_html.append(f'<a href="{escape(parts.link)}">Open the post</a>')
+    note_text = clip(unbidi(note), 500) if note else ""
+    text = [
+        f"{f'{mark[0]} {mark[1]} ·' if mark else '🔔'} {rules}\n📰 {source}",
+        plain(parts.title),
+        plain(snippet),
         " · ".join(tail_text),
         note_text,
     ]
-    html_parts = [
-        f"{bell_html} <b>{escape(rules)}</b><br>📰 {escape(source)}",
-        f"<b>{_html(title, 'u')}</b>" if title else "",
-        _html(body_segments, "b"),
+    html = [
+        f"{f'{mark[0]} <b>{mark[1]}</b> ·' if mark else '🔔'} <b>{escape(rules)}</b>"
+        f"<br>📰 {escape(source)}",
+        f"<b>{_html(parts.title, 'u')}</b>" if parts.title else "",
+        _html(snippet, "b"),
         " · ".join(tail_html),
         _lines(note_text),
     ]
     return {
         "msgtype": "m.notice" if silent else "m.text",
-        "body": unbidi("\n\n".join(p for p in text_parts if p)),
+        "body": unbidi(no_surrogates("\n\n".join(p for p in text if p))),
         "format": HTML_FORMAT,
-        "formatted_body": "<br><br>".join(p for p in html_parts if p),
+        "formatted_body": "<br><br>".join(p for p in html if p),
     }
 
 
@@ -93,7 +79,7 @@ def text_content(text: str, *, notice: bool = False) -> JsonDict:
     """Plain text (a digest, a notice, a command's reply) with its line breaks kept."""
     return {
         "msgtype": "m.notice" if notice else "m.text",
-        "body": unbidi(text),
+        "body": unbidi(no_surrogates(text)),
         "format": HTML_FORMAT,
         "formatted_body": _lines(text),
     }
@@ -127,3 +113,10 @@ def thread_content(content: JsonDict, root: str, reply_to: str | None = None) ->
         "m.in_reply_to": {"event_id": reply_to or root},
     }
     return {**content, "m.relates_to": relation}
+
+
+def related(content: JsonDict, thread: str | None, reply_to: str | None) -> JsonDict:
+    """``content`` in ``thread`` (if any), answering ``reply_to`` (if any)."""
+    if thread is not None:
+        return thread_content(content, thread, reply_to)
+    return reply_content(content, reply_to) if reply_to is not None else content
