@@ -6,25 +6,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.platforms.base import (
-    Adapter,
-    Address,
-    Capabilities,
-    Platform,
-    Section,
-    Unavailable,
-    Wiring,
-)
+from bot.platforms.base import Adapter, Capabilities, Platform, Section, Unavailable, Wiring
 from bot.platforms.email import settings as conf
 from bot.platforms.email.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.configread import Reader
 
 log = logging.getLogger("dozor")
 
@@ -40,8 +30,7 @@ class EmailPlatform(Platform):
     chats_key = "to"
     chat_noun = "mailbox"
 
-    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
-        return conf.parse_destination(r, table, where)
+    parse_destination = staticmethod(conf.parse_destination)
 
     def cannot(self) -> str | None:
         return (

@@ -28,12 +28,11 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from bot.commands.context import BotContext
-from bot.commands.types import Button
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.pacing import Pacer
 from bot.platforms.email.render import LIMITS, alert_email, message_id, text_email
 from bot.platforms.email.settings import EmailSettings
-from bot.platforms.shared import ChatAdapter
+from bot.platforms.shared import ChatAdapter, TextPart
 
 log = logging.getLogger("dozor.email")
 
@@ -113,23 +112,16 @@ class EmailAdapter(ChatAdapter):
         )
         return await self._deliver(mail, to)
 
-    async def post_text(
-        self,
-        d: Destination,
-        chunk: str,
-        buttons: tuple[Button, ...],
-        reply_to: str | None,
-        first: bool,
-    ) -> str:
+    async def post_text(self, d: Destination, part: TextPart) -> str:
         """A digest, a notice or an answer as one mail; there are no buttons."""
         sender, to = self.settings.sender, _recipients(d)
         mail = text_email(
-            chunk,
+            part.text,
             sender=sender,
             to=to,
-            msg_id=message_id(sender, "text", d.name, reply_to, chunk),
+            msg_id=message_id(sender, "text", d.name, part.reply_to, part.text),
             at=self.context.clock(),
-            reply_to=reply_to,
+            reply_to=part.reply_to,
         )
         return await self._deliver(mail, to)
 

@@ -7,26 +7,15 @@ threads of any homeserver; ``!dozor <command>`` read by a ``/sync`` long poll
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.platforms.base import (
-    Adapter,
-    Address,
-    Capabilities,
-    Platform,
-    Section,
-    Unavailable,
-    Wiring,
-)
+from bot.platforms.base import Adapter, Capabilities, Platform, Section, Unavailable, Wiring
 from bot.platforms.matrix import settings as conf
 from bot.platforms.matrix.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.configread import Reader
-    from bot.model import Destination
 
 log = logging.getLogger("dozor")
 
@@ -39,24 +28,11 @@ class MatrixPlatform(Platform):
     section = Section("matrix", conf.KEYS, conf.parse)
     default = conf.MatrixSettings()
     destination_keys = conf.DESTINATION_KEYS
-    chats_key = "rooms"
+    chats_key = served_key = "rooms"
+    admins_key = "admins"
     chat_noun = "room"
 
-    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
-        return conf.parse_destination(r, table, where)
-
-    def is_admin(self, settings: Settings, user_id: int | str) -> bool:
-        return str(user_id) in self.own(settings).admins
-
-    def serves(self, settings: Settings, chat_id: int | str | None) -> bool:
-        return str(chat_id) in self.own(settings).rooms
-
-    def members_can_watch(self, settings: Settings) -> bool:
-        return bool(self.own(settings).members_can_watch)
-
-    def wanted(self, settings: Settings, destinations: Sequence[Destination]) -> bool:
-        own = self.own(settings)
-        return super().wanted(settings, destinations) or bool(own.rooms or own.admins)
+    parse_destination = staticmethod(conf.parse_destination)
 
     def cannot(self) -> str | None:
         return (

@@ -33,7 +33,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.commands.context import BotContext
-from bot.commands.types import Button, Invocation, Reply
+from bot.commands.types import Invocation, Reply
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.pacing import Pacer
 from bot.platforms.matrix.client import MatrixClient, MatrixError
@@ -45,7 +45,7 @@ from bot.platforms.matrix.render import (
     text_content,
 )
 from bot.platforms.matrix.settings import MatrixSettings
-from bot.platforms.shared import ChatAdapter
+from bot.platforms.shared import ChatAdapter, TextPart
 from bot.render import plain_alert, split_plain
 
 log = logging.getLogger("dozor.matrix")
@@ -166,18 +166,11 @@ class MatrixAdapter(ChatAdapter):
         txn = txn_id("plain", message.alert_id, message.destination, message.alert.story_key)
         return await self._post(d, related(content, d.thread, None), txn)
 
-    async def post_text(
-        self,
-        d: Destination,
-        chunk: str,
-        buttons: tuple[Button, ...],
-        reply_to: str | None,
-        first: bool,
-    ) -> str:
+    async def post_text(self, d: Destination, part: TextPart) -> str:
         """One part of a digest, a notice or an answer; Matrix has no buttons."""
-        answers = reply_to if first else None
-        content = related(text_content(chunk), d.thread, answers)
-        return await self._post(d, content, txn_id("text", d.name, answers, chunk))
+        answers = part.reply_to if part.first else None
+        content = related(text_content(part.text), d.thread, answers)
+        return await self._post(d, content, txn_id("text", d.name, answers, part.text))
 
     async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
         assert message.remote_id is not None
