@@ -277,6 +277,25 @@ async def test_dozor_commands_are_read_by_sync_and_answered_in_the_room(
     assert reply.content["m.relates_to"] == {"m.in_reply_to": {"event_id": command["event_id"]}}
 
 
+async def test_commands_are_read_once_a_failing_sync_works_again(fake: FakeMatrix) -> None:
+    async def handle(invocation: Invocation) -> Reply:
+        return Reply(f"ok {invocation.command}")
+
+    fake.push_message(DESK, ANNA, "!dozor status")  # before the start: never answered
+    fake.fail_next("sync", 502)  # the first sync fails: the listener finds "now" later
+    fake.fail_next("sync", 429, retry_after_ms=100)
+    matrix = adapter_for(fake, handle=handle)
+    await matrix.start()
+    try:
+        assert matrix.listening
+        await fake.wait_for("sync", count=3)  # 502, 429, then where "now" is
+        fake.push_message(DESK, ANNA, "!dozor help")
+        await fake.wait_for("send")
+    finally:
+        await matrix.stop()
+    assert [m.content["body"] for m in fake.messages(DESK)] == ["ok help"]
+
+
 async def test_the_fake_refuses_bad_content_no_token_a_large_event_and_a_flood(
     fake: FakeMatrix,
 ) -> None:

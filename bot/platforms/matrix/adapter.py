@@ -134,7 +134,11 @@ class MatrixAdapter(ChatAdapter):
             raise
         self.started = True
         if listen and self.handle is not None:
-            since = (await self.client.sync(None, 0, SYNC_FILTER)).get("next_batch")
+            try:  # where commands start: now (earlier messages are not commands)
+                since = (await self.client.sync(None, 0, SYNC_FILTER)).get("next_batch")
+            except MatrixError as exc:  # the listener finds "now" once the server answers
+                log.warning("Matrix: cannot read commands yet (%s); trying again", exc)
+                since = None
             self._listener = asyncio.create_task(
                 self._listen(self.handle, since), name="matrix:sync"
             )
@@ -189,6 +193,9 @@ class MatrixAdapter(ChatAdapter):
     # -- inbound -------------------------------------------------------------------------
 
     async def _listen(self, handle: CommandHandler, since: str | None) -> None:
+        """Read commands until cancelled; a failed sync is tried again after a pause (the
+        homeserver's ``retry_after_ms``, else 1 s doubling to a minute).  Without
+        ``since`` the first answer only says where "now" is."""
         backoff = 1.0
         while True:
             try:
@@ -200,13 +207,11 @@ class MatrixAdapter(ChatAdapter):
                 backoff = min(60.0, backoff * 2)
                 continue
             backoff = 1.0
-            since = answer.get("next_batch", since)
-            rooms = answer.get("rooms", {}).get("join", {})
-            for room_id, room in rooms.items() if isinstance(rooms, dict) else ():
-                for event in room.get("timeline", {}).get("events", []):
-                    invocation = self.invocation(room_id, event)
-                    if invocation is not None:
-                        await self._answer(handle, invocation, room_id, event)
+            first, since = since is None, answer.get("next_batch", since)
+            for room_id, event in () if first else _timeline(answer):
+                invocation = self.invocation(room_id, event)
+                if invocation is not None:
+                    await self._answer(handle, invocation, room_id, event)
 
     def invocation(self, room_id: str, event: dict[str, Any]) -> Invocation | None:
         """``!dozor <command> <args>`` from someone else, as an ``Invocation``."""
@@ -264,3 +269,16 @@ class MatrixAdapter(ChatAdapter):
                     return
                 finally:
                     self.pacer.sent(room_id)
+
+
+def _timeline(answer: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The (room id, event) pairs of a ``/sync`` answer's joined rooms; whatever is not
+    shaped as the spec says is skipped."""
+    rooms = answer.get("rooms")
+    joined = rooms.get("join") if isinstance(rooms, dict) else None
+    out = []
+    for room_id, room in joined.items() if isinstance(joined, dict) else ():
+        timeline = room.get("timeline") if isinstance(room, dict) else None
+        events = timeline.get("events") if isinstance(timeline, dict) else None
+        out.extend((room_id, e) for e in events or () if isinstance(e, dict))
+    return out
