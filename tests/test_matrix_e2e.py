@@ -14,6 +14,7 @@ import pytest
 
 from bot.app import App
 from bot.cli import load_rules, status_command
+from bot.commands.permissions import is_admin
 from bot.config import load_config
 from tests.clock import Clock
 from tests.fakes.feed_server import FeedServer
@@ -23,6 +24,7 @@ from tests.feeds import post, real_posts, rss
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "syt_ZG96b3I_e2e_never_logged"
 DESK = "!desk:example.org"
+LOBBY = "!lobby:example.org"
 BOSS = "@boss:example.org"  # in [matrix] admins
 ANNA = "@anna:example.org"  # a member of the desk room
 POOL = ThreadPoolExecutor(2)
@@ -32,6 +34,7 @@ POOL = ThreadPoolExecutor(2)
 async def servers() -> AsyncIterator[tuple[FakeMatrix, FeedServer]]:
     async with FakeMatrix(token=TOKEN) as matrix, FeedServer() as feeds:
         matrix.add_room(DESK, members=[BOSS, ANNA])
+        matrix.add_room(LOBBY, members=[ANNA])  # the bot is there, but it is no destination
         yield matrix, feeds
 
 
@@ -166,6 +169,11 @@ async def test_dozor_commands_in_the_room_watch_and_the_next_poll_alerts_there(
         await app.poller.poll_all()
         await app.outbox.deliver_due()
         alert = (await wait_messages(matrix, DESK, 4))[3]
+        matrix.push_message(LOBBY, ANNA, "!dozor watch курдских")
+        (elsewhere,) = await wait_messages(matrix, LOBBY, 1)
+        assert is_admin(app.context, "matrix", BOSS) and not is_admin(app.context, "matrix", ANNA)
+    assert "not one Dozor serves" in elsewhere.content["body"]
+    assert f"[matrix] rooms (this chat's id is {LOBBY})" in elsewhere.content["body"]
     help_text = help_reply.content["body"]
     assert "/watch <terms>" in help_text and "Matrix has no buttons" in help_text
     assert help_reply.content["msgtype"] == "m.notice"
