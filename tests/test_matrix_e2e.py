@@ -121,6 +121,27 @@ async def test_a_feed_item_arrives_in_the_room_as_an_html_message(
     assert TOKEN not in (tmp_path / "config.toml").read_text()
 
 
+async def test_the_story_in_another_feed_edits_the_alert_in_place(
+    tmp_path: Path, servers: tuple[FakeMatrix, FeedServer]
+) -> None:
+    matrix, feeds = servers
+    tail = f'[[sources]]\nname = "tass"\nurl = "{feeds.url("/tass.rss")}"'
+    feeds.set("/tass.rss", body=rss([]))
+    deir = post(271457)
+    async with app_for(write_config(tmp_path, matrix, feeds, tail=tail)) as app:
+        await app.connect(listen=False)
+        await first_poll_then(app, feeds, deir)
+        assert await app.outbox.deliver_due() == 1
+        feeds.set("/tass.rss", body=rss([dict(deir, text="Репост: " + deir["text"])]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+    (event,) = matrix.messages(DESK)  # one message, edited: not a second one
+    assert "Also seen in" not in event.content["body"]
+    assert len(event.edits) == 1 and "👥 Also seen in 1 source: tass" in event.current["body"]
+    edit = matrix.calls("send")[-1].body
+    assert edit is not None and edit["m.relates_to"]["rel_type"] == "m.replace"
+
+
 async def test_a_429_storm_delays_every_alert_but_loses_none_and_keeps_their_order(
     tmp_path: Path, servers: tuple[FakeMatrix, FeedServer]
 ) -> None:
