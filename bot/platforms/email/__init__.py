@@ -53,7 +53,7 @@ class EmailPlatform(Platform):
                 "until it is",
                 conf.PASSWORD_VARIABLE,
             )
-            raise Unavailable(f"as {conf.PASSWORD_VARIABLE} is not set")
+            raise Unavailable(f"as {conf.PASSWORD_VARIABLE} is not set", [conf.PASSWORD_VARIABLE])
         if own.ca_file is not None:
             ca_file = settings.base_dir / own.ca_file  # an absolute path stays as it is
             if not ca_file.is_file():

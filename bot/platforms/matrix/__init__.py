@@ -48,7 +48,7 @@ class MatrixPlatform(Platform):
                 "in the outbox until it is",
                 conf.TOKEN_VARIABLE,
             )
-            raise Unavailable(f"as {conf.TOKEN_VARIABLE} is not set")
+            raise Unavailable(f"as {conf.TOKEN_VARIABLE} is not set", [conf.TOKEN_VARIABLE])
         from bot.commands import dispatch
         from bot.platforms.matrix.adapter import MatrixAdapter
 
