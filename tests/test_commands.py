@@ -801,7 +801,6 @@ async def test_the_console_alert_quotes_the_posts_words_grouped_by_term(testbot:
     """The console adapter's "Rule:" line: per term of the rule, the post's own words
     (a Latin rule with --translit on a Russian post: Дейр-эз-Зоре, not "Deir ez-Zor")."""
     from bot.platforms.console.adapter import ConsoleAdapter
-
     from tests.test_telegram_e2e import DEIR_RU
 
     ria = [p for p in from_source("ria") if p["message_id"] != 271457]
