@@ -1,0 +1,92 @@
+"""The Discord edge, outbound: outbox messages -> Discord REST calls (``api``).
+
+``send`` posts one alert as an embed (``render.alert_message``); when Discord refuses
+the embed (400), the same alert goes again as plain content, so a rendering surprise
+never blocks a destination.  ``edit`` redraws a sent alert with its notes; ``send_text``
+posts digests and notices split into 2,000-character messages, as replies to a sent
+alert where asked (bot destinations; a webhook cannot reply, so it just posts).
+Buttons are not drawn: pressing one would need Discord interactions, which Dozor does
+not take yet.  Which channel or webhook a destination name means comes from
+``targets``; secrets live only inside the ``Target`` and the ``DiscordApi``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.commands.types import Button
+from bot.model import OutgoingMessage, SendResult, SendStatus
+from bot.platforms.discord.api import DiscordApi, Target, refused_content
+from bot.platforms.discord.render import (
+    NO_MENTIONS,
+    SUPPRESS_NOTIFICATIONS,
+    alert_message,
+    plain_message,
+    text_messages,
+)
+
+
+class DiscordAdapter:
+    kind = "discord"
+
+    def __init__(self, api: DiscordApi, targets: Callable[[str], Target | None]):
+        self.api = api
+        self.targets = targets
+
+    def _target(self, destination: str) -> Target | SendResult:
+        target = self.targets(destination)
+        if target is None:
+            return SendResult(SendStatus.BROKEN, f"no Discord channel or webhook for {destination}")
+        return target
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        target = self._target(message.destination)
+        if isinstance(target, SendResult):
+            return target
+        body = alert_message(message.alert, message.note, silent=message.silent)
+        result = await self.api.create(target, body)
+        if refused_content(result):
+            plain: dict[str, Any] = {
+                "content": plain_message(message.alert, message.note),
+                "allowed_mentions": NO_MENTIONS,
+            }
+            if message.silent:
+                plain["flags"] = SUPPRESS_NOTIFICATIONS
+            result = await self.api.create(target, plain)
+        return result
+
+    async def edit(self, message: OutgoingMessage) -> SendResult:
+        target = self._target(message.destination)
+        if isinstance(target, SendResult):
+            return target
+        if message.remote_id is None:
+            return SendResult(SendStatus.BROKEN, "no Discord message to edit")
+        body = alert_message(message.alert, message.note)
+        body.pop("flags", None)
+        result = await self.api.edit(target, message.remote_id, body)
+        if result.status is SendStatus.SENT:
+            return SendResult(SendStatus.SENT, remote_id=message.remote_id)
+        return result
+
+    async def send_text(
+        self,
+        destination: str,
+        text: str,
+        buttons: tuple[Button, ...] = (),
+        *,
+        reply_to: str | None = None,
+    ) -> SendResult:
+        target = self._target(destination)
+        if isinstance(target, SendResult):
+            return target
+        first: str | None = None
+        for part in text_messages(text):
+            body: dict[str, Any] = {"content": part, "allowed_mentions": NO_MENTIONS}
+            if reply_to and target.webhook_id is None:
+                body["message_reference"] = {"message_id": reply_to, "fail_if_not_exists": False}
+            result = await self.api.create(target, body)
+            if result.status is not SendStatus.SENT:
+                return result
+            first = first or result.remote_id
+        return SendResult(SendStatus.SENT, remote_id=first)
