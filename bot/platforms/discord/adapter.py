@@ -7,7 +7,8 @@ posts digests and notices split into 2,000-character messages, as replies to a s
 alert where asked (bot destinations; a webhook cannot reply, so it just posts).
 Buttons are not drawn: pressing one would need Discord interactions, which Dozor does
 not take yet.  Which channel or webhook a destination name means comes from
-``targets``; secrets live only inside the ``Target`` and the ``DiscordApi``.
+``targets`` (or why it has none: a variable not set); secrets live only inside the
+``Target`` and the ``DiscordApi``.
 """
 
 from __future__ import annotations
@@ -30,14 +31,16 @@ from bot.platforms.discord.render import (
 class DiscordAdapter:
     kind = "discord"
 
-    def __init__(self, api: DiscordApi, targets: Callable[[str], Target | None]):
+    def __init__(self, api: DiscordApi, targets: Callable[[str], Target | str | None]):
         self.api = api
-        self.targets = targets
+        self.targets = targets  # a destination's target, or why it has none
 
     def _target(self, destination: str) -> Target | SendResult:
         target = self.targets(destination)
         if target is None:
             return SendResult(SendStatus.BROKEN, f"no Discord channel or webhook for {destination}")
+        if isinstance(target, str):
+            return SendResult(SendStatus.BROKEN, f"Discord: {target}")
         return target
 
     async def send(self, message: OutgoingMessage) -> SendResult:

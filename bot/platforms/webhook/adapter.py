@@ -74,7 +74,7 @@ class WebhookAdapter:
 
     def __init__(
         self,
-        targets: Callable[[str], Target | None],
+        targets: Callable[[str], Target | str | None],  # or why there is none
         *,
         timeout: timedelta = timedelta(seconds=10),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -126,6 +126,8 @@ class WebhookAdapter:
         target = self.targets(destination)
         if target is None:
             return SendResult(SendStatus.BROKEN, f"no webhook URL for {destination}")
+        if isinstance(target, str):
+            return SendResult(SendStatus.BROKEN, f"webhook: {target}")
         await self.start()
         assert self._session is not None
         body = encode(event)
