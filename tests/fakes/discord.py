@@ -40,6 +40,16 @@ false}``, ``Retry-After`` (whole seconds) and ``X-RateLimit-Scope: user``.
 calls for that channel/webhook get that error (500/502/503: Discord's plain gateway
 text).
 
+Interactions (slash commands), as Discord sends them to a bot's HTTP endpoint:
+``PUT /applications/{application_id}/commands`` (bulk overwrite, bot token) is kept in
+``commands``; ``await interact(url, "watch", "Вагнер", user_id=..., channel_id=...)``
+posts a signed APPLICATION_COMMAND (``X-Signature-Ed25519`` over timestamp + body with
+the fake's own key; ``public_key`` is its hex) and returns ``(status, json)``; a type 4
+answer becomes a message in the channel, a type 5 (deferred) a placeholder that ``PATCH
+/webhooks/{application_id}/{token}/messages/@original`` fills; follow-ups ``POST
+/webhooks/{application_id}/{token}``.  ``ping(url)``; ``post_signed(url, body, key=...,
+timestamp=...)`` for forged or stale requests.
+
 Test-facing records: ``requests`` (every ``RecordedRequest``: method, path, query,
 headers, json, time, status, response), ``messages(key)`` (``StoredMessage``: id,
 channel, content, embeds, flags, allowed_mentions, message_reference, thread_id,
@@ -53,13 +63,17 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.fakes.local_server import LocalServer, Waiters
 
@@ -78,6 +92,7 @@ FOOTER_LIMIT = 2048
 AUTHOR_LIMIT = 256
 EMBEDS_TOTAL_LIMIT = 6000
 _EPOCH_MS = 1_420_070_400_000  # Discord's snowflake epoch
+_COMMAND_NAME = re.compile(r"^[-_a-z0-9]{1,32}$")
 
 
 @dataclass
@@ -186,9 +201,14 @@ class FakeDiscord:
         channels: tuple[str, ...] | None = None,
         bucket_limit: int = 5,
         bucket_window: float = 2.0,
+        application_id: str = "1400000000000000001",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot_token = bot_token
+        self.application_id = application_id
+        self.key = Ed25519PrivateKey.generate()
+        self.commands: list[JsonDict] = []
+        self._interactions: dict[str, tuple[str, str | None]] = {}  # token: channel, original
         self.channels = set(channels) if channels is not None else None  # None: any snowflake
         self.bucket_limit = bucket_limit
         self.bucket_window = bucket_window
@@ -216,6 +236,7 @@ class FakeDiscord:
         app.router.add_patch(
             f"{base}/channels/{{channel}}/messages/{{message}}", self._channel_edit
         )
+        app.router.add_put(f"{base}/applications/{{app}}/commands", self._put_commands)
         app.router.add_get(f"{base}/webhooks/{{id}}/{{token}}", self._webhook_get)
         app.router.add_post(f"{base}/webhooks/{{id}}/{{token}}", self._webhook_post)
         app.router.add_patch(
@@ -244,6 +265,90 @@ class FakeDiscord:
         """A channel webhook; returns its URL as Discord shows it (on this server)."""
         self.webhooks[webhook_id] = (token, channel)
         return f"{self._server.root}/api/webhooks/{webhook_id}/{token}"
+
+    @property
+    def public_key(self) -> str:
+        """The hex Ed25519 public key interactions are signed with (the app's key)."""
+        raw = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return raw.hex()
+
+    async def post_signed(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        key: Ed25519PrivateKey | None = None,
+        timestamp: str | None = None,
+    ) -> tuple[int, Any]:
+        """POST ``body`` to a bot's interactions endpoint, signed as Discord signs."""
+        stamp = timestamp or str(int(time.time()))
+        signature = (key or self.key).sign(stamp.encode() + body).hex()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Signature-Ed25519": signature,
+            "X-Signature-Timestamp": stamp,
+        }
+        async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as r:
+            text = await r.text()
+            try:
+                return r.status, json.loads(text)
+            except ValueError:
+                return r.status, text
+
+    async def ping(self, url: str) -> tuple[int, Any]:
+        body = {"id": "1", "application_id": self.application_id, "type": 1, "token": "p"}
+        return await self.post_signed(url, json.dumps(body).encode())
+
+    async def interact(
+        self,
+        url: str,
+        name: str,
+        args: str | None = None,
+        *,
+        user_id: str = "1600000000000000001",
+        username: str = "anna",
+        channel_id: str = "1200000000000000001",
+        guild_id: str | None = "1500000000000000001",
+    ) -> tuple[int, Any]:
+        """A user runs ``/name args`` in a channel (``guild_id=None``: a DM)."""
+        token = f"interaction-token-{next(self._ids)}"
+        self._interactions[token] = (channel_id, None)
+        user = {"id": user_id, "username": username, "global_name": username.title()}
+        options = [{"name": "args", "type": 3, "value": args}] if args is not None else []
+        payload: JsonDict = {
+            "id": str(next(self._ids)),
+            "application_id": self.application_id,
+            "type": 2,
+            "token": token,
+            "version": 1,
+            "channel_id": channel_id,
+            "channel": {"id": channel_id, "type": 0 if guild_id else 1},
+            "data": {"id": "1", "name": name, "type": 1, "options": options},
+        }
+        if guild_id:
+            payload["guild_id"] = guild_id
+            payload["member"] = {"user": user, "roles": []}
+        else:
+            payload["user"] = user
+        status, answer = await self.post_signed(url, json.dumps(payload).encode())
+        if status == 200 and isinstance(answer, dict) and answer.get("type") in (4, 5):
+            data = answer.get("data") or {}
+            stamp = int(time.time() * 1000) - _EPOCH_MS
+            message = StoredMessage(
+                id=str((stamp << 22) + next(self._ids)),
+                channel=channel_id,
+                time=self.clock(),
+                content=data.get("content") or "",
+                embeds=list(data.get("embeds") or []),
+                flags=int(data.get("flags") or 0),
+                allowed_mentions=data.get("allowed_mentions"),
+                webhook_id=self.application_id,
+            )
+            self._messages.setdefault(channel_id, []).append(message)
+            self._by_id[message.id] = message
+            self._interactions[token] = (channel_id, message.id)
+            self._waiters.notify()
+        return status, answer
 
     def messages(self, key: str) -> list[StoredMessage]:
         """The messages in a channel (a webhook's messages are in its channel, or in the
@@ -307,6 +412,31 @@ class FakeDiscord:
             return refused
         return self._edit(record, channel, request.match_info["message"], record.json)
 
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        record = await self._record(request, None)
+        if (denied := self._unauthorized(request, record)) is not None:
+            return denied
+        if request.match_info["app"] != self.application_id:
+            return self._error(record, 404, 10002, "Unknown Application")
+        body = record.json
+        if not isinstance(body, list) or len(body) > 100:
+            return self._error(record, 400, 50035, "Invalid Form Body")
+        errors: JsonDict = {}
+        for i, command in enumerate(body):
+            name = command.get("name")
+            description = command.get("description")
+            if not isinstance(name, str) or not _COMMAND_NAME.match(name):
+                errors[str(i)] = {"name": {"_errors": [{"code": "INVALID_NAME"}]}}
+            if not isinstance(description, str) or not 1 <= len(description) <= 100:
+                errors[str(i)] = {"description": {"_errors": [{"code": "BAD_LENGTH"}]}}
+        if errors:
+            return self._error(record, 400, 50035, "Invalid Form Body", errors)
+        self.commands = [
+            {**c, "id": str(900 + i), "application_id": self.application_id}
+            for i, c in enumerate(body)
+        ]
+        return self._answer(record, 200, self.commands)
+
     async def _webhook_get(self, request: web.Request) -> web.Response:
         hook_id = request.match_info["id"]
         record = await self._record(request, hook_id)
@@ -322,7 +452,7 @@ class FakeDiscord:
             return unknown
         if (refused := self._refuse(record, hook_id, f"webhook:{hook_id}")) is not None:
             return refused
-        _, channel = self.webhooks[hook_id]
+        _, channel = self._hook(request)
         thread = request.query.get("thread_id")
         response = self._create(record, thread or channel, record.json, hook_id, thread)
         if response.status == 200 and request.query.get("wait", "false").lower() != "true":
@@ -338,9 +468,19 @@ class FakeDiscord:
             return unknown
         if (refused := self._refuse(record, hook_id, f"webhook:{hook_id}")) is not None:
             return refused
-        _, channel = self.webhooks[hook_id]
+        token, channel = self._hook(request)
         where = request.query.get("thread_id") or channel
-        return self._edit(record, where, request.match_info["message"], record.json)
+        message = request.match_info["message"]
+        if message == "@original":
+            message = (self._interactions.get(token) or ("", None))[1] or "unknown"
+        return self._edit(record, where, message, record.json)
+
+    def _hook(self, request: web.Request) -> tuple[str, str]:
+        """The token and channel of a known webhook (or of an interaction's token)."""
+        hook_id, token = request.match_info["id"], request.match_info["token"]
+        if hook_id == self.application_id and token in self._interactions:
+            return token, self._interactions[token][0]
+        return self.webhooks[hook_id]
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -372,7 +512,10 @@ class FakeDiscord:
     def _unknown_webhook(
         self, request: web.Request, record: RecordedRequest
     ) -> web.Response | None:
-        known = self.webhooks.get(request.match_info["id"])
+        hook_id, token = request.match_info["id"], request.match_info["token"]
+        if hook_id == self.application_id and token in self._interactions:
+            return None
+        known = self.webhooks.get(hook_id)
         if known is None or known[0] != request.match_info["token"]:
             return self._error(record, 404, 10015, "Unknown Webhook")
         return None

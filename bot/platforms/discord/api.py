@@ -183,8 +183,20 @@ class DiscordApi:
             "PATCH", target.edit_path(message_id), target.route, body, bot=target.webhook_id is None
         )
 
+    async def put(self, path: str, body: Any) -> SendResult:
+        """A bot call (registering the slash commands)."""
+        return await self._call("PUT", path, "applications", body, bot=True)
+
+    async def post(self, path: str, body: dict[str, Any]) -> SendResult:
+        """An interaction's follow-up (its token is in the path: no bot token)."""
+        return await self._call("POST", path, "interactions", body, bot=False)
+
+    async def patch(self, path: str, body: dict[str, Any]) -> SendResult:
+        """An interaction's deferred answer, filled in."""
+        return await self._call("PATCH", path, "interactions", body, bot=False)
+
     async def _call(
-        self, method: str, path: str, route: str, body: dict[str, Any] | None, *, bot: bool
+        self, method: str, path: str, route: str, body: Any, *, bot: bool
     ) -> SendResult:
         await self.start()
         assert self._session is not None
