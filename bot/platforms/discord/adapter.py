@@ -5,18 +5,18 @@ the embed (400), the same alert goes again as plain content, so a rendering surp
 never blocks a destination.  ``edit`` redraws a sent alert with its notes; ``send_text``
 posts digests and notices split into 2,000-character messages, as replies to a sent
 alert where asked (bot destinations; a webhook cannot reply, so it just posts).
-Buttons are not drawn: pressing one would need Discord interactions, which Dozor does
-not take yet.  Which channel or webhook a destination name means comes from
+Buttons are not drawn (a press would be a component interaction, which Dozor does not
+take).  Which channel or webhook a destination name means comes from
 ``targets`` (or why it has none: a variable not set); secrets live only inside the
 ``Target`` and the ``DiscordApi``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.commands.types import Button
 from bot.model import OutgoingMessage, SendResult, SendStatus
 from bot.platforms.discord.api import DiscordApi, Target, refused_content
 from bot.platforms.discord.render import (
@@ -26,6 +26,12 @@ from bot.platforms.discord.render import (
     plain_message,
     text_messages,
 )
+
+if TYPE_CHECKING:
+    from bot.commands.types import Button
+    from bot.platforms.discord.interactions import Interactions
+
+log = logging.getLogger("dozor.discord")
 
 
 class DiscordAdapter:
@@ -93,3 +99,52 @@ class DiscordAdapter:
                 return result
             first = first or result.remote_id
         return SendResult(SendStatus.SENT, remote_id=first)
+
+
+class DiscordPlatformAdapter(DiscordAdapter):
+    """The adapter with its lifecycle: ``start`` checks the bot token once (``GET
+    /users/@me``), logs which destinations cannot post and why, and, with ``listen``,
+    opens the interactions endpoint for slash commands."""
+
+    def __init__(
+        self,
+        api: DiscordApi,
+        targets: dict[str, Target | str],
+        interactions: Interactions | None = None,
+    ):
+        super().__init__(api, self._lookup)
+        self._targets = targets
+        self.interactions = interactions
+        self.started = False
+        self.listening = False
+
+    def _lookup(self, destination: str) -> Target | str | None:
+        return self._targets.get(destination)
+
+    async def start(self, *, listen: bool = True) -> None:
+        await self.api.start()
+        if any(isinstance(t, Target) and t.webhook_id is None for t in self._targets.values()):
+            me = await self.api.whoami()
+            if me.status is not SendStatus.SENT:
+                log.error("Discord: the bot token is refused (%s); alerts are kept", me.detail)
+            else:
+                log.info("Discord: connected as %s", me.remote_id)
+        for name, target in self._targets.items():
+            if isinstance(target, str):
+                log.error("Discord destination %s cannot post: %s", name, target)
+        self.started = True
+        if listen and self.interactions is not None:
+            try:
+                await self.interactions.start()
+            except OSError as exc:  # alerts still go out
+                log.error("Discord: cannot take slash commands (%s); alerts are still sent", exc)
+                await self.interactions.stop()
+                return
+            self.listening = True
+
+    async def stop(self) -> None:
+        if self.interactions is not None:
+            await self.interactions.stop()
+        await self.api.close()
+        self.listening = False
+        self.started = False

@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bot.commands import Command, Invocation, Reply
+from bot.model import SendStatus
 from bot.platforms.discord.api import DiscordApi
 from bot.platforms.discord.render import NO_MENTIONS, text_messages
 
@@ -126,7 +127,7 @@ class Interactions:
         registered = await self.api.put(
             f"/applications/{self.application_id}/commands", slash_commands(self.commands)
         )
-        if registered.status.value != "sent":
+        if registered.status is not SendStatus.SENT:
             log.error("Discord: cannot register the slash commands: %s", registered.detail)
         server = web.Application(client_max_size=MAX_BODY)
         server.router.add_post(PATH, self._on_request)
@@ -186,7 +187,7 @@ class Interactions:
         parts = _parts(reply)
         path = f"/webhooks/{self.application_id}/{token}/messages/@original"
         edited = await self.api.patch(path, _data(reply, parts[0]))
-        if edited.status.value != "sent":
+        if edited.status is not SendStatus.SENT:
             log.error("Discord: cannot answer a command: %s", edited.detail)
         await self._follow_up(token, parts[1:], reply.ephemeral)
 
@@ -196,7 +197,7 @@ class Interactions:
             if ephemeral:
                 body["flags"] = EPHEMERAL
             sent = await self.api.post(f"/webhooks/{self.application_id}/{token}", body)
-            if sent.status.value != "sent":
+            if sent.status is not SendStatus.SENT:
                 log.error("Discord: cannot send the rest of an answer: %s", sent.detail)
                 return
 

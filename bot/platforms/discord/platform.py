@@ -4,37 +4,50 @@ A Discord destination posts either as the bot into a channel (``channel_id``; th
 comes from ``DISCORD_BOT_TOKEN``) or through a channel webhook (``webhook_env``: the
 name of an environment variable holding the webhook URL, token included), optionally
 into a thread (``thread_id``).  Secrets are read from the environment when the
-platform connects, never from config.toml, and never logged.  Alerts only: Discord
-slash commands arrive as interactions, which Dozor does not take yet, so there are no
-commands and no mute buttons on Discord (``Capabilities``).
+platform connects, never from config.toml, and never logged.  Commands: with
+``application_id`` and ``public_key`` set, slash commands arrive on the interactions
+endpoint (``interactions``, listening on ``interactions_listen``); ``admins`` and
+``channels`` say who may do what where, as on the other platforms.  No mute buttons
+and no files on Discord (``Capabilities``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot import configread as read
 from bot.platforms.base import Address, Capabilities, Limits, Platform, Section, Unavailable, Wiring
-from bot.platforms.discord.adapter import DiscordAdapter
 from bot.platforms.discord.api import DISCORD_API, DiscordApi, Target, parse_webhook_url
 from bot.platforms.discord.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.configread import Reader
+    from bot.model import Destination
+    from bot.platforms.discord.adapter import DiscordPlatformAdapter
 
 log = logging.getLogger("dozor.discord")
 
 TOKEN_ENV = "DISCORD_BOT_TOKEN"
-SECTION_KEYS = ("api_base_url", "timeout")
+SECTION_KEYS = (
+    "api_base_url",
+    "timeout",
+    "application_id",
+    "public_key",
+    "interactions_listen",
+    "admins",
+    "channels",
+    "members_can_watch",
+)
 DESTINATION_KEYS = ("channel_id", "webhook_env", "thread_id")
 _SNOWFLAKE = re.compile(r"^\d{15,22}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+_PUBLIC_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 @dataclass(frozen=True)
@@ -43,17 +56,37 @@ class DiscordSettings:
 
     api_base_url: str = DISCORD_API
     timeout: timedelta = timedelta(seconds=15)
+    application_id: str | None = None  # with public_key: take slash commands
+    public_key: str | None = None  # the application's Ed25519 key (hex), not a secret
+    interactions_listen: str = "127.0.0.1:8090"
+    admins: tuple[str, ...] = ()  # Discord user ids who may add and remove sources
+    channels: tuple[str, ...] = ()  # channel ids served besides the destinations' channels
+    members_can_watch: bool = True
 
 
 def parse_settings(r: Reader, raw: Any) -> DiscordSettings:
     t = r.table(raw, "discord", SECTION_KEYS)
     d = DiscordSettings()
-    return DiscordSettings(
+    w = "discord"
+    snow = 'a Discord id like "1200000000000000001"'
+    ids = 'a list of Discord ids like "1200000000000000001"'
+    settings = DiscordSettings(
         api_base_url=r.get(
             t, "discord", "api_base_url", read.base_url, d.api_base_url, "an http(s) URL"
         ),
         timeout=r.get(t, "discord", "timeout", read.duration, d.timeout, 'a duration like "15s"'),
+        application_id=r.get(t, w, "application_id", snowflake, None, snow),
+        public_key=r.get(t, w, "public_key", public_key, None, "64 hexadecimal digits"),
+        interactions_listen=r.get(
+            t, w, "interactions_listen", read.host_port, d.interactions_listen, '"host:port"'
+        ),
+        admins=r.get(t, w, "admins", snowflakes, (), ids),
+        channels=r.get(t, w, "channels", snowflakes, (), ids),
+        members_can_watch=r.get(t, w, "members_can_watch", read.boolean, True, "true or false"),
     )
+    if (settings.application_id is None) != (settings.public_key is None):
+        r.error(w, "slash commands need both application_id and public_key")
+    return settings
 
 
 def snowflake(value: Any) -> str:
@@ -62,6 +95,18 @@ def snowflake(value: Any) -> str:
     if not isinstance(text, str) or not _SNOWFLAKE.match(text.strip()):
         raise ValueError
     return text.strip()
+
+
+def snowflakes(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError
+    return tuple(snowflake(v) for v in value)
+
+
+def public_key(value: Any) -> str:
+    if not isinstance(value, str) or not _PUBLIC_KEY.match(value.strip()):
+        raise ValueError
+    return value.strip().lower()
 
 
 def env_name(value: Any) -> str:
@@ -74,12 +119,28 @@ class DiscordPlatform(Platform):
     name = "discord"
     title = "Discord"
     limits = Limits(message=LIMITS.total, text=LIMITS.content, buttons=0, button_label=0, notice=0)
-    can = Capabilities(commands=False, buttons=False, threads=True, files=False, edits=True)
+    can = Capabilities(commands=True, buttons=False, threads=True, files=False, edits=True)
     section = Section("discord", SECTION_KEYS, parse_settings)
     default = DiscordSettings()
     destination_keys = DESTINATION_KEYS
     chats_key = "channels"
     chat_noun = "channel"
+
+    def is_admin(self, settings: Settings, user_id: int | str) -> bool:
+        return str(user_id) in self.own(settings).admins
+
+    def serves(self, settings: Settings, chat_id: int | str | None) -> bool:
+        return str(chat_id) in self.own(settings).channels
+
+    def members_can_watch(self, settings: Settings) -> bool:
+        return bool(self.own(settings).members_can_watch)
+
+    def is_private(self, chat_type: str | None) -> bool:
+        return chat_type == "im"
+
+    def wanted(self, settings: Settings, destinations: Sequence[Destination]) -> bool:
+        own: DiscordSettings = self.own(settings)
+        return own.public_key is not None or super().wanted(settings, destinations)
 
     def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
         snow = 'a Discord id like "1200000000000000001"'
@@ -103,6 +164,9 @@ class DiscordPlatform(Platform):
         return Address(address, thread, {"channel_id": channel, "webhook_env": hook})
 
     def connect(self, settings: Settings, wiring: Wiring) -> DiscordPlatformAdapter:
+        from bot.platforms.discord.adapter import DiscordPlatformAdapter
+        from bot.platforms.discord.interactions import Interactions
+
         own: DiscordSettings = self.own(settings)
         mine = [d for d in wiring.context.destinations() if d.platform == self.name]
         token = wiring.environ.get(TOKEN_ENV, "").strip() or None
@@ -113,7 +177,23 @@ class DiscordPlatform(Platform):
         targets: dict[str, Target | str] = {}
         for d in mine:
             targets[d.name] = self._target(d.options, d.thread, token, wiring.environ, api)
-        return DiscordPlatformAdapter(api, targets)
+        interactions = None
+        if own.application_id and own.public_key:
+            if token is None:
+                log.error("Discord: slash commands need %s; not taking them", TOKEN_ENV)
+            else:
+                from bot.commands import COMMANDS, dispatch  # here: config imports platforms
+
+                context = wiring.context
+                interactions = Interactions(
+                    api,
+                    own.application_id,
+                    own.public_key,
+                    own.interactions_listen,
+                    lambda inv: dispatch(context, inv),
+                    COMMANDS,
+                )
+        return DiscordPlatformAdapter(api, targets, interactions)
 
     def _target(
         self,
@@ -138,33 +218,3 @@ class DiscordPlatform(Platform):
             return f"{name} is not a Discord webhook URL (https://discord.com/api/webhooks/<id>/<token>)"
         api.hide(found[1])
         return Target(webhook_id=found[0], webhook_token=found[1], thread_id=thread)
-
-
-class DiscordPlatformAdapter(DiscordAdapter):
-    """The adapter with its lifecycle: start checks the token and each webhook once."""
-
-    def __init__(self, api: DiscordApi, targets: dict[str, Target | str]):
-        super().__init__(api, self._lookup)
-        self._targets = targets
-        self.started = False
-        self.listening = False
-
-    def _lookup(self, destination: str) -> Target | str | None:
-        return self._targets.get(destination)
-
-    async def start(self, *, listen: bool = True) -> None:
-        await self.api.start()
-        if any(isinstance(t, Target) and t.webhook_id is None for t in self._targets.values()):
-            me = await self.api.whoami()
-            if me.status.value != "sent":
-                log.error("Discord: the bot token is refused (%s); alerts are kept", me.detail)
-            else:
-                log.info("Discord: connected as %s", me.remote_id)
-        for name, target in self._targets.items():
-            if isinstance(target, str):
-                log.error("Discord destination %s cannot post: %s", name, target)
-        self.started = True
-
-    async def stop(self) -> None:
-        await self.api.close()
-        self.started = False

@@ -25,14 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.commands.types import Button
 from bot.model import OutgoingMessage, SendResult, SendStatus
 from bot.platforms.webhook.payload import alert_event, encode, message_event, signed_headers
+
+if TYPE_CHECKING:
+    from bot.commands.types import Button
 
 USER_AGENT = "Dozor-Webhook/1"
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
