@@ -1,7 +1,9 @@
 """Wiring: settings + rules -> store, watchers, pipeline, outbox and adapters on one loop.
 
 ``App`` owns the long-lived parts (the SQLite store, the shared HTTP client, the
-process pool that parses feeds off the event loop, the adapters) and offers the two
+process pool that parses feeds off the event loop, one adapter per chat platform the
+config wants, made by looping over the registry ``bot.platforms``: no platform is
+named here) and offers the two
 ways to run: ``run_once`` (poll everything, deliver, return) and ``run_forever``
 (APScheduler polls due sources, the outbox delivers, until ``stop`` is set).
 
@@ -21,27 +23,25 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, TextIO
+from typing import Any, TextIO
 
-from bot.adapters.console import ConsoleAdapter
+from bot import platforms
 from bot.commands.context import BotContext
 from bot.config import Settings
 from bot.matching import RuleFiles
 from bot.metrics import Metrics
 from bot.metrics import serve as serve_metrics
 from bot.model import Rule
-from bot.outbox import Adapter, Outbox
+from bot.outbox import Outbox
 from bot.pipeline import Pipeline
+from bot.platforms.base import Adapter, Unavailable, Wiring
+from bot.reach import cannot_connect, connected, no_token
 from bot.scheduler import Fetcher, Poller, PollReport, start_scheduler
 from bot.schedules import DigestSchedule
 from bot.store import LOOP_BUSY_MS, Store
 from bot.workers import ParsePool
 from watchers import rss, telegram_channel, vk
 from watchers.http import HttpClient
-
-if TYPE_CHECKING:
-    from bot.adapters.slack import SlackAdapter
-    from bot.adapters.telegram import TelegramAdapter
 
 log = logging.getLogger("dozor")
 
@@ -100,9 +100,9 @@ class App:
             allow=s.polling.allow_private,
         )
         await self.http.__aenter__()
-        self.console = ConsoleAdapter(self.stream)
-        self.adapters: dict[str, Adapter] = {"console": self.console}  # by destination kind
-        self._unavailable: dict[str, str] = {}  # destination kind -> why it has no adapter
+        self.adapters: dict[str, Adapter] = {}  # the connected ones, by platform name
+        self._made: dict[str, Adapter] = {}  # every adapter made, connected or not
+        self._unavailable: dict[str, str] = {}  # platform -> why it has no adapter
         self.pipeline = Pipeline(
             self.store,
             [*self.rules, *(chat.rule for chat in self.store.chat_rules())],  # = context.rules()
@@ -157,35 +157,29 @@ class App:
         else:
             self.rule_files = self._rule_files
         self._rule_errors: tuple[str, ...] = ()
-        self.telegram = self._telegram()
-        self.slack = self._slack()
+        self._make_adapters()
         return self
 
-    def _telegram(self) -> TelegramAdapter | None:
-        s = self.settings
-        wanted = any(d.kind == "telegram" for d in s.destinations) or bool(
-            s.telegram.chats or s.telegram.admins
-        )
-        token = self.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
-        if not wanted:
-            return None
-        if not token:
-            log.error(
-                "Telegram destinations are configured but TELEGRAM_BOT_TOKEN is not set: "
-                "their alerts wait in the outbox until it is"
-            )
-            self._unavailable["telegram"] = "as TELEGRAM_BOT_TOKEN is not set"
-            return None
-        from bot.adapters.telegram import TelegramAdapter
+    def _make_adapters(self) -> None:
+        """One adapter per registered platform that is wanted (configured); one that
+        is wanted but cannot run (a token is not set) is said in /status."""
+        wiring = Wiring(self.context, self.environ, self.stream)
+        for platform in platforms.PLATFORMS:
+            if not platform.wanted(self.settings, self.settings.destinations):
+                continue
+            try:
+                adapter = platform.connect(self.settings, wiring)
+            except Unavailable as why:
+                self._unavailable[platform.name] = str(why)
+                no_token(self.store, platform.name, why.missing, self.clock())
+                continue
+            self._made[platform.name] = self.adapters[platform.name] = adapter
 
-        adapter = TelegramAdapter(
-            token,
-            s.telegram,
-            self.context,
-            webhook_secret=self.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
-        )
-        self.adapters["telegram"] = adapter
-        return adapter
+    def __getattr__(self, name: str) -> Any:
+        """``app.telegram``: the adapter made for a registered platform, None if none."""
+        if name.startswith("_") or platforms.find(name) is None:
+            raise AttributeError(name)
+        return self.__dict__.get("_made", {}).get(name)
 
     async def reload_rules(self) -> bool:
         """Pick up edited rule files without a restart; a broken file keeps its previous
@@ -218,40 +212,9 @@ class App:
             ),
         }
 
-    def _slack(self) -> SlackAdapter | None:
-        s = self.settings
-        wanted = any(d.kind == "slack" for d in s.destinations) or bool(
-            s.slack.channels or s.slack.admins
-        )
-        if not wanted:
-            return None
-        token = self.environ.get("SLACK_BOT_TOKEN", "").strip()
-        app_token = self.environ.get("SLACK_APP_TOKEN", "").strip() or None
-        secret = self.environ.get("SLACK_SIGNING_SECRET", "").strip() or None
-        listener = (
-            ("SLACK_SIGNING_SECRET", secret)
-            if s.slack.mode == "http"
-            else ("SLACK_APP_TOKEN", app_token)
-        )
-        missing = [name for name, value in (("SLACK_BOT_TOKEN", token), listener) if not value]
-        if missing:
-            log.error(
-                "Slack is configured (mode %s) but %s not set: alerts for Slack destinations "
-                "wait in the outbox until it is",
-                s.slack.mode,
-                " and ".join(missing) + (" is" if len(missing) == 1 else " are"),
-            )
-            self._unavailable["slack"] = f"as {' and '.join(missing)} not set"
-            return None
-        from bot.adapters.slack import SlackAdapter
-
-        adapter = SlackAdapter(token, app_token, secret, s.slack, self.context)
-        self.adapters["slack"] = adapter
-        return adapter
-
     def _adapter_for(self, destination: str) -> Adapter | None:
         found = self.context.destination(destination)
-        return self.adapters.get(found.kind) if found else None
+        return self.adapters.get(found.platform) if found else None
 
     def _digest_of(self, destination: str) -> DigestSchedule | None:
         found = self.context.destination(destination)
@@ -262,7 +225,7 @@ class App:
         return found.chat_key if found else destination
 
     async def __aexit__(self, *exc: object) -> None:
-        await asyncio.gather(*(_stop(a) for a in (self.telegram, self.slack) if a is not None))
+        await asyncio.gather(*(_stop(a) for a in self._made.values()))
         await self.http.__aexit__(None, None, None)
         if self._own_pool and isinstance(self.pool, ParsePool):
             await asyncio.to_thread(self.pool.stop, PARSE_GRACE)
@@ -270,20 +233,24 @@ class App:
 
     async def connect(self, *, listen: bool) -> None:
         """Connect the chat adapters; with ``listen`` they also take commands."""
-        chats: list[tuple[str, TelegramAdapter | SlackAdapter | None]] = [
-            ("Telegram", self.telegram),
-            ("Slack", self.slack),
-        ]
-        for platform, adapter in chats:
-            if adapter is None or adapter.started:
+        for name, adapter in self._made.items():
+            if adapter.started:
                 continue
             try:
                 await adapter.start(listen=listen)
             except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
+                platform = platforms.find(name)
+                title = platform.title if platform else name
+                why = cannot_connect(self.store, name, exc, self.clock(), self.environ)
                 log.error(
-                    "%s: cannot connect (%s); alerts for it wait in the outbox", platform, exc
+                    "%s: %s; alerts for it wait in the outbox (dozor status shows it)",
+                    title,
+                    why,
                 )
-                self.adapters.pop(adapter.kind, None)
+                self.adapters.pop(name, None)
+                self._unavailable[name] = f"as {title} {why}"
+            else:
+                connected(self.store, name, self.clock())
 
     async def run_once(self) -> RunSummary:
         await self.connect(listen=False)
@@ -295,13 +262,16 @@ class App:
         sources = self.context.sources()
         off = {h.name for h in self.store.source_health() if h.disabled_reason}
         disabled = [s for s in sources if not s.enabled or s.name in off]
+        due = self.store.next_check_at()  # after a restart: sources polled lately wait
         log.info(
-            "Dozor is watching %d sources (%d disabled) with %d rules; alerts go to %s; store %s",
+            "Dozor is watching %d sources (%d disabled) with %d rules; alerts go to %s; "
+            "store %s; first poll %s",
             len(sources) - len(disabled),
             len(disabled),
             len(self.rules),
             ", ".join(d.name for d in self.context.destinations()) or "nowhere",
             self.settings.storage.path,
+            f"at {due:%H:%M} UTC" if due and due > self.clock() else "now",
         )
         if not await _unless(stop, self.connect(listen=True)):
             return
@@ -341,7 +311,7 @@ async def _unless(stop: asyncio.Event, work: Awaitable[None]) -> bool:
     return not task.cancelled()
 
 
-async def _stop(adapter: TelegramAdapter | SlackAdapter) -> None:
+async def _stop(adapter: Adapter) -> None:
     """Disconnect a chat adapter, within ``ADAPTER_GRACE`` seconds."""
     try:
         async with asyncio.timeout(ADAPTER_GRACE):

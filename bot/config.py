@@ -5,6 +5,11 @@ duration like "5m", got "fast"``) and all problems are collected, so ``dozor che
 can list them at once.  Secrets never live here: tokens come from the environment.
 Relative paths (storage, rule globs, ``file:`` sample URLs) are resolved against the
 config file's folder, so the bot runs the same from any working directory.
+
+Sections are data (``SECTIONS``: name, keys, parser), each parsed by the code that
+owns it: the core's here, each chat platform's in its package (``Platform.section``,
+``Platform.parse_destination``), found through the registry ``bot.platforms``.  The
+values are read with ``bot.configread``'s ``Reader``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot import platforms
+from bot.configread import Reader as _Reader
+from bot.configread import base_url as _base_url
+from bot.configread import boolean as _boolean
+from bot.configread import choice as _choice
+from bot.configread import duration as _duration
+from bot.configread import host_port as _host_port
+from bot.configread import positive_int as _positive_int
+from bot.configread import string as _string
+from bot.configread import strings as _strings
 from bot.model import Destination, Source
 from bot.schedules import DigestSchedule, QuietHours, parse_duration, parse_zone
 from watchers.expand import Expanded, expand_source
@@ -28,13 +43,8 @@ SOURCE_KINDS = ("rss", "telegram", "vk")
 TME_BASE = "https://t.me"
 VK_API = "https://api.vk.com"
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
-DESTINATION_KINDS = ("console", "telegram", "slack")
-TELEGRAM_API = "https://api.telegram.org"
-SLACK_API = "https://slack.com/api/"
-_SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_SLACK_TS = re.compile(r"^\d+\.\d+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+__all__ = ["ConfigError", "Settings", "format_duration", "load_config", "parse_duration"]
 
 
 class ConfigError(Exception):
@@ -112,36 +122,6 @@ class VkSettings:
 
 
 @dataclass(frozen=True)
-class TelegramSettings:
-    """The Telegram adapter; the bot token comes from TELEGRAM_BOT_TOKEN, never from here."""
-
-    api_base_url: str = TELEGRAM_API
-    mode: str = "polling"  # or "webhook"
-    webhook_url: str | None = None
-    webhook_listen: str = "127.0.0.1:8443"
-    admins: tuple[int, ...] = ()  # user ids who may add and remove sources
-    chats: tuple[int, ...] = ()  # chats served besides the destinations' chats
-    members_can_watch: bool = True  # members of served chats may add rules and mutes
-    per_chat_interval: timedelta = timedelta(seconds=1)
-    group_per_minute: int = 20
-    global_per_second: int = 30
-
-
-@dataclass(frozen=True)
-class SlackSettings:
-    """The Slack app; tokens come from SLACK_BOT_TOKEN, SLACK_APP_TOKEN (Socket Mode) and
-    SLACK_SIGNING_SECRET (HTTP mode), never from here."""
-
-    api_base_url: str = SLACK_API  # always ends with "/": slack_sdk appends the method
-    mode: str = "socket"  # or "http"
-    http_listen: str = "127.0.0.1:3000"
-    admins: tuple[str, ...] = ()  # Slack user ids who may add and remove sources
-    channels: tuple[str, ...] = ()  # channel ids served besides the destinations' channels
-    members_can_watch: bool = True
-    per_channel_interval: timedelta = timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
 class Settings:
     config_path: Path
     base_dir: Path
@@ -152,15 +132,27 @@ class Settings:
     destinations: tuple[Destination, ...]
     routes: RoutesSettings
     log: LogSettings
-    telegram: TelegramSettings = field(default_factory=lambda: TelegramSettings())
     metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings())
     tme: TmeSettings = field(default_factory=lambda: TmeSettings())
     dedup: DedupSettings = field(default_factory=lambda: DedupSettings())
     vk: VkSettings = field(default_factory=lambda: VkSettings())
-    slack: SlackSettings = field(default_factory=lambda: SlackSettings())
+    platforms: Mapping[str, Any] = field(default_factory=dict)  # each platform's section
 
     def destination_names(self) -> set[str]:
         return {d.name for d in self.destinations}
+
+    def section(self, name: str) -> Any:
+        """A platform's settings: its section as parsed, else the platform's default."""
+        if name in self.platforms:
+            return self.platforms[name]
+        found = platforms.find(name)
+        return found.default if found is not None else None
+
+    def __getattr__(self, name: str) -> Any:
+        """``settings.telegram``: a registered platform's section, by its name."""
+        if name.startswith("_") or platforms.find(name) is None:
+            raise AttributeError(name)
+        return self.section(name)
 
 
 def format_duration(value: timedelta) -> str:
@@ -175,93 +167,8 @@ def format_duration(value: timedelta) -> str:
     return "".join(parts) or "0s"
 
 
-class _Reader:
-    """Walks the parsed TOML, converting values and collecting problems by key path."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def error(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
-
-    def table(self, data: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            self.error(path, f"expected a table, got {_show(data)}")
-            return {}
-        for key in data:
-            if key not in allowed:
-                hint = _close(key, allowed)
-                self.error(
-                    f"{path}.{key}" if path else key,
-                    f"unknown key{hint} (allowed: {', '.join(allowed)})",
-                )
-        return data
-
-    def get(
-        self,
-        data: dict[str, Any],
-        path: str,
-        key: str,
-        convert: Callable[[Any], Any],
-        default: Any,
-        expected: str,
-        *,
-        required: bool = False,
-    ) -> Any:
-        where = f"{path}.{key}" if path else key
-        if key not in data:
-            if required:
-                self.error(where, f"missing (expected {expected})")
-            return default
-        try:
-            return convert(data[key])
-        except (TypeError, ValueError):
-            self.error(where, f"expected {expected}, got {_show(data[key])}")
-            return default
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
-
-
-def _close(key: str, allowed: tuple[str, ...]) -> str:
-    near = difflib.get_close_matches(key, allowed, n=1)
-    return f' "{key}" (did you mean "{near[0]}"?)' if near else f' "{key}"'
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError
-    return value.strip()
-
-
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
-        raise ValueError
-    return value
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValueError
-    return tuple(v.strip() for v in value)
-
-
-def _duration(value: Any) -> timedelta:
-    result = parse_duration(value)
-    if result <= timedelta(0):
-        raise ValueError
-    return result
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError
     return value
 
@@ -276,12 +183,6 @@ def _fraction(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 0.5:
         raise ValueError
     return float(value)
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError
-    return value
 
 
 def _level(value: Any) -> str:
@@ -336,14 +237,7 @@ SOURCE_KEYS = (
 )
 TME_KEYS = ("base_url", "max_pages", "page_jitter")
 VK_KEYS = ("api_base_url",)
-DESTINATION_KEYS = (
-    "name",
-    "kind",
-    "chat_id",
-    "thread_id",
-    "channel",
-    "thread_ts",
-    "unfurl",
+_DESTINATION_COMMON = (
     "silent",
     "link_preview",
     "quiet_hours",
@@ -352,21 +246,19 @@ DESTINATION_KEYS = (
     "timezone",
     "also_seen",
 )
-TOP_KEYS = (
-    "storage",
-    "polling",
-    "sources",
-    "rules",
-    "destinations",
-    "routes",
-    "log",
-    "telegram",
-    "metrics",
-    "tme",
-    "vk",
-    "slack",
-    "dedup",
-)
+
+
+def destination_keys() -> tuple[str, ...]:
+    """Every key a ``[[destinations]]`` table may have: the common ones and each
+    registered platform's own."""
+    own = tuple(k for p in platforms.PLATFORMS for k in p.destination_keys)
+    return ("name", "kind", *own, *_DESTINATION_COMMON)
+
+
+def destination_kinds() -> tuple[str, ...]:
+    return platforms.names()
+
+
 POLLING_KEYS = (
     "interval",
     "min_interval",
@@ -385,43 +277,6 @@ ROUTES_KEYS = ("default", "rules", "noisy_per_hour")
 LOG_KEYS = ("level", "format")
 METRICS_KEYS = ("listen",)
 DEDUP_KEYS = ("enabled", "threshold", "window")
-TELEGRAM_KEYS = (
-    "api_base_url",
-    "mode",
-    "webhook_url",
-    "webhook_listen",
-    "admins",
-    "chats",
-    "members_can_watch",
-    "per_chat_interval",
-    "group_per_minute",
-    "global_per_second",
-)
-# Every key of every section: the README's config reference must document each one.
-SLACK_KEYS = (
-    "api_base_url",
-    "mode",
-    "http_listen",
-    "admins",
-    "channels",
-    "members_can_watch",
-    "per_channel_interval",
-)
-CONFIG_KEYS: dict[str, tuple[str, ...]] = {
-    "storage": STORAGE_KEYS,
-    "polling": POLLING_KEYS,
-    "sources": SOURCE_KEYS,
-    "rules": RULES_KEYS,
-    "destinations": DESTINATION_KEYS,
-    "routes": ROUTES_KEYS,
-    "log": LOG_KEYS,
-    "telegram": TELEGRAM_KEYS,
-    "metrics": METRICS_KEYS,
-    "tme": TME_KEYS,
-    "dedup": DEDUP_KEYS,
-    "vk": VK_KEYS,
-    "slack": SLACK_KEYS,
-}
 
 
 def load_config(path: str | Path) -> Settings:
@@ -440,74 +295,97 @@ def load_config(path: str | Path) -> Settings:
     return parse_config(data, config_path)
 
 
-def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
-    base_dir = config_path.resolve().parent
-    r = _Reader()
-    r.table(data, "", TOP_KEYS)
+@dataclass
+class _Parsed:
+    """What the sections read so far; a later section may use an earlier one's."""
 
-    storage_t = r.table(data.get("storage", {}), "storage", STORAGE_KEYS)
-    storage_path = Path(r.get(storage_t, "storage", "path", _string, "dozor.db", "a file path"))
-    storage = StorageSettings(
-        storage_path if storage_path.is_absolute() else base_dir / storage_path
-    )
+    base_dir: Path
+    values: dict[str, Any] = field(default_factory=dict)
 
-    defaults = PollingSettings()
-    pt = r.table(data.get("polling", {}), "polling", POLLING_KEYS)
-    duration = 'a duration like "5m"'
-    polling = PollingSettings(
-        interval=r.get(pt, "polling", "interval", _duration, defaults.interval, duration),
-        min_interval=r.get(
-            pt, "polling", "min_interval", _duration, defaults.min_interval, duration
-        ),
-        max_interval=r.get(
-            pt, "polling", "max_interval", _duration, defaults.max_interval, duration
-        ),
-        jitter=r.get(
-            pt, "polling", "jitter", _fraction, defaults.jitter, "a fraction from 0 to 0.5"
-        ),
-        tick=r.get(pt, "polling", "tick", _duration, defaults.tick, duration),
-        concurrency=r.get(
-            pt, "polling", "concurrency", _positive_int, defaults.concurrency, "a positive integer"
-        ),
-        per_host=r.get(
-            pt, "polling", "per_host", _positive_int, defaults.per_host, "a positive integer"
-        ),
-        timeout=r.get(pt, "polling", "timeout", _duration, defaults.timeout, duration),
-        max_bytes=r.get(
-            pt, "polling", "max_bytes", _positive_int, defaults.max_bytes, "a size in bytes"
-        ),
+
+@dataclass(frozen=True)
+class _Section:
+    """One top-level table (or array of tables) of config.toml and who reads it."""
+
+    name: str
+    keys: tuple[str, ...]
+    parse: Callable[[_Reader, Any, _Parsed], Any]
+    default: Any = None  # the raw value when the table is absent
+
+
+DURATION = 'a duration like "5m"'
+
+
+def _storage(r: _Reader, raw: Any, got: _Parsed) -> StorageSettings:
+    t = r.table(raw, "storage", STORAGE_KEYS)
+    path = Path(r.get(t, "storage", "path", _string, "dozor.db", "a file path"))
+    return StorageSettings(path if path.is_absolute() else got.base_dir / path)
+
+
+def _polling(r: _Reader, raw: Any, got: _Parsed) -> PollingSettings:
+    d = PollingSettings()
+    pt = r.table(raw, "polling", POLLING_KEYS)
+    w = "polling"
+    return PollingSettings(
+        interval=r.get(pt, w, "interval", _duration, d.interval, DURATION),
+        min_interval=r.get(pt, w, "min_interval", _duration, d.min_interval, DURATION),
+        max_interval=r.get(pt, w, "max_interval", _duration, d.max_interval, DURATION),
+        jitter=r.get(pt, w, "jitter", _fraction, d.jitter, "a fraction from 0 to 0.5"),
+        tick=r.get(pt, w, "tick", _duration, d.tick, DURATION),
+        concurrency=r.get(pt, w, "concurrency", _positive_int, d.concurrency, "a positive integer"),
+        per_host=r.get(pt, w, "per_host", _positive_int, d.per_host, "a positive integer"),
+        timeout=r.get(pt, w, "timeout", _duration, d.timeout, DURATION),
+        max_bytes=r.get(pt, w, "max_bytes", _positive_int, d.max_bytes, "a size in bytes"),
         allow_private=r.get(
-            pt, "polling", "allow_private", _strings, (), 'a list like ["127.0.0.1", "10.0.0.0/8"]'
+            pt, w, "allow_private", _strings, (), 'a list like ["127.0.0.1", "10.0.0.0/8"]'
         ),
     )
-    tme_t = r.table(data.get("tme", {}), "tme", TME_KEYS)
-    tme = TmeSettings(
-        base_url=r.get(tme_t, "tme", "base_url", _base_url, TME_BASE, "an http(s) URL"),
-        max_pages=r.get(tme_t, "tme", "max_pages", _positive_int, 10, "a positive integer"),
-        page_jitter=r.get(
-            tme_t, "tme", "page_jitter", _duration_or_zero, timedelta(seconds=1), duration
-        ),
-    )
-    dt = r.table(data.get("dedup", {}), "dedup", DEDUP_KEYS)
-    dedup = DedupSettings(
-        enabled=r.get(dt, "dedup", "enabled", _boolean, True, "true or false"),
-        threshold=r.get(dt, "dedup", "threshold", _unit, 0.5, "a number from 0.1 to 1.0"),
-        window=r.get(dt, "dedup", "window", _duration, timedelta(hours=48), duration),
-    )
-    vk_t = r.table(data.get("vk", {}), "vk", VK_KEYS)
-    vk = VkSettings(r.get(vk_t, "vk", "api_base_url", _base_url, VK_API, "an http(s) URL"))
-    if polling.min_interval > polling.max_interval:
-        r.error("polling.min_interval", "is longer than polling.max_interval")
 
+
+def _tme(r: _Reader, raw: Any, got: _Parsed) -> TmeSettings:
+    t = r.table(raw, "tme", TME_KEYS)
+    return TmeSettings(
+        base_url=r.get(t, "tme", "base_url", _base_url, TME_BASE, "an http(s) URL"),
+        max_pages=r.get(t, "tme", "max_pages", _positive_int, 10, "a positive integer"),
+        page_jitter=r.get(
+            t, "tme", "page_jitter", _duration_or_zero, timedelta(seconds=1), DURATION
+        ),
+    )
+
+
+def _dedup(r: _Reader, raw: Any, got: _Parsed) -> DedupSettings:
+    t = r.table(raw, "dedup", DEDUP_KEYS)
+    return DedupSettings(
+        enabled=r.get(t, "dedup", "enabled", _boolean, True, "true or false"),
+        threshold=r.get(t, "dedup", "threshold", _unit, 0.5, "a number from 0.1 to 1.0"),
+        window=r.get(t, "dedup", "window", _duration, timedelta(hours=48), DURATION),
+    )
+
+
+def _vk(r: _Reader, raw: Any, got: _Parsed) -> VkSettings:
+    t = r.table(raw, "vk", VK_KEYS)
+    settings = VkSettings(r.get(t, "vk", "api_base_url", _base_url, VK_API, "an http(s) URL"))
+    polling: PollingSettings = got.values["polling"]
+    if polling.min_interval > polling.max_interval:  # said here, after every table's keys
+        r.error("polling.min_interval", "is longer than polling.max_interval")
+    return settings
+
+
+def _tables(r: _Reader, raw: Any, name: str) -> list[Any]:
+    if not isinstance(raw, list):
+        r.error(name, f"expected [[{name}]] tables")
+        return []
+    return raw
+
+
+def _sources(r: _Reader, raw: Any, got: _Parsed) -> tuple[Source, ...]:
+    tme: TmeSettings = got.values["tme"]
+    polling: PollingSettings = got.values["polling"]
     sources: list[Source] = []
-    raw_sources = data.get("sources", [])
-    if not isinstance(raw_sources, list):
-        r.error("sources", "expected [[sources]] tables")
-        raw_sources = []
     seen: dict[str, str] = {}
-    for i, raw in enumerate(raw_sources):
+    for i, table in enumerate(_tables(r, raw, "sources")):
         where = f"sources[{i}]"
-        t = r.table(raw, where, SOURCE_KEYS)
+        t = r.table(table, where, SOURCE_KEYS)
         if not t:
             continue
         watch = r.get(t, where, "watch", _watch(tme.base_url), None, WATCH_FORMS)
@@ -533,7 +411,7 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
             t,
             where,
             "url",
-            _source_url(base_dir),
+            _source_url(got.base_dir),
             None,
             'an http(s) URL or "file:path"',
             required=channel is None and watch is None and "watch" not in t,
@@ -554,7 +432,7 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
             else:
                 r.error(f"{where}.channel", f'only for kind = "telegram" or "vk", not "{kind}"')
         note_edits = r.get(t, where, "note_edits", _boolean, False, "true or false")
-        interval = r.get(t, where, "interval", _duration, polling.interval, duration)
+        interval = r.get(t, where, "interval", _duration, polling.interval, DURATION)
         tags = r.get(t, where, "tags", _strings, (), "a list of strings")
         if watch is not None:
             tags = tuple(dict.fromkeys((*tags, *watch.tags)))
@@ -577,78 +455,40 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
                     note_edits=note_edits,
                 )
             )
+    return tuple(sources)
 
-    rt = r.table(data.get("rules", {}), "rules", RULES_KEYS)
-    rules = RulesSettings(
-        paths=r.get(
-            rt, "rules", "paths", _strings, RulesSettings().paths, "a list of glob patterns"
-        )
-    )
 
+def _rules(r: _Reader, raw: Any, got: _Parsed) -> RulesSettings:
+    t = r.table(raw, "rules", RULES_KEYS)
+    default = RulesSettings().paths
+    return RulesSettings(r.get(t, "rules", "paths", _strings, default, "a list of glob patterns"))
+
+
+def _destinations(r: _Reader, raw: Any, got: _Parsed) -> tuple[Destination, ...]:
+    """The common keys here; each platform reads its own keys (``parse_destination``),
+    and a key of another platform is an error that names the platform it is for."""
+    kinds = destination_kinds()
     destinations: list[Destination] = []
-    raw_dest = data.get("destinations", [])
-    if not isinstance(raw_dest, list):
-        r.error("destinations", "expected [[destinations]] tables")
-        raw_dest = []
     names: set[str] = set()
-    for i, raw in enumerate(raw_dest):
+    for i, table in enumerate(_tables(r, raw, "destinations")):
         where = f"destinations[{i}]"
-        t = r.table(raw, where, DESTINATION_KEYS)
+        t = r.table(table, where, destination_keys())
         if not t:
             continue
         name = r.get(
             t, where, "name", _name, None, "a name of letters, digits, - _ .", required=True
         )
         kind = r.get(
-            t,
-            where,
-            "kind",
-            _choice(DESTINATION_KINDS),
-            None,
-            f"one of {', '.join(DESTINATION_KINDS)}",
-            required=True,
+            t, where, "kind", _choice(kinds), None, f"one of {', '.join(kinds)}", required=True
         )
-        chat_id = thread_id = None
-        if kind == "telegram":
-            chat_id = r.get(
-                t,
-                where,
-                "chat_id",
-                _chat_id,
-                None,
-                "a Telegram chat id like -1001234567890",
-                required=True,
-            )
-            thread_id = r.get(t, where, "thread_id", _positive_int, None, "a forum topic id")
-        else:
-            for key in ("chat_id", "thread_id"):
+        address = None
+        for platform in platforms.PLATFORMS:
+            if platform.name == kind:
+                address = platform.parse_destination(r, t, where)
+                continue
+            for key in platform.destination_keys:
                 if key in t:
-                    r.error(f"{where}.{key}", f'only for kind = "telegram", not "{kind}"')
-        channel = thread_ts = None
-        unfurl = False
-        if kind == "slack":
-            channel = r.get(
-                t,
-                where,
-                "channel",
-                _slack_channel,
-                None,
-                'a Slack channel id like "C0123ABC"',
-                required=True,
-            )
-            thread_ts = r.get(
-                t,
-                where,
-                "thread_ts",
-                _slack_ts,
-                None,
-                'the ts of a thread like "1700000000.000100"',
-            )
-            unfurl = r.get(t, where, "unfurl", _boolean, False, "true or false")
-        else:
-            for key in ("channel", "thread_ts", "unfurl"):
-                if key in t:
-                    r.error(f"{where}.{key}", f'only for kind = "slack", not "{kind}"')
+                    r.error(f"{where}.{key}", f'only for kind = "{platform.name}", not "{kind}"')
         silent = r.get(t, where, "silent", _boolean, False, "true or false")
         link_preview = r.get(t, where, "link_preview", _boolean, False, "true or false")
         zone = r.get(t, where, "timezone", parse_zone, UTC, 'a time zone like "Europe/Moscow"')
@@ -674,27 +514,30 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         )
         if name in names:
             r.error(f"{where}.name", f'"{name}" is already the name of another destination')
-        if name is not None and kind is not None:
+        if name is not None and kind is not None and address is not None:
             names.add(name)
             destinations.append(
                 Destination(
                     name,
                     kind,
-                    chat_id,
-                    thread_id,
+                    address.address,
+                    address.thread,
                     silent,
                     link_preview,
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    unfurl=unfurl,
+                    options=tuple(address.options.items()),
                     quiet_hours=quiet_hours,
                     quiet=quiet,
                     digest=digest,
                     also_seen=also_seen,
                 )
             )
+    return tuple(destinations)
 
-    route_t = r.table(data.get("routes", {}), "routes", ROUTES_KEYS)
+
+def _routes(r: _Reader, raw: Any, got: _Parsed) -> RoutesSettings:
+    destinations: tuple[Destination, ...] = got.values["destinations"]
+    names = {d.name for d in destinations}
+    route_t = r.table(raw, "routes", ROUTES_KEYS)
     default = r.get(route_t, "routes", "default", _strings, None, "a list of destination names")
     if default is None:
         default = tuple(d.name for d in destinations)
@@ -704,11 +547,11 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         r.error("routes.rules", 'expected a table like { "rule name" = ["destination"] }')
         rules_t = {}
     for rule_name in rules_t:
-        got = r.get(
+        found = r.get(
             rules_t, "routes.rules", rule_name, _strings, None, "a list of destination names"
         )
-        if got is not None:
-            per_rule[rule_name] = got
+        if found is not None:
+            per_rule[rule_name] = found
     for where, targets in [("routes.default", default)] + [
         (f'routes.rules."{k}"', v) for k, v in per_rule.items()
     ]:
@@ -718,39 +561,89 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
     noisy = r.get(
         route_t, "routes", "noisy_per_hour", _non_negative_int, 20, "a whole number (0: off)"
     )
-    routes = RoutesSettings(default=tuple(default), rules=per_rule, noisy_per_hour=noisy)
+    return RoutesSettings(default=tuple(default), rules=per_rule, noisy_per_hour=noisy)
 
-    lt = r.table(data.get("log", {}), "log", LOG_KEYS)
-    log = LogSettings(
-        r.get(lt, "log", "level", _level, "info", "one of debug, info, warning, error"),
-        r.get(lt, "log", "format", _choice(("text", "json")), "text", "text or json"),
-    )
-    mt = r.table(data.get("metrics", {}), "metrics", METRICS_KEYS)
-    metrics = MetricsSettings(
-        r.get(mt, "metrics", "listen", _host_port, None, 'a "host:port" like "127.0.0.1:9464"')
+
+def _log(r: _Reader, raw: Any, got: _Parsed) -> LogSettings:
+    t = r.table(raw, "log", LOG_KEYS)
+    return LogSettings(
+        r.get(t, "log", "level", _level, "info", "one of debug, info, warning, error"),
+        r.get(t, "log", "format", _choice(("text", "json")), "text", "text or json"),
     )
 
-    telegram = _telegram(r, data.get("telegram", {}))
-    slack = _slack(r, data.get("slack", {}))
 
+def _metrics(r: _Reader, raw: Any, got: _Parsed) -> MetricsSettings:
+    t = r.table(raw, "metrics", METRICS_KEYS)
+    return MetricsSettings(
+        r.get(t, "metrics", "listen", _host_port, None, 'a "host:port" like "127.0.0.1:9464"')
+    )
+
+
+# The core's sections, in the order they are read (and their problems listed); each
+# platform's section follows, in registry order.
+SECTIONS: tuple[_Section, ...] = (
+    _Section("storage", STORAGE_KEYS, _storage, {}),
+    _Section("polling", POLLING_KEYS, _polling, {}),
+    _Section("tme", TME_KEYS, _tme, {}),
+    _Section("dedup", DEDUP_KEYS, _dedup, {}),
+    _Section("vk", VK_KEYS, _vk, {}),
+    _Section("sources", SOURCE_KEYS, _sources, []),
+    _Section("rules", RULES_KEYS, _rules, {}),
+    _Section("destinations", (), _destinations, []),  # keys: destination_keys()
+    _Section("routes", ROUTES_KEYS, _routes, {}),
+    _Section("log", LOG_KEYS, _log, {}),
+    _Section("metrics", METRICS_KEYS, _metrics, {}),
+)
+
+
+def _platform_sections() -> list[_Section]:
+    return [
+        _Section(p.section.name, p.section.keys, partial(_own, p.section.parse), {})
+        for p in platforms.PLATFORMS
+        if p.section is not None
+    ]
+
+
+def _own(parse: Callable[[_Reader, Any], Any], r: _Reader, raw: Any, got: _Parsed) -> Any:
+    return parse(r, raw)
+
+
+def config_keys() -> dict[str, tuple[str, ...]]:
+    """Every key of every section: the README's config reference must document each."""
+    keys = {s.name: s.keys for s in (*SECTIONS, *_platform_sections())}
+    keys["destinations"] = destination_keys()
+    return keys
+
+
+CONFIG_KEYS: dict[str, tuple[str, ...]] = config_keys()  # of the platforms built in
+TOP_KEYS = tuple(CONFIG_KEYS)
+
+
+def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
+    got = _Parsed(config_path.resolve().parent)
+    r = _Reader()
+    sections = [*SECTIONS, *_platform_sections()]
+    r.table(data, "", tuple(s.name for s in sections))
+    for section in sections:
+        got.values[section.name] = section.parse(r, data.get(section.name, section.default), got)
     if r.problems:
         raise ConfigError(config_path, r.problems)
+    v = got.values
     return Settings(
         config_path=config_path,
-        base_dir=base_dir,
-        storage=storage,
-        polling=polling,
-        sources=tuple(sources),
-        rules=rules,
-        destinations=tuple(destinations),
-        routes=routes,
-        log=log,
-        telegram=telegram,
-        slack=slack,
-        metrics=metrics,
-        tme=tme,
-        vk=vk,
-        dedup=dedup,
+        base_dir=got.base_dir,
+        storage=v["storage"],
+        polling=v["polling"],
+        sources=v["sources"],
+        rules=v["rules"],
+        destinations=v["destinations"],
+        routes=v["routes"],
+        log=v["log"],
+        metrics=v["metrics"],
+        tme=v["tme"],
+        vk=v["vk"],
+        dedup=v["dedup"],
+        platforms={s.name: v[s.name] for s in _platform_sections()},
     )
 
 
@@ -771,125 +664,6 @@ def _duration_or_zero(value: Any) -> timedelta:
     if value in ("0", "0s"):
         return timedelta(0)
     return _duration(value)
-
-
-def _chat_id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value == 0:
-        raise ValueError
-    return value
-
-
-def _ids(value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        raise ValueError
-    return tuple(value)
-
-
-def _base_url(value: Any) -> str:
-    text = _string(value)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError
-    return text.rstrip("/")
-
-
-def _host_port(value: Any) -> str:
-    text = _string(value)
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError
-    return text
-
-
-def _slack_api(value: Any) -> str:
-    return _base_url(value) + "/"
-
-
-def _slack_channel(value: Any) -> str:
-    if not isinstance(value, str) or not _SLACK_CHANNEL.match(value.strip()):
-        raise ValueError
-    return value.strip()
-
-
-def _slack_channels(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ValueError
-    return tuple(_slack_channel(v) for v in value)
-
-
-def _slack_users(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(v, str) and _SLACK_USER.match(v.strip()) for v in value
-    ):
-        raise ValueError
-    return tuple(v.strip() for v in value)
-
-
-def _slack_ts(value: Any) -> str:
-    if not isinstance(value, str) or not _SLACK_TS.match(value.strip()):
-        raise ValueError
-    return value.strip()
-
-
-def _slack(r: _Reader, raw: Any) -> SlackSettings:
-    t = r.table(raw, "slack", SLACK_KEYS)
-    d = SlackSettings()
-    w = "slack"
-    return SlackSettings(
-        api_base_url=r.get(t, w, "api_base_url", _slack_api, d.api_base_url, "an http(s) URL"),
-        mode=r.get(t, w, "mode", _choice(("socket", "http")), d.mode, "socket or http"),
-        http_listen=r.get(
-            t, w, "http_listen", _host_port, d.http_listen, 'a "host:port" to listen on'
-        ),
-        admins=r.get(t, w, "admins", _slack_users, (), 'a list of Slack user ids like "U0123ABC"'),
-        channels=r.get(
-            t, w, "channels", _slack_channels, (), 'a list of Slack channel ids like "C0123ABC"'
-        ),
-        members_can_watch=r.get(t, w, "members_can_watch", _boolean, True, "true or false"),
-        per_channel_interval=r.get(
-            t, w, "per_channel_interval", _duration, d.per_channel_interval, 'a duration like "1s"'
-        ),
-    )
-
-
-def _telegram(r: _Reader, raw: Any) -> TelegramSettings:
-    t = r.table(raw, "telegram", TELEGRAM_KEYS)
-    d = TelegramSettings()
-    w = "telegram"
-    settings = TelegramSettings(
-        api_base_url=r.get(t, w, "api_base_url", _base_url, d.api_base_url, "an http(s) URL"),
-        mode=r.get(t, w, "mode", _choice(("polling", "webhook")), d.mode, "polling or webhook"),
-        webhook_url=r.get(t, w, "webhook_url", _base_url, None, "an https URL"),
-        webhook_listen=r.get(
-            t, w, "webhook_listen", _host_port, d.webhook_listen, 'a "host:port" to listen on'
-        ),
-        admins=r.get(t, w, "admins", _ids, (), "a list of Telegram user ids"),
-        chats=r.get(t, w, "chats", _ids, (), "a list of Telegram chat ids"),
-        members_can_watch=r.get(t, w, "members_can_watch", _boolean, True, "true or false"),
-        per_chat_interval=r.get(
-            t, w, "per_chat_interval", _duration, d.per_chat_interval, 'a duration like "1s"'
-        ),
-        group_per_minute=r.get(
-            t, w, "group_per_minute", _positive_int, d.group_per_minute, "a positive integer"
-        ),
-        global_per_second=r.get(
-            t, w, "global_per_second", _positive_int, d.global_per_second, "a positive integer"
-        ),
-    )
-    if settings.mode == "webhook" and not settings.webhook_url:
-        r.error("telegram.webhook_url", 'missing (needed with mode = "webhook")')
-    return settings
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def convert(value: Any) -> str:
-        if value not in options:
-            raise ValueError
-        return str(value)
-
-    return convert
 
 
 def _known(name: str, names: set[str]) -> str:

@@ -318,6 +318,27 @@ def _m9_search(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m10_platform_state(db: sqlite_utils.Database) -> None:
+    """Why a chat platform cannot be used (no token set, cannot connect: reason), since
+    when; ``reason`` null: it connected (bot/reach.py)."""
+    db["platform_state"].create({"platform": str, "reason": str, "since": str}, pk="platform")
+
+
+def _m11_addresses(db: sqlite_utils.Database) -> None:
+    """Destinations as platform-neutral addresses: the chat (channel, room) id and its
+    topic or thread as text, whatever the platform; the platform is the row's ``kind``,
+    recorded, never guessed from the id's type.  Older rows keep their chat_id and
+    channel and get their address from them."""
+    db["chat_destinations"].add_column("address", str)
+    db["chat_destinations"].add_column("thread", str)
+    db.execute(
+        "update chat_destinations set address = coalesce(channel, cast(chat_id as text)),"
+        " thread = cast(thread_id as text)"
+    )
+    db["destination_state"].add_column("address", str)
+    db.execute("update destination_state set address = cast(chat_id as text) where chat_id")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
@@ -328,4 +349,6 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m7_replies,
     _m8_story_index,
     _m9_search,
+    _m10_platform_state,
+    _m11_addresses,
 ]

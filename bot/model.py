@@ -11,7 +11,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.schedules import DigestSchedule, QuietHours
@@ -150,32 +150,42 @@ class Match:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where alerts go: the console, a Telegram chat (optionally one forum topic), or a
-    Slack channel (optionally one thread)."""
+    """Where alerts go: one chat (channel, room, ...) of one platform, optionally one
+    topic or thread of it; ``options`` are the platform's own destination settings
+    (``[[destinations]]`` keys only that platform takes), as its package read them.
+
+    ``d.chat_id``, ``d.unfurl`` ...: an option by name (None when this destination's
+    platform has no such option), so a platform's code reads its options as attributes."""
 
     name: str
-    kind: str  # "console" | "telegram" | "slack"
-    chat_id: int | None = None  # telegram
-    thread_id: int | None = None  # telegram forum topic (message_thread_id)
+    platform: str  # a registered platform's name: "console" | "telegram" | "slack" | ...
+    address: str | None = None  # the chat/channel/room id as text; None: the console
+    thread: str | None = None  # a topic or thread in that chat
     silent: bool = False  # deliver without a notification sound
-    link_preview: bool = False
-    channel: str | None = None  # slack channel id, e.g. "C0123ABC"
-    thread_ts: str | None = None  # slack: post as replies in this thread
-    unfurl: bool = False  # slack: let Slack unfurl the alert's link
+    link_preview: bool = False  # let the platform preview the alert's link
+    options: tuple[tuple[str, Any], ...] = ()  # (key, value) pairs, the platform's own
     quiet_hours: QuietHours | None = None  # alerts in this window are silent or held
     quiet: str = "silent"  # "silent" | "hold" (until the window ends)
     digest: DigestSchedule | None = None  # collect alerts into one message on a schedule
     also_seen: str = "edit"  # later sightings of a story: "edit" the alert | "thread" replies
 
     @property
-    def address(self) -> int | str | None:
-        """The chat id (Telegram) or channel id (Slack) this destination posts into."""
-        return self.channel if self.channel is not None else self.chat_id
+    def kind(self) -> str:
+        """The platform's name (the ``kind`` key of ``[[destinations]]``)."""
+        return self.platform
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return next((value for k, value in self.options if k == key), default)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.option(name)
 
     @property
     def chat_key(self) -> str:
         """The chat this destination posts into; mutes and permissions are per chat."""
-        return chat_key(self.kind, self.address)
+        return chat_key(self.platform, self.address)
 
 
 def chat_key(platform: str, chat_id: int | str | None) -> str:

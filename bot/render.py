@@ -1,12 +1,15 @@
-"""Alert -> text: the parts every adapter shows (snippet with marked words, when, rules).
+"""Alert -> text: the parts every platform shows (snippet with marked words, when, rules).
 
-Adapters turn these neutral pieces into their own markup: console text, Telegram HTML
-(``telegram_html``) and Slack Block Kit (``slack_blocks``) are built here, as are
-digests, notes and thread replies.  A snippet is a tuple of ``(text, marked)``
-segments cut from the original item text around the matched spans, so the words that
-fired are exactly the ones marked.  Bidi controls (``BIDI_CONTROLS``: embeddings,
-overrides, isolates and marks) are dropped from everything shown, so a title carrying
-a right-to-left override cannot reorder the rest of an alert.  Pure: no I/O.
+``alert_parts`` is the one algorithm behind every platform's rendering of an alert
+(rules and their terms, source, severity, title, snippet narrowed to fit, time, link);
+each platform package only marks those parts up (Telegram HTML in
+``bot/platforms/telegram/render.py``, Slack Block Kit in ``bot/platforms/slack/``).
+Digests, notes, thread replies and the plain-text fallback are built here too.  A
+snippet is a tuple of ``(text, marked)`` segments cut from the original item text
+around the matched spans, so the words that fired are exactly the ones marked.  Bidi
+controls (``BIDI_CONTROLS``: embeddings, overrides, isolates and marks) are dropped
+from everything shown, so a title carrying a right-to-left override cannot reorder the
+rest of an alert.  Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -218,215 +221,76 @@ def plain(segments: Segments, left: str = "", right: str = "") -> str:
     return "".join(f"{left}{t}{right}" if marked else t for t, marked in segments)
 
 
-# -- Telegram HTML --------------------------------------------------------------------
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
-TELEGRAM_LIMIT = 4096  # characters of a message, counted by Telegram in UTF-16 units
 
 
-def html_escape(text: str) -> str:
-    """Escape for Telegram's HTML parse mode: exactly &, < and >; lone surrogates (a
-    broken JSON feed can carry them) become U+FFFD, as Telegram takes only valid UTF-8;
-    bidi controls are dropped."""
-    text = unbidi(_SURROGATE.sub("\ufffd", text))
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def no_surrogates(text: str) -> str:
+    """Lone surrogates (a broken JSON feed can carry them) as U+FFFD: chat platforms
+    take only valid UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def _html(segments: Segments, tag: str) -> str:
-    return "".join(
-        f"<{tag}>{html_escape(t)}</{tag}>" if marked else html_escape(t) for t, marked in segments
-    )
-
-
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 SEVERITY_MARKS = {"urgent": "🚨 URGENT", "high": "🔴 HIGH"}  # low and normal: the bell only
+SNIPPET_WIDTHS = (600, 400, 250, 120, 60)  # a snippet is narrowed along these to fit
 
 
-def telegram_html(alert: Alert, note: str | None = None, limit: int = TELEGRAM_LIMIT) -> str:
-    """An alert as Telegram HTML: rules and source, title, a snippet with the matched
-    words in bold, the time and the link, and an optional note under it (e.g. who muted
-    what).  Everything from the feed is escaped; the result is at most ``limit`` UTF-16
-    units of *markup*, so the visible text is shorter still, and it is never cut inside
-    a tag or an entity: the snippet is narrowed until the whole fits."""
+@dataclass(frozen=True)
+class AlertParts:
+    """What every platform's alert shows, in order, before any markup: the rules that
+    fired with their terms, the source, the severity mark, the title (at most 300
+    characters), the time and the link; the snippet comes from ``snippet_at``."""
+
+    rules: str  # "wagner (Вагнер, ЧВК); casualties (погиб)", at most 5 rules of 6 terms
+    source: str
+    mark: tuple[str, str] | None  # ("🚨", "URGENT"), ("🔴", "HIGH"); None: the bell only
+    title: Segments
+    published: str | None
+    link: str | None
+    text: str  # the item's text, whose matched spans ``snippet_at`` marks
+    spans: tuple[tuple[int, int], ...]
+
+    def snippet_at(self, width: int) -> Segments:
+        return snippet(self.text, self.spans, width)
+
+
+def alert_parts(alert: Alert) -> AlertParts:
+    """The shared algorithm behind every platform's rendering of an alert."""
     shown = render(alert)
     rules = "; ".join(
         f"{rule} ({', '.join(terms[:6])}{', …' if len(terms) > 6 else ''})"
         for rule, terms in shown.rules[:5]
     )
-    mark = SEVERITY_MARKS.get(alert.severity)
-    bell = f"{mark[:1]} <b>{mark[2:]}</b> ·" if mark else "🔔"
-    head = (
-        f"{bell} <b>{html_escape(_clip(rules, 400))}</b>\n"
-        f"📰 {html_escape(_clip(shown.source, 100))}"
-    )
     title = shown.title
     if sum(len(t) for t, _ in title) > 300:
-        title = ((_clip("".join(t for t, _ in title), 300), False),)
-    title_html = f"<b>{_html(title, 'u')}</b>" if title else ""
-    tail = []
-    if shown.published:
-        tail.append(f"🕒 {shown.published}")
-    if shown.link and len(shown.link) <= 2000:
-        tail.append(
-            f'<a href="{html_escape(shown.link).replace(chr(34), "&quot;")}">Open the post</a>'
-        )
-    footer = " · ".join(tail)
-    if note:
-        footer += "\n\n" + html_escape(_clip(note, 500))
-    item_text = alert.item.text
-    text_spans = [(s.start, s.end) for m in alert.matches for s in m.spans if s.field == "text"]
-    for width in (600, 400, 250, 120, 60, 0):
-        body = _html(snippet(item_text, text_spans, width), "b") if width and item_text else ""
-        parts = [head, title_html, body, footer]
-        message = "\n\n".join(p for p in parts if p)
-        if utf16_len(message) <= limit:
-            return message
-    return html_escape(_clip(rules, 200))  # head and footer are bounded, so unreachable
+        title = ((clip("".join(t for t, _ in title), 300), False),)
+    mark_text = SEVERITY_MARKS.get(alert.severity)
+    return AlertParts(
+        rules=rules,
+        source=shown.source,
+        mark=(mark_text[:1], mark_text[2:]) if mark_text else None,
+        title=title,
+        published=shown.published,
+        link=shown.link,
+        text=alert.item.text,
+        spans=tuple((s.start, s.end) for m in alert.matches for s in m.spans if s.field == "text"),
+    )
 
 
-# -- Slack Block Kit ------------------------------------------------------------------
-
-SLACK_SECTION_LIMIT = 3000  # characters of a section's text
-SLACK_MAX_BLOCKS = 50
-SLACK_FALLBACK_LIMIT = 3000  # the message's `text` (notifications); Slack allows 40,000
-# mrkdwn has no escape for its formatting characters: user text gets look-alikes, so a
-# title like "*NEW*" or "_id_" never toggles bold or italics (jsx-slack does the same).
-_SLACK_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
-_URL = re.compile(r"https?://[^\s<>\"|]+")
-_URL_TAIL = ".,;:!?)]}»\"'…"
-
-
-def slack_url(url: str) -> str:
-    """A URL for ``<url|label>``: everything but URL punctuation and ASCII letters and
-    digits percent-encoded (``|``, ``<``, ``>``, spaces, controls would end or break the
-    link), then ``&`` as an entity."""
-    url = quote(_SURROGATE.sub("\ufffd", url), safe="!#$%&'()*+,/:;=?@[]~-._")
-    return url.replace("&", "&amp;")
-
-
-def slack_escape(text: str) -> str:
-    """Feed or user text for mrkdwn: &, < and > as entities (Slack's escaping rule), the
-    formatting characters as look-alikes, and URLs as explicit links (untouched by the
-    look-alikes, so ``t.me/rian_ru`` still works); no bidi controls."""
-    text = unbidi(_SURROGATE.sub("\ufffd", text))
-    out: list[str] = []
-    pos = 0
-    for found in _URL.finditer(text):
-        url = found.group().rstrip(_URL_TAIL)
-        if len(url) <= len("https://"):
-            continue
-        out.append(_slack_plain(text[pos : found.start()]))
-        target = slack_url(url)
-        label = url.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        out.append(f"<{target}>" if target == label else f"<{target}|{label}>")
-        pos = found.start() + len(url)
-    out.append(_slack_plain(text[pos:]))
-    return "".join(out)
-
-
-def _slack_plain(text: str) -> str:
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return escaped.translate(_SLACK_LOOKALIKES)
-
-
-def _slack_marked(segments: Segments) -> str:
-    """Segments as mrkdwn with the marked ones in ``*bold*``: Slack wants the asterisks
-    right against the words, so whitespace at a marked segment's edges stays outside."""
-    out = []
-    for text, marked in segments:
-        core = text.strip()
-        if not marked or not core:
-            out.append(slack_escape(text))
-            continue
-        lead = text[: len(text) - len(text.lstrip())]
-        trail = text[len(text.rstrip()) :]
-        out.append(f"{lead}*{slack_escape(core)}*{trail}")
-    return "".join(out)
-
-
-def _section(text: str) -> dict[str, object]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _fits(text: str) -> bool:
-    return bool(text.strip()) and len(text) <= SLACK_SECTION_LIMIT
-
-
-def slack_blocks(alert: Alert, note: str | None = None) -> tuple[list[dict[str, object]], str]:
-    """An alert as Block Kit sections (rules and source; title and snippet with the
-    matched words in bold; time and link; the note) and its plain fallback text.  Every
-    section is non-empty and at most 3,000 characters *after* escaping: the snippet is
-    narrowed until it fits.  The adapter appends the buttons (one more block)."""
+def plain_alert(alert: Alert) -> str:
+    """An alert as plain text (a platform refused its markup): rules and source, title,
+    snippet, link."""
     shown = render(alert)
-    rules = "; ".join(
-        f"{rule} ({', '.join(terms[:6])}{', …' if len(terms) > 6 else ''})"
-        for rule, terms in shown.rules[:5]
-    )
-    source = _clip(shown.source, 100).strip()
-    mark = SEVERITY_MARKS.get(alert.severity)
-    bell = f"{mark[:1]} *{mark[2:]}* ·" if mark else "🔔"
-    head = [f"{bell} *{slack_escape(_clip(rules, 400).strip())}*" if rules.strip() else bell]
-    if source:
-        head.append(f"📰 {slack_escape(source)}")
-    blocks: list[dict[str, object]] = [_section("\n".join(head))]
-    title = shown.title
-    if sum(len(t) for t, _ in title) > 300:
-        title = ((_clip("".join(t for t, _ in title), 300), False),)
-    title_text = _slack_marked(title)
-    if _fits(title_text):
-        blocks.append(_section(title_text))
-    item_text = alert.item.text
-    text_spans = [(s.start, s.end) for m in alert.matches for s in m.spans if s.field == "text"]
-    if item_text.strip():
-        for width in (600, 400, 250, 120, 60):
-            body = _slack_marked(snippet(item_text, text_spans, width))
-            if _fits(body):
-                break
-        else:  # a match longer than the section: the text's start, unmarked
-            body = slack_escape(_clip(item_text.strip(), 500))
-        blocks.append(_section(body))
-    tail = []
-    if shown.published:
-        tail.append(f"🕒 {shown.published}")
-    if shown.link and shown.link.startswith(("http://", "https://")) and len(shown.link) <= 2000:
-        tail.append(f"<{slack_url(shown.link)}|Open the post>")
-    if tail:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(tail)}]}
+    return "\n\n".join(
+        part
+        for part in (
+            "; ".join(rule for rule, _ in shown.rules) + " · " + shown.source,
+            plain(shown.title),
+            plain(shown.snippet),
+            shown.link or "",
         )
-    if note and note.strip():
-        blocks.append(_section(slack_escape(_clip(note.strip(), 500))))
-    fallback = " · ".join(p for p in (rules.strip(), source) if p)
-    plain_title = plain(shown.title).strip()
-    if plain_title:
-        fallback += f": {plain_title}"
-    fallback = slack_escape(_clip(fallback.strip() or "Dozor alert", 600))
-    return blocks[: SLACK_MAX_BLOCKS - 1], fallback
-
-
-def slack_text(text: str, reserve: int = 1) -> tuple[list[dict[str, object]], str]:
-    """A plain-text reply as mrkdwn sections of at most 3,000 characters, split at line
-    breaks (at most 50 blocks, ``reserve`` of them left for buttons), and its fallback."""
-    sections: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        pieces = [line[i : i + 600] for i in range(0, len(line), 600)] or [""]
-        for piece in pieces:  # 600 characters escape to at most 3,000
-            escaped = slack_escape(piece)
-            candidate = f"{current}\n{escaped}" if current else escaped
-            if len(candidate) > SLACK_SECTION_LIMIT:
-                sections.append(current)
-                current = escaped
-            else:
-                current = candidate
-    sections.append(current)
-    kept = [s for s in sections if s.strip()][: SLACK_MAX_BLOCKS - reserve]
-    fallback = slack_escape(_clip(text.strip(), SLACK_FALLBACK_LIMIT // 5)) or "…"
-    return [_section(s) for s in kept], fallback
+        if part
+    )

@@ -368,8 +368,8 @@ async def test_slack_alerts_carry_no_bidi_controls(
 async def test_console_alerts_and_digests_carry_no_bidi_controls(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    from bot.adapters.console import ConsoleAdapter
     from bot.model import OutgoingMessage
+    from bot.platforms.console.adapter import ConsoleAdapter
 
     (tmp_path / "config.toml").write_text(
         f'[rules]\npaths = ["{ROOT}/rules/*.toml"]\n'

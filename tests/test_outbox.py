@@ -7,9 +7,9 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.adapters.console import ConsoleAdapter
 from bot.model import Alert, Item, Match, OutgoingMessage, SendResult, SendStatus, Span
 from bot.outbox import Outbox
+from bot.platforms.console.adapter import ConsoleAdapter
 from bot.store import Store
 
 

@@ -10,10 +10,17 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.slack import actions_block, unslack, with_buttons
 from bot.commands import alert_buttons
 from bot.model import Alert, Item, Match, Span
-from bot.render import SLACK_FALLBACK_LIMIT, SLACK_SECTION_LIMIT, slack_blocks, slack_text
+from bot.platforms.slack.adapter import unslack
+from bot.platforms.slack.render import (
+    SLACK_FALLBACK_LIMIT,
+    SLACK_SECTION_LIMIT,
+    actions_block,
+    slack_blocks,
+    slack_text,
+    with_buttons,
+)
 from tests.fakes.slack_api import MAX_MESSAGE_TEXT, block_errors
 from tests.feeds import post
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.model import Alert, Item, Match, Span
-from bot.render import TELEGRAM_LIMIT, telegram_html, utf16_len
+from bot.platforms.telegram.render import TELEGRAM_LIMIT, telegram_html, utf16_len
 from tests.fakes.telegram_api import parse_html
 from tests.feeds import post
 
@@ -103,7 +103,7 @@ def test_a_huge_post_is_narrowed_not_cut_inside_markup() -> None:
 def test_long_text_splits_into_messages_telegram_accepts(text: str) -> None:
     """Digests and long replies: every part within 4,096 UTF-16 units (an emoji outside
     the BMP counts two), nothing lost or reordered, lines kept whole where they fit."""
-    from bot.adapters.telegram import split_text
+    from bot.platforms.telegram.render import split_text
 
     parts = split_text(text)
     assert all(utf16_len(p) <= TELEGRAM_LIMIT for p in parts)
@@ -114,7 +114,7 @@ def test_long_text_splits_into_messages_telegram_accepts(text: str) -> None:
 
 def test_a_digest_of_emoji_heavy_posts_reaches_telegram_in_parts_it_accepts() -> None:
     """4,200 code points of flags are 8,400 UTF-16 units: three messages, not two."""
-    from bot.adapters.telegram import split_text
+    from bot.platforms.telegram.render import split_text
 
     flags = "🇷🇺🇺🇦🇸🇾" * 700  # 4,200 code points, 8,400 UTF-16 units
     parts = split_text(f"🗞 digest\n{flags}\nthe end")

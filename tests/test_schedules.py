@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.adapters.console import ConsoleAdapter
 from bot.model import Alert, Destination, Item, Match, Span
 from bot.outbox import Outbox
+from bot.platforms.console.adapter import ConsoleAdapter
 from bot.schedules import DigestSchedule, QuietHours, parse_duration, rule_digest_due
 from bot.store import Store
 from tests.clock import Clock

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot import __version__
+from bot import __version__, platforms
 from bot.commands.limits import CommandLimiter
 from bot.config import Settings
 from bot.matching import Matcher
@@ -65,34 +65,31 @@ class BotContext:
         return self.store.remove_chat_source(name)
 
     def destinations(self) -> list[Destination]:
-        """Config destinations (with chat ids as Telegram last told us), then those that
-        chat commands created."""
-        moved = self.store.destination_chat_ids()
+        """Config destinations (at the address the platform last told us, e.g. a
+        Telegram group that became a supergroup), then those that chat commands created."""
+        moved = self.store.destination_addresses()
         out = []
         for d in [*self.settings.destinations, *self.store.chat_destinations()]:
-            if d.name in moved and d.chat_id != moved[d.name]:
-                d = replace(d, chat_id=moved[d.name])
-            out.append(d)
+            if d.name in moved and d.address != moved[d.name]:
+                d = replace(d, address=moved[d.name])
+            platform = platforms.find(d.platform)
+            out.append(platform.complete(d) if platform is not None else d)
         return out
 
     def destination(self, name: str) -> Destination | None:
         return next((d for d in self.destinations() if d.name == name), None)
 
     def destination_for(
-        self, platform: str, chat_id: int | str | None, thread_id: int | None
+        self, platform: str, chat_id: int | str | None, thread_id: int | str | None
     ) -> str:
         """The destination that posts into this chat (and topic); made on first use.
-        ``chat_id`` is a Telegram chat id or a Slack channel id (Slack: no thread)."""
-        if platform == "console":
-            console = next((d for d in self.destinations() if d.kind == "console"), None)
-            return console.name if console else "console"
+        Without a ``chat_id`` (the console): the platform's first destination, else
+        one named for the platform."""
+        if chat_id is None:
+            found = next((d for d in self.destinations() if d.platform == platform), None)
+            return found.name if found else platform
+        thread = None if thread_id is None else str(thread_id)
         for d in self.destinations():
-            if (
-                d.kind == platform
-                and d.address == chat_id
-                and d.thread_id == thread_id
-                and d.thread_ts is None
-            ):
+            if d.platform == platform and d.address == str(chat_id) and d.thread == thread:
                 return d.name
-        assert chat_id is not None
         return self.store.chat_destination(platform, chat_id, thread_id, self.clock())

@@ -1,11 +1,12 @@
 """Who may run which chat command where: the one check the registry makes first.
 
 - The chats Dozor serves are the chats of its destinations on the caller's platform
-  (config destinations and those /watch created) plus ``[telegram] chats`` /
-  ``[slack] channels``; the console is always served.  A chat that /watch gave a
-  destination stays served.
-- Admins (``[telegram] admins`` / ``[slack] admins`` user ids; the console user) may do
-  anything anywhere, their private chat (Slack: DM) with the bot included.
+  (config destinations and those /watch created) plus those its platform serves
+  (``Platform.serves``: ``[telegram] chats``, ``[slack] channels``; the console always).
+  A chat that /watch gave a destination stays served.
+- Admins (``Platform.is_admin``: ``[telegram] admins`` / ``[slack] admins`` user ids;
+  the console user) may do anything anywhere, their private chat (Slack: DM) with the
+  bot included.  No line here names a platform: each is asked through the registry.
 - In a served chat, members may run read-only commands and, when that platform's
   ``members_can_watch`` (default), add and end rules and mutes for that chat.  Only
   admins add and remove sources.  Anyone may ask for /help anywhere.
@@ -34,6 +35,7 @@ import enum
 import fnmatch
 from collections.abc import Sequence
 
+from bot import platforms
 from bot.commands.context import BotContext
 from bot.commands.types import Invocation
 from bot.matching import QueryError, parse_query
@@ -50,27 +52,23 @@ class Access(enum.Enum):
 
 
 def is_admin(ctx: BotContext, platform: str, user_id: int | str) -> bool:
-    """The console user is an admin; on Telegram the ids in ``[telegram] admins``, on
-    Slack those in ``[slack] admins``; nobody else."""
-    if platform == "console":
-        return True
-    if platform == "telegram":
-        return _as_int(user_id) in ctx.settings.telegram.admins
-    if platform == "slack":
-        return str(user_id) in ctx.settings.slack.admins
-    return False
+    """What the platform says (``[telegram] admins``, ``[slack] admins``; the console
+    user always); nobody on a platform that is not registered."""
+    found = platforms.find(platform)
+    return found is not None and found.is_admin(ctx.settings, user_id)
 
 
 def is_served(ctx: BotContext, platform: str, chat_id: int | str | None) -> bool:
-    if platform == "console":
+    """The platform serves the chat (its section's chats; the console), or a
+    destination posts into it."""
+    found = platforms.find(platform)
+    if found is None:
+        return False
+    if found.serves(ctx.settings, chat_id):
         return True
     if chat_id is None:
         return False
-    if platform == "telegram" and _as_int(chat_id) in ctx.settings.telegram.chats:
-        return True
-    if platform == "slack" and str(chat_id) in ctx.settings.slack.channels:
-        return True
-    return any(d.kind == platform and str(d.address) == str(chat_id) for d in ctx.destinations())
+    return any(d.platform == platform and d.address == str(chat_id) for d in ctx.destinations())
 
 
 def refusal(
@@ -86,7 +84,8 @@ def refusal(
     """Why this user may not ``action`` (e.g. "add sources") here, or None if they may."""
     if access is Access.ANYONE or is_admin(ctx, platform, user_id):
         return None
-    section, chats = ("slack", "channels") if platform == "slack" else ("telegram", "chats")
+    found = platforms.find(platform)
+    section, chats = (found.name, found.chats_key) if found else (platform, "chats")
     if not is_served(ctx, platform, chat_id):
         if private:
             return (
@@ -99,11 +98,7 @@ def refusal(
         )
     if access is Access.READ:
         return None
-    members_can_watch = (
-        ctx.settings.slack.members_can_watch
-        if platform == "slack"
-        else ctx.settings.telegram.members_can_watch
-    )
+    members_can_watch = found is not None and found.members_can_watch(ctx.settings)
     if access is Access.WATCH and members_can_watch:
         return None
     if access is Access.WATCH:
@@ -139,7 +134,8 @@ def rules_for(ctx: BotContext, inv: Invocation) -> Sequence[Rule]:
 
 def sees_every_chat(ctx: BotContext, inv: Invocation) -> bool:
     """Listings cover every chat: for an admin in a private chat or at the console."""
-    private = inv.platform == "console" or inv.chat_type in ("private", "im")
+    found = platforms.find(inv.platform)
+    private = found is not None and found.is_private(inv.chat_type)
     return private and is_admin(ctx, inv.platform, inv.user_id)
 
 
@@ -179,10 +175,3 @@ def _watches(rule: Rule, conditions: list[Meta], source: Source) -> bool:
         if meta.kind == "tag" and meta.value not in tags:
             return False
     return True
-
-
-def _as_int(value: int | str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None

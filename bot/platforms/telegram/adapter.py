@@ -13,6 +13,10 @@ turns every Bot API answer into a ``SendResult`` the outbox acts on:
 Inbound, commands and button presses become neutral ``Invocation``s and ``Press``es for
 ``bot.commands``; replies go back as plain text (no markup to escape).  The token comes
 from ``TELEGRAM_BOT_TOKEN`` and is never logged.
+
+The lookup, pacing, plain-text fallback and error mapping around each send are
+``bot.platforms.shared.ChatAdapter``'s; this module says how to post with python-telegram-bot
+and what each of its errors means.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import logging
 import time
 from collections.abc import Callable, Hashable
 from datetime import timedelta
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,11 +52,11 @@ from bot import pacing
 from bot.commands import COMMANDS, alert_buttons, dispatch, press
 from bot.commands.context import BotContext
 from bot.commands.types import Button, Invocation, Press
-from bot.config import TelegramSettings
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
-from bot.outbox import compose_note
-from bot.render import TELEGRAM_LIMIT, plain, render, split_plain, telegram_html, unbidi, utf16_len
-from bot.store import retry_locked
+from bot.platforms.shared import ChatAdapter, TextPart, parse_command, pressed_alert
+from bot.platforms.telegram.render import LIMITS, TELEGRAM_LIMIT, split_text, telegram_html
+from bot.platforms.telegram.settings import TelegramSettings
+from bot.render import plain_alert
 
 log = logging.getLogger("dozor.telegram")
 
@@ -103,8 +106,12 @@ def _is_group(chat_id: Hashable) -> bool:
     return isinstance(chat_id, int) and chat_id < 0
 
 
-class TelegramAdapter:
+class TelegramAdapter(ChatAdapter):
     kind = "telegram"
+    title = "Telegram"
+    markup = "HTML"
+    limits = LIMITS
+    errors = (TelegramError,)
 
     def __init__(
         self,
@@ -176,149 +183,77 @@ class TelegramAdapter:
             await self.app.shutdown()
             self.started = False
 
-    # -- outbound ------------------------------------------------------------------------
+    # -- outbound: the skeleton is ChatAdapter's -------------------------------------------
 
-    def _destination(self, name: str) -> Destination | None:
-        return self.context.destination(name)
+    def pace_key(self, d: Destination) -> Hashable:
+        return int(d.address or 0)
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
-        destination = self._destination(message.destination)
-        if destination is None or destination.chat_id is None:
-            return SendResult(SendStatus.BROKEN, f"no Telegram chat for {message.destination}")
-        chat_id = destination.chat_id
-        markup = keyboard(alert_buttons(message.alert_id, message.alert))
-        async with self.pacer.lock(chat_id):
-            await self.pacer.wait(chat_id)
-            try:
-                html = telegram_html(message.alert, message.note)
-                sent = await self._send_html(destination, html, markup, message.silent)
-            except BadRequest as exc:
-                if "parse entities" not in str(exc).lower():
-                    return self._failure(destination, exc)
-                log.error(
-                    "Telegram refused the HTML of alert %s (%s); sending it as plain text",
-                    message.alert_id,
-                    exc,
-                )
-                try:
-                    sent = await self._send_plain(destination, message, markup, message.silent)
-                except TelegramError as again:
-                    return self._failure(destination, again)
-            except TelegramError as exc:
-                return self._failure(destination, exc)
-            finally:
-                self.pacer.sent(chat_id)
-        return SendResult(SendStatus.SENT, remote_id=str(sent.message_id))
+    def split(self, text: str) -> list[str]:
+        return split_text(text)
 
-    async def _send_html(
-        self,
-        d: Destination,
-        html: str,
-        markup: InlineKeyboardMarkup | None,
-        silent: bool = False,
-    ) -> Any:
-        assert d.chat_id is not None
-        return await self.app.bot.send_message(
-            chat_id=d.chat_id,
-            text=html,
+    def _where(self, d: Destination, silent: bool = False) -> dict[str, Any]:
+        return {
+            "chat_id": int(d.address or 0),
+            "message_thread_id": int(d.thread) if d.thread else None,
+            "disable_notification": d.silent or silent,
+        }
+
+    async def post_alert(self, d: Destination, message: OutgoingMessage) -> str:
+        sent = await self.app.bot.send_message(
+            text=telegram_html(message.alert, message.note),
             parse_mode="HTML",
-            message_thread_id=d.thread_id,
-            disable_notification=d.silent or silent,
             link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
-            reply_markup=markup,
+            reply_markup=keyboard(alert_buttons(message.alert_id, message.alert)),
+            **self._where(d, message.silent),
         )
+        return str(sent.message_id)
 
-    async def _send_plain(
-        self,
-        d: Destination,
-        message: OutgoingMessage,
-        markup: InlineKeyboardMarkup | None,
-        silent: bool = False,
-    ) -> Any:
-        shown = render(message.alert)
-        text = "\n\n".join(
-            part
-            for part in (
-                "; ".join(rule for rule, _ in shown.rules) + " · " + shown.source,
-                plain(shown.title),
-                plain(shown.snippet),
-                shown.link or "",
-            )
-            if part
-        )[: TELEGRAM_LIMIT - 10]
-        assert d.chat_id is not None
-        return await self.app.bot.send_message(
-            chat_id=d.chat_id,
-            text=text,
-            message_thread_id=d.thread_id,
-            disable_notification=d.silent or silent,
+    async def post_plain(self, d: Destination, message: OutgoingMessage) -> str:
+        sent = await self.app.bot.send_message(
+            text=plain_alert(message.alert)[: TELEGRAM_LIMIT - 10],
             link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
-            reply_markup=markup,
+            reply_markup=keyboard(alert_buttons(message.alert_id, message.alert)),
+            **self._where(d, message.silent),
         )
+        return str(sent.message_id)
 
-    async def send_text(
-        self,
-        destination_name: str,
-        text: str,
-        buttons: tuple[Button, ...] = (),
-        *,
-        reply_to: str | None = None,
-    ) -> SendResult:
-        """A plain message (a digest), split at line breaks within Telegram's limit;
-        ``reply_to``: the message it answers (sent anyway if that one is gone)."""
-        destination = self._destination(destination_name)
-        if destination is None or destination.chat_id is None:
-            return SendResult(SendStatus.BROKEN, f"no Telegram chat for {destination_name}")
-        chat_id = destination.chat_id
-        first: str | None = None
-        async with self.pacer.lock(chat_id):
-            for chunk in split_text(text):
-                await self.pacer.wait(chat_id)
-                try:
-                    sent = await self.app.bot.send_message(
-                        chat_id=chat_id,
-                        text=chunk,
-                        message_thread_id=destination.thread_id,
-                        disable_notification=destination.silent,
-                        link_preview_options=LinkPreviewOptions(is_disabled=True),
-                        reply_markup=keyboard(buttons) if first is None else None,
-                        reply_parameters=(
-                            ReplyParameters(int(reply_to), allow_sending_without_reply=True)
-                            if reply_to is not None and first is None
-                            else None
-                        ),
-                    )
-                except TelegramError as exc:
-                    return self._failure(destination, exc)
-                finally:
-                    self.pacer.sent(chat_id)
-                first = first or str(sent.message_id)
-        return SendResult(SendStatus.SENT, remote_id=first)
+    async def post_text(self, d: Destination, part: TextPart) -> str:
+        sent = await self.app.bot.send_message(
+            text=part.text,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_markup=keyboard(part.buttons),
+            reply_parameters=(
+                ReplyParameters(int(part.reply_to), allow_sending_without_reply=True)
+                if part.reply_to is not None and part.first
+                else None
+            ),
+            **self._where(d),
+        )
+        return str(sent.message_id)
 
-    async def edit(self, message: OutgoingMessage) -> SendResult:
-        """Redraw a sent alert with its notes ("also seen in", deletions), keeping its
-        buttons."""
-        destination = self._destination(message.destination)
-        if destination is None or destination.chat_id is None or message.remote_id is None:
-            return SendResult(SendStatus.BROKEN, f"no Telegram message for {message.destination}")
-        try:
-            await self.app.bot.edit_message_text(
-                telegram_html(message.alert, message.note),
-                chat_id=destination.chat_id,
-                message_id=int(message.remote_id),
-                parse_mode="HTML",
-                link_preview_options=LinkPreviewOptions(is_disabled=not destination.link_preview),
-                reply_markup=keyboard(alert_buttons(message.alert_id, message.alert)),
-            )
-        except BadRequest as exc:
+    async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
+        assert message.remote_id is not None
+        await self.app.bot.edit_message_text(
+            telegram_html(message.alert, message.note),
+            chat_id=int(d.address or 0),
+            message_id=int(message.remote_id),
+            parse_mode="HTML",
+            link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
+            reply_markup=keyboard(alert_buttons(message.alert_id, message.alert)),
+        )
+        return None
+
+    def refused_markup(self, exc: BaseException) -> bool:
+        return isinstance(exc, BadRequest) and "parse entities" in str(exc).lower()
+
+    def edit_failure(self, d: Destination, exc: BaseException) -> SendResult:
+        if isinstance(exc, BadRequest):
             if "not modified" in str(exc).lower():
                 return SendResult(SendStatus.SENT)
             return SendResult(SendStatus.BROKEN, f"Telegram: {exc}")
-        except TelegramError as exc:
-            return self._failure(destination, exc)
-        return SendResult(SendStatus.SENT, remote_id=message.remote_id)
+        return self.failure(d, exc)
 
-    def _failure(self, d: Destination, exc: TelegramError) -> SendResult:
+    def failure(self, d: Destination, exc: BaseException) -> SendResult:
         text = str(exc)
         if isinstance(exc, RetryAfter):
             wait = _seconds(exc.retry_after)
@@ -330,11 +265,11 @@ class TelegramAdapter:
         if isinstance(exc, ChatMigrated):
             log.warning(
                 "Telegram: chat %s of %s is now %s; sending there",
-                d.chat_id,
+                d.address,
                 d.name,
                 exc.new_chat_id,
             )
-            self.context.store.set_destination_chat(d.name, int(exc.new_chat_id))
+            self.context.store.set_destination_address(d.name, str(exc.new_chat_id))
             return SendResult(
                 SendStatus.RETRY, "the group became a supergroup", retry_after=timedelta(0)
             )
@@ -357,16 +292,15 @@ class TelegramAdapter:
         text = message.text or message.caption if message is not None else None
         if message is None or text is None or user is None or chat is None:
             return
-        head, _, args = text.partition(" ")
-        name, _, addressee = head.lstrip("/").partition("@")
+        typed = parse_command(text)
         me = self.app.bot.username or ""
-        if addressee and addressee.lower() != me.lower():
+        if typed.addressee and typed.addressee.lower() != me.lower():
             return  # "/watch@otherbot": not for us
         attachment = None
         document = message.document or (
             message.reply_to_message.document if message.reply_to_message else None
         )
-        if name.lower() in FILE_COMMANDS and document is not None:
+        if typed.command in FILE_COMMANDS and document is not None:
             if (document.file_size or 0) > FILE_LIMIT:
                 await message.reply_text(
                     f"that file is over {FILE_LIMIT // 1_000_000} MB: not read", do_quote=False
@@ -382,8 +316,8 @@ class TelegramAdapter:
             chat_id=chat.id,
             user_id=user.id,
             user_name=f"@{user.username}" if user.username else user.full_name,
-            command=name.lower(),
-            args=args.strip(),
+            command=typed.command,
+            args=typed.args,
             chat_type=chat.type,
             thread_id=message.message_thread_id if message.is_topic_message else None,
             reply_to_message_id=(
@@ -397,8 +331,8 @@ class TelegramAdapter:
         if reply.attachment is not None:  # a chart as a photo, any other file as a document
             send = message.reply_photo if reply.image is not None else message.reply_document
             upload = InputFile(reply.attachment, filename=reply.attachment_name)
-            await send(upload, caption=reply.text[:1024], do_quote=False)
-            if len(reply.text) <= 1024:
+            await send(upload, caption=reply.text[: self.limits.caption], do_quote=False)
+            if len(reply.text) <= self.limits.caption:
                 return
         for chunk in split_text(reply.text):
             await message.reply_text(chunk, reply_markup=keyboard(reply.buttons), do_quote=False)
@@ -420,18 +354,16 @@ class TelegramAdapter:
                 data=query.data,
             ),
         )
-        await query.answer(outcome.notice[:200])
+        await query.answer(outcome.notice[: self.limits.notice])
         if outcome.note is None:
             return
-        destinations = [d.name for d in self.context.destinations() if d.chat_id == chat.id]
-        store = self.context.store
-        stored = store.alert_by_remote_id(destinations, str(query.message.message_id))
-        if stored is None:
+        redraw = await pressed_alert(
+            self.context, self.kind, chat.id, str(query.message.message_id), outcome.note
+        )
+        if redraw is None:
             return
-        note = partial(store.add_note, stored.id, "mute", outcome.note, self.context.clock())
-        await retry_locked(note, "a button's note")
         await query.edit_message_text(
-            telegram_html(stored.alert, compose_note(store, stored.id, stored.alert.story_key)),
+            telegram_html(redraw.alert, redraw.note),
             parse_mode="HTML",
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             reply_markup=keyboard(outcome.buttons),
@@ -443,9 +375,3 @@ class TelegramAdapter:
 
 FILE_COMMANDS = frozenset({"import"})  # commands that read the file they come with
 FILE_LIMIT = 1_000_000  # bytes
-
-
-def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split a long reply at line breaks into messages Telegram accepts (its limit is in
-    UTF-16 units); without bidi controls, as in alerts (``/show`` quotes a post)."""
-    return split_plain(unbidi(text) or "…", limit, utf16_len)

@@ -16,6 +16,8 @@ from bot.render import plain, render
 
 class ConsoleAdapter:
     kind = "console"
+    started = True  # nothing to connect to
+    listening = False  # commands come through ``dozor chat`` (bot/platforms/console/chat.py)
 
     def __init__(self, stream: TextIO | None = None, *, color: bool | None = None):
         self.stream = stream or sys.stdout
@@ -24,6 +26,12 @@ class ConsoleAdapter:
             if color is not None
             else bool(getattr(self.stream, "isatty", None) and self.stream.isatty())
         )
+
+    async def start(self, *, listen: bool = True) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
 
     def format(self, message: OutgoingMessage) -> str:
         shown = render(message.alert)

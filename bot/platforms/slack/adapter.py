@@ -22,6 +22,10 @@ signature and timestamp checked by bolt.  Only the workspace the bot token belon
 (auth.test's ``team_id``) is served: a request from any other is refused.  Tokens come
 from ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN`` and ``SLACK_SIGNING_SECRET`` and are never
 logged.
+
+The lookup, pacing, plain-text fallback and error mapping around each send are
+``bot.platforms.shared.ChatAdapter``'s; this module says how to post with slack-bolt
+and what each of its errors means.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import aiohttp
@@ -51,13 +54,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import alert_buttons, dispatch, press
 from bot.commands.buttons import BUTTON_KINDS
 from bot.commands.context import BotContext
-from bot.commands.types import Button, Invocation, Press, Reply
-from bot.config import SlackSettings
+from bot.commands.types import Invocation, Press, Reply
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
-from bot.outbox import compose_note
 from bot.pacing import Pacer
-from bot.render import slack_blocks, slack_escape, slack_text, slack_url, split_plain
-from bot.store import retry_locked
+from bot.platforms.shared import ChatAdapter, TextPart, parse_command, pressed_alert
+from bot.platforms.slack.render import (
+    LIMITS,
+    slack_blocks,
+    slack_escape,
+    slack_text,
+    slack_url,
+    with_buttons,
+)
+from bot.platforms.slack.settings import SlackSettings
 
 log = logging.getLogger("dozor.slack")
 
@@ -92,30 +101,6 @@ _MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
 
-def actions_block(buttons: tuple[Button, ...]) -> dict[str, Any] | None:
-    """Buttons as one ``actions`` block; action_id and value are the button's data."""
-    if not buttons:
-        return None
-    return {
-        "type": "actions",
-        "block_id": "dozor-buttons",
-        "elements": [
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": b.label[:75], "emoji": True},
-                "action_id": b.data,
-                "value": b.data,
-            }
-            for b in buttons[:25]
-        ],
-    }
-
-
-def with_buttons(blocks: list[dict[str, Any]], buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
-    block = actions_block(buttons)
-    return [*blocks, block] if block else list(blocks)
-
-
 def unslack(text: str) -> str:
     """What the user typed, from Slack's encoding of it: ``<https://x|x>`` -> the URL,
     ``<#C1|desk>`` -> ``#desk``, ``<@U1>`` -> ``@U1``; entities decoded."""
@@ -134,8 +119,13 @@ def unslack(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-class SlackAdapter:
+class SlackAdapter(ChatAdapter):
     kind = "slack"
+    title = "Slack"
+    chat_noun = "channel"
+    markup = "blocks"
+    limits = LIMITS
+    errors = (SlackApiError, *NETWORK_ERRORS)
 
     def __init__(
         self,
@@ -253,38 +243,26 @@ class SlackAdapter:
         )
         return BoltResponse(status=200 if req.mode == "socket_mode" else 403, body="")
 
-    # -- outbound ------------------------------------------------------------------------
+    # -- outbound: the skeleton is ChatAdapter's -------------------------------------------
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
-        destination = self.context.destination(message.destination)
-        if destination is None or destination.channel is None:
-            return SendResult(SendStatus.BROKEN, f"no Slack channel for {message.destination}")
-        channel = destination.channel
+    async def post_alert(self, d: Destination, message: OutgoingMessage) -> str:
         blocks, fallback = slack_blocks(message.alert, message.note)
         buttons = alert_buttons(message.alert_id, message.alert)
-        async with self.pacer.lock(channel):
-            await self.pacer.wait(channel)
-            try:
-                posted = await self._post(destination, fallback, with_buttons(blocks, buttons))
-            except SlackApiError as exc:
-                if _error(exc) not in REFUSED_CONTENT:
-                    return self._failure(exc)
-                log.error(
-                    "Slack refused the blocks of alert %s (%s); sending it as plain text",
-                    message.alert_id,
-                    _error(exc),
-                )
-                try:
-                    posted = await self._post(destination, _plain(message, fallback), None)
-                except SlackApiError as again:
-                    return self._failure(again)
-                except NETWORK_ERRORS as again:
-                    return _unreachable(again)
-            except NETWORK_ERRORS as exc:
-                return _unreachable(exc)
-            finally:
-                self.pacer.sent(channel)
-        return SendResult(SendStatus.SENT, remote_id=str(posted["ts"]))
+        posted = await self._post(d, fallback, with_buttons(blocks, buttons))
+        return str(posted["ts"])
+
+    async def post_plain(self, d: Destination, message: OutgoingMessage) -> str:
+        _, fallback = slack_blocks(message.alert, message.note)
+        posted = await self._post(d, _plain(message, fallback), None)
+        return str(posted["ts"])
+
+    async def post_text(self, d: Destination, part: TextPart) -> str:
+        blocks = None
+        if part.buttons:
+            text = {"type": "mrkdwn", "text": slack_escape(part.text)}
+            blocks = with_buttons([{"type": "section", "text": text}], part.buttons)
+        posted = await self._post(d, slack_escape(part.text), blocks, thread_ts=part.reply_to)
+        return str(posted["ts"])
 
     async def _post(
         self,
@@ -293,78 +271,41 @@ class SlackAdapter:
         blocks: list[dict[str, Any]] | None,
         thread_ts: str | None = None,
     ) -> Any:
-        assert d.channel is not None
         return await self.client.chat_postMessage(
-            channel=d.channel,
+            channel=d.address,
             text=text,
             blocks=blocks,
-            thread_ts=d.thread_ts or thread_ts,  # a thread has no threads of its own
-            unfurl_links=d.unfurl,
-            unfurl_media=d.unfurl,
+            thread_ts=d.thread or thread_ts,  # a thread has no threads of its own
+            unfurl_links=bool(d.unfurl),
+            unfurl_media=bool(d.unfurl),
         )
 
-    async def send_text(
-        self,
-        destination_name: str,
-        text: str,
-        buttons: tuple[Button, ...] = (),
-        *,
-        reply_to: str | None = None,
-    ) -> SendResult:
-        """A plain message (a digest): mrkdwn-escaped, split within Slack's limits;
-        ``reply_to``: the ts of the message whose thread it goes into."""
-        destination = self.context.destination(destination_name)
-        if destination is None or destination.channel is None:
-            return SendResult(SendStatus.BROKEN, f"no Slack channel for {destination_name}")
-        channel = destination.channel
-        first: str | None = None
-        async with self.pacer.lock(channel):
-            for chunk in split_plain(text, 3500):
-                await self.pacer.wait(channel)
-                try:
-                    blocks = None
-                    if buttons and first is None:
-                        section = {
-                            "type": "section",
-                            "text": {"type": "mrkdwn", "text": slack_escape(chunk)},
-                        }
-                        blocks = with_buttons([section], buttons)
-                    posted = await self._post(
-                        destination, slack_escape(chunk), blocks, thread_ts=reply_to
-                    )
-                except SlackApiError as exc:
-                    return self._failure(exc)
-                except NETWORK_ERRORS as exc:
-                    return _unreachable(exc)
-                finally:
-                    self.pacer.sent(channel)
-                first = first or str(posted["ts"])
-        return SendResult(SendStatus.SENT, remote_id=first)
-
-    async def edit(self, message: OutgoingMessage) -> SendResult:
-        """Redraw a sent alert with its notes ("also seen in", deletions), keeping its
-        buttons."""
-        destination = self.context.destination(message.destination)
-        if destination is None or destination.channel is None or message.remote_id is None:
-            return SendResult(SendStatus.BROKEN, f"no Slack message for {message.destination}")
+    async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
         blocks, fallback = slack_blocks(message.alert, message.note)
         buttons = alert_buttons(message.alert_id, message.alert)
-        try:
-            await self.client.chat_update(
-                channel=destination.channel,
-                ts=message.remote_id,
-                text=fallback,
-                blocks=with_buttons(blocks, buttons),
-            )
-        except SlackApiError as exc:
-            if _error(exc) in ("message_not_found", "cant_update_message", "edit_window_closed"):
-                return SendResult(SendStatus.BROKEN, f"Slack: {_error(exc)}")
-            return self._failure(exc)
-        except NETWORK_ERRORS as exc:
-            return _unreachable(exc)
-        return SendResult(SendStatus.SENT, remote_id=message.remote_id)
+        await self.client.chat_update(
+            channel=d.address,
+            ts=message.remote_id,
+            text=fallback,
+            blocks=with_buttons(blocks, buttons),
+        )
+        return None
 
-    def _failure(self, exc: SlackApiError) -> SendResult:
+    def refused_markup(self, exc: BaseException) -> bool:
+        return isinstance(exc, SlackApiError) and _error(exc) in REFUSED_CONTENT
+
+    def describe(self, exc: BaseException) -> str:
+        return _error(exc) if isinstance(exc, SlackApiError) else _describe(exc)
+
+    def edit_failure(self, d: Destination, exc: BaseException) -> SendResult:
+        gone = ("message_not_found", "cant_update_message", "edit_window_closed")
+        if isinstance(exc, SlackApiError) and _error(exc) in gone:
+            return SendResult(SendStatus.BROKEN, f"Slack: {_error(exc)}")
+        return self.failure(d, exc)
+
+    def failure(self, d: Destination, exc: BaseException) -> SendResult:
+        if not isinstance(exc, SlackApiError):
+            return _unreachable(exc)
         status = exc.response.status_code
         error = _error(exc)
         if status == 429 or error == "ratelimited":
@@ -386,7 +327,7 @@ class SlackAdapter:
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
-        head, _, args = unslack(command.get("text") or "").strip().partition(" ")
+        typed = parse_command(unslack(command.get("text") or ""))
         channel = str(command.get("channel_id") or "")
         user_id = str(command.get("user_id") or "")
         direct = channel.startswith("D") or command.get("channel_name") == "directmessage"
@@ -395,8 +336,8 @@ class SlackAdapter:
             chat_id=channel,
             user_id=user_id,
             user_name=f"@{command['user_name']}" if command.get("user_name") else user_id,
-            command=head.lstrip("/").lower() or "help",
-            args=args.strip(),
+            command=typed.name.lower() or "help",
+            args=typed.args,
             chat_type="im" if direct else "channel",
         )
         reply = await dispatch(self.context, invocation)
@@ -419,7 +360,7 @@ class SlackAdapter:
         at = text.find(me)
         if at >= 0:  # what follows the bot's name: "<@UBOT> mute ria for 2h"
             text = _MENTION.sub("", text[at:], count=1)
-        head, _, args = unslack(text).strip().partition(" ")
+        typed = parse_command(unslack(text))
         channel = str(event.get("channel") or "")
         user_id = str(event.get("user") or "")
         thread_ts = event.get("thread_ts") or event.get("ts")
@@ -428,10 +369,10 @@ class SlackAdapter:
             chat_id=channel,
             user_id=user_id,
             user_name=await self._user_name(user_id),
-            command=head.lstrip("/").lower() or "help",
-            args=args.strip(),
+            command=typed.name.lower() or "help",
+            args=typed.args,
             chat_type="im" if channel.startswith("D") else "channel",
-            slash=head.startswith("/") or not head,  # "@Dozor thanks!" is no command
+            slash=typed.slash or not typed.head,  # "@Dozor thanks!" is no command
             # in an alert's thread, "@Dozor mute" is a reply to that alert
             reply_to_message_id=thread_ts if thread_ts != event.get("ts") else None,
         )
@@ -477,24 +418,17 @@ class SlackAdapter:
                 data=str(action.get("value") or action.get("action_id") or ""),
             ),
         )
-        store = self.context.store
-        names = [
-            d.name
-            for d in self.context.destinations()
-            if d.kind == "slack" and d.channel == channel
-        ]
-        stored = store.alert_by_remote_id(names, message_ts) if outcome.note else None
-        if stored is None:  # refused, stale, or not an alert of ours: tell only the presser
+        redraw = (
+            await pressed_alert(self.context, self.kind, channel, message_ts, outcome.note)
+            if outcome.note
+            else None
+        )
+        if redraw is None:  # refused, stale, or not an alert of ours: tell only the presser
             await respond(
                 text=slack_escape(outcome.notice), response_type="ephemeral", replace_original=False
             )
             return
-        assert outcome.note is not None
-        note = partial(store.add_note, stored.id, "mute", outcome.note, self.context.clock())
-        await retry_locked(note, "a button's note")
-        blocks, fallback = slack_blocks(
-            stored.alert, compose_note(store, stored.id, stored.alert.story_key)
-        )
+        blocks, fallback = slack_blocks(redraw.alert, redraw.note)
         try:
             await self.client.chat_update(
                 channel=channel,
@@ -503,7 +437,7 @@ class SlackAdapter:
                 blocks=with_buttons(blocks, outcome.buttons),
             )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
-            log.error("Slack: cannot redraw alert %s: %s", stored.id, _describe(exc))
+            log.error("Slack: cannot redraw alert %s: %s", redraw.alert_id, _describe(exc))
 
     async def _upload(self, channel: str, reply: Reply, thread_ts: str | None) -> None:
         try:

@@ -16,24 +16,24 @@ from typing import TextIO
 
 from bot.commands import Invocation, dispatch
 from bot.commands.context import BotContext
+from bot.platforms.shared import parse_command
 
 PROMPT = "dozor> "
 
 
 def invocation(line: str) -> Invocation | None:
     """The Invocation a console line stands for; None for a blank line."""
-    head, _, args = line.strip().partition(" ")
-    name = head.lstrip("/").partition("@")[0]
-    if not name:
+    typed = parse_command(line)
+    if not typed.command:
         return None
     return Invocation(
         platform="console",
         chat_id=None,
         user_id="console",
         user_name="console",
-        command=name.lower(),
-        args=args.strip(),
-        slash=head.startswith("/"),
+        command=typed.command,
+        args=typed.args,
+        slash=typed.slash,
     )
 
 
