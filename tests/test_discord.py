@@ -5,12 +5,17 @@ rate-limit headers."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from bot.app import App
+from bot.config import load_config
 from bot.model import Alert, Item, Match, OutgoingMessage, SendStatus, Span
 from bot.platforms.discord.adapter import DiscordAdapter
 from bot.platforms.discord.api import DiscordApi, Target, parse_webhook_url
@@ -29,6 +34,7 @@ from tests.feeds import post
 TOKEN = "MTIzNDU2Nzg5.discord-bot-token-never-logged"
 HOOK_ID, HOOK_TOKEN = "1100000000000000001", "webhook-token-never-logged_x"
 CHANNEL, HOOK_CHANNEL = "1200000000000000001", "1200000000000000002"
+THREAD = "1300000000000000003"
 
 
 def alert_of(
@@ -57,27 +63,65 @@ def alert_of(
     return Alert("desk", item, matches, "link:1", severity=severity)
 
 
-def outgoing(alert: Alert, note: str | None = None, alert_id: int = 1) -> OutgoingMessage:
-    return OutgoingMessage(alert_id, "desk", alert, note=note)
+def outgoing(
+    alert: Alert, note: str | None = None, alert_id: int = 1, to: str = "desk"
+) -> OutgoingMessage:
+    return OutgoingMessage(alert_id, to, alert, note=note)
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord(bot_token=TOKEN) as server:
-        server.add_webhook(HOOK_ID, HOOK_TOKEN, channel=HOOK_CHANNEL)
         yield server
 
 
+def write_config(tmp_path: Path, fake: FakeDiscord) -> Path:
+    """A desk as the bot, and a webhook destination posting into a thread."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[storage]
+path = "dozor.db"
+[rules]
+paths = ["rules/*.toml"]
+[discord]
+api_base_url = "{fake.api_url}"
+[[destinations]]
+name = "desk"
+kind = "discord"
+channel_id = "{CHANNEL}"
+[[destinations]]
+name = "hooked"
+kind = "discord"
+webhook_env = "DISCORD_WEBHOOK_HOOK"
+thread = "{THREAD}"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@asynccontextmanager
+async def discord_app(
+    tmp_path: Path, fake: FakeDiscord, token: str = TOKEN, hook_token: str = HOOK_TOKEN
+) -> AsyncIterator[tuple[App, DiscordAdapter]]:
+    """The real App with the Discord platform connected to the fake; its adapter."""
+    hook = fake.add_webhook(HOOK_ID, HOOK_TOKEN, channel=HOOK_CHANNEL).replace(
+        HOOK_TOKEN, hook_token
+    )
+    env = {"DISCORD_BOT_TOKEN": token, "DISCORD_WEBHOOK_HOOK": hook}
+    settings = load_config(write_config(tmp_path, fake))
+    async with App(settings, [], stream=io.StringIO(), environ=env) as app:
+        await app.connect(listen=False)
+        adapter = app.adapters["discord"]
+        assert isinstance(adapter, DiscordAdapter)
+        yield app, adapter
+
+
 @pytest.fixture
-async def api(fake: FakeDiscord) -> AsyncIterator[DiscordApi]:
-    client = DiscordApi(fake.api_url, TOKEN)
-    yield client
-    await client.close()
-
-
-def bot_adapter(api: DiscordApi, target: Target | None = None) -> DiscordAdapter:
-    chosen = target or Target(channel_id=CHANNEL)
-    return DiscordAdapter(api, lambda name: chosen if name == "desk" else None)
+async def adapter(tmp_path: Path, fake: FakeDiscord) -> AsyncIterator[DiscordAdapter]:
+    async with discord_app(tmp_path, fake) as (_, found):
+        yield found
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -147,11 +191,11 @@ def test_webhook_url_gives_id_and_token() -> None:
 
 
 async def test_bot_posts_a_real_corpus_alert_as_an_embed(
-    fake: FakeDiscord, api: DiscordApi
+    fake: FakeDiscord, adapter: DiscordAdapter
 ) -> None:
     real = post(271457)
     alert = alert_of(real["text"].split("\n")[0][:120], real["text"], link=real["link"])
-    result = await bot_adapter(api).send(outgoing(alert))
+    result = await adapter.send(outgoing(alert))
     assert result.status is SendStatus.SENT
     (message,) = fake.messages(CHANNEL)
     assert result.remote_id == message.id
@@ -159,25 +203,24 @@ async def test_bot_posts_a_real_corpus_alert_as_an_embed(
     (call,) = fake.calls("POST", CHANNEL)
     assert call.headers["Authorization"] == f"Bot {TOKEN}"
     assert call.headers["User-Agent"].startswith("DiscordBot (")
+    (me,) = fake.calls("GET")  # start checked the token once
+    assert me.path.endswith("/users/@me")
 
 
 async def test_webhook_posts_with_wait_into_a_thread_and_edits(
-    fake: FakeDiscord, api: DiscordApi
+    fake: FakeDiscord, adapter: DiscordAdapter
 ) -> None:
-    target = Target(webhook_id=HOOK_ID, webhook_token=HOOK_TOKEN, thread_id="1300000000000000003")
-    adapter = bot_adapter(api, target)
-    sent = await adapter.send(outgoing(alert_of()))
+    sent = await adapter.send(outgoing(alert_of(), to="hooked"))
     assert sent.status is SendStatus.SENT and sent.remote_id
     (call,) = fake.calls("POST", HOOK_ID)
-    assert call.query == {"wait": "true", "thread_id": "1300000000000000003"}
+    assert call.query == {"wait": "true", "thread_id": THREAD}
     assert "Authorization" not in call.headers  # a webhook's token is its path
+    note = "👥 Also seen in 1 source: tass"
     edited = await adapter.edit(
-        OutgoingMessage(
-            1, "desk", alert_of(), note="👥 Also seen in 1 source: tass", remote_id=sent.remote_id
-        )
+        OutgoingMessage(1, "hooked", alert_of(), note=note, remote_id=sent.remote_id)
     )
     assert edited.status is SendStatus.SENT
-    (message,) = fake.messages("1300000000000000003")
+    (message,) = fake.messages(THREAD)
     assert message.webhook_id == HOOK_ID and len(message.edits) == 1
     assert message.embeds[0]["fields"][-1]["value"].startswith("👥 Also seen in 1 source")
 
@@ -192,76 +235,77 @@ async def test_webhook_posts_with_wait_into_a_thread_and_edits(
     ],
 )
 async def test_errors_become_send_results(
-    fake: FakeDiscord, api: DiscordApi, status: int, code: int, expected: SendStatus, said: str
+    fake: FakeDiscord,
+    adapter: DiscordAdapter,
+    status: int,
+    code: int,
+    expected: SendStatus,
+    said: str,
 ) -> None:
     fake.fail_next(CHANNEL, status=status, code=code)
-    result = await bot_adapter(api).send(outgoing(alert_of()))
+    result = await adapter.send(outgoing(alert_of()))
     assert result.status is expected and said in result.detail
     assert fake.messages(CHANNEL) == []
 
 
 async def test_wrong_token_and_unknown_webhook_break_without_showing_the_secret(
-    fake: FakeDiscord,
+    tmp_path: Path, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
 ) -> None:
-    wrong = DiscordApi(fake.api_url, "wrong-token-never-shown")
-    try:
-        bad = await bot_adapter(wrong).send(outgoing(alert_of()))
-        assert bad.status is SendStatus.BROKEN and "401" in bad.detail
-        assert (await wrong.whoami()).status is SendStatus.BROKEN
-        hook = Target(webhook_id=HOOK_ID, webhook_token="x" * 20)
-        unknown = await bot_adapter(wrong, hook).send(outgoing(alert_of()))
-        assert unknown.status is SendStatus.BROKEN and "Unknown Webhook" in unknown.detail
-        assert "x" * 20 not in unknown.detail and "wrong-token" not in bad.detail
-    finally:
-        await wrong.close()
+    wrong, hook = "wrong-token-never-shown", "x" * 24
+    async with discord_app(tmp_path, fake, wrong, hook) as (_, adapter):
+        bad = await adapter.send(outgoing(alert_of()))
+        unknown = await adapter.send(outgoing(alert_of(), to="hooked"))
+    assert bad.status is SendStatus.BROKEN and "401" in bad.detail
+    assert unknown.status is SendStatus.BROKEN and "Unknown Webhook" in unknown.detail
+    assert "the bot token is refused" in caplog.text
+    shown = caplog.text + bad.detail + unknown.detail
+    assert wrong not in shown and hook not in shown
 
 
 async def test_refused_embed_goes_again_as_plain_content(
-    fake: FakeDiscord, api: DiscordApi
+    fake: FakeDiscord, adapter: DiscordAdapter
 ) -> None:
     fake.fail_next(CHANNEL, status=400, code=50035, message="Invalid Form Body")
-    result = await bot_adapter(api).send(outgoing(alert_of()))
+    result = await adapter.send(outgoing(alert_of()))
     assert result.status is SendStatus.SENT
     (message,) = fake.messages(CHANNEL)
-    assert message.embeds == [] and "rule-0 (Вагнер)" in message.content
+    assert message.embeds == [] and message.content.startswith("rule-0 · ria\n\nВагнер в")
     assert "https://t.me/rian_ru/271457" in message.content
 
 
 async def test_429_gives_retry_after_from_the_body_and_holds_that_route_only(
-    fake: FakeDiscord, api: DiscordApi
+    fake: FakeDiscord, adapter: DiscordAdapter
 ) -> None:
     fake.rate_limit(CHANNEL, 30)
-    adapter = bot_adapter(api)
     first = await adapter.send(outgoing(alert_of()))
     assert first.status is SendStatus.RETRY and first.retry_after is not None
     assert timedelta(seconds=29) < first.retry_after <= timedelta(seconds=30)
     calls = len(fake.requests)
     again = await adapter.send(outgoing(alert_of()))  # the bucket still waits: no call made
     assert again.status is SendStatus.RETRY and len(fake.requests) == calls
-    hook = Target(webhook_id=HOOK_ID, webhook_token=HOOK_TOKEN)
-    other = await bot_adapter(api, hook).send(outgoing(alert_of()))
+    other = await adapter.send(outgoing(alert_of(), to="hooked"))
     assert other.status is SendStatus.SENT  # another route is not held
 
 
-async def test_global_429_holds_every_route(fake: FakeDiscord, api: DiscordApi) -> None:
+async def test_global_429_holds_every_route(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
     fake.rate_limit_global(30)
-    first = await bot_adapter(api).send(outgoing(alert_of()))
+    first = await adapter.send(outgoing(alert_of()))
     assert first.status is SendStatus.RETRY and "global" in first.detail
     calls = len(fake.requests)
-    hook = Target(webhook_id=HOOK_ID, webhook_token=HOOK_TOKEN)
-    other = await bot_adapter(api, hook).send(outgoing(alert_of()))
+    other = await adapter.send(outgoing(alert_of(), to="hooked"))
     assert other.status is SendStatus.RETRY and len(fake.requests) == calls
 
 
-async def test_sends_pace_themselves_by_the_bucket_headers(
-    fake: FakeDiscord, api: DiscordApi
-) -> None:
+async def test_sends_pace_themselves_by_the_bucket_headers(fake: FakeDiscord) -> None:
     fake.bucket_limit, fake.bucket_window = 2, 0.4
-    adapter = bot_adapter(api)
+    api = DiscordApi(fake.api_url, TOKEN)
     started = time.monotonic()
-    for i in range(6):
-        result = await adapter.send(outgoing(alert_of(), alert_id=i))
-        assert result.status is SendStatus.SENT, result.detail
+    try:
+        for i in range(6):
+            result = await api.create(Target(channel_id=CHANNEL), {"content": f"n{i}"})
+            assert result.status is SendStatus.SENT, result.detail
+    finally:
+        await api.close()
     elapsed = time.monotonic() - started
     assert fake.too_early == [] and len(fake.messages(CHANNEL)) == 6
     assert all(r.status == 200 for r in fake.requests)  # never a 429: paced before it
@@ -269,16 +313,15 @@ async def test_sends_pace_themselves_by_the_bucket_headers(
 
 
 async def test_digest_text_splits_and_replies_to_the_alert(
-    fake: FakeDiscord, api: DiscordApi
+    fake: FakeDiscord, adapter: DiscordAdapter
 ) -> None:
-    adapter = bot_adapter(api)
     sent = await adapter.send(outgoing(alert_of()))
-    text = "\n".join(f"• ria: заголовок {i} " + "д" * 80 for i in range(60))
+    text = "\n".join(f"• ria: *заголовок* {i} " + "д" * 80 for i in range(60))
     result = await adapter.send_text("desk", text, reply_to=sent.remote_id)
     assert result.status is SendStatus.SENT
     alert, *parts = fake.messages(CHANNEL)
     assert len(parts) >= 3 and all(len(p.content) <= 2000 for p in parts)
-    assert all(
-        p.message_reference == {"message_id": alert.id, "fail_if_not_exists": False} for p in parts
-    )
+    assert "\\*заголовок\\*" in parts[0].content
+    reference = {"message_id": alert.id, "fail_if_not_exists": False}
+    assert all(p.message_reference == reference for p in parts)
     assert (await adapter.send_text("nowhere", "x")).status is SendStatus.BROKEN

@@ -5,15 +5,21 @@ versioned JSON schema, HMAC signing with a timestamp, and every answer as a Send
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 
+from bot.app import App
+from bot.config import load_config
 from bot.model import Alert, Item, Match, OutgoingMessage, SendStatus, Span
-from bot.platforms.webhook.adapter import Target, WebhookAdapter, retry_after
+from bot.platforms.webhook.adapter import WebhookAdapter
 from tests.fakes.feed_server import unused_port
 from tests.fakes.webhook import FakeReceiver
 from tests.feeds import post
@@ -49,17 +55,42 @@ async def receiver() -> AsyncIterator[FakeReceiver]:
         yield server
 
 
-@pytest.fixture
-async def adapter(receiver: FakeReceiver) -> AsyncIterator[WebhookAdapter]:
-    target = Target(receiver.url + "?token=query-token-never-shown", SECRET)
-    sender = WebhookAdapter(
-        lambda name: target if name == "siem" else None,
-        timeout=timedelta(seconds=1),
-        clock=lambda: NOW,
+@asynccontextmanager
+async def webhook_app(
+    tmp_path: Path, url: str, secret: str = SECRET
+) -> AsyncIterator[tuple[App, WebhookAdapter]]:
+    """The real App with one webhook destination, "siem", and its adapter."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[storage]
+path = "dozor.db"
+[rules]
+paths = ["rules/*.toml"]
+[webhook]
+timeout = "1s"
+[[destinations]]
+name = "siem"
+kind = "webhook"
+url = "{url}"
+secret_env = "SIEM_SECRET"
+""",
+        encoding="utf-8",
     )
-    await sender.start()
-    yield sender
-    await sender.stop()
+    env = {"SIEM_SECRET": secret}
+    async with App(
+        load_config(path), [], stream=io.StringIO(), environ=env, clock=lambda: NOW
+    ) as app:
+        await app.connect(listen=False)
+        adapter = app.adapters["webhook"]
+        assert isinstance(adapter, WebhookAdapter)
+        yield app, adapter
+
+
+@pytest.fixture
+async def adapter(tmp_path: Path, receiver: FakeReceiver) -> AsyncIterator[WebhookAdapter]:
+    async with webhook_app(tmp_path, receiver.url + "?token=query-token-never-shown") as (_, found):
+        yield found
 
 
 async def test_alert_is_a_signed_versioned_json_event(
@@ -76,7 +107,7 @@ async def test_alert_is_a_signed_versioned_json_event(
     assert event["destination"] == "siem" and event["sent_at"] == "2026-12-04T12:00:00+00:00"
     alert = event["alert"]
     assert alert["rule"] == "deir-ez-zor" and alert["matched_words"] == ["Дейр-эз-Зор"]
-    assert alert["rules"] == [{"name": "deir-ez-zor", "matched": ["Дейр-эз-Зор"]}]
+    assert alert["rules"] == [{"name": "deir-ez-zor", "terms": ["Дейр-эз-Зор"]}]
     assert alert["link"] == "https://t.me/rian_ru/271457" and alert["source"] == "ria"
     assert alert["severity"] == "high" and "Дейр-эз-Зор" in alert["text"]
     assert alert["story_id"] == "link:https://t.me/rian_ru/271457"
@@ -104,13 +135,10 @@ async def test_update_and_text_events_keep_their_delivery_id_on_retries(
 
 
 async def test_a_wrong_secret_is_refused_by_the_receiver_and_parks_the_destination(
-    receiver: FakeReceiver,
+    tmp_path: Path, receiver: FakeReceiver
 ) -> None:
-    wrong = WebhookAdapter(lambda name: Target(receiver.url, "not-the-secret"))
-    try:
+    async with webhook_app(tmp_path, receiver.url, "not-the-secret") as (_, wrong):
         result = await wrong.send(message())
-    finally:
-        await wrong.stop()
     (refused,) = receiver.rejected
     assert refused.reason == "bad signature" and receiver.accepted == []
     assert result.status is SendStatus.BROKEN
@@ -118,12 +146,15 @@ async def test_a_wrong_secret_is_refused_by_the_receiver_and_parks_the_destinati
     assert "not-the-secret" not in result.detail
 
 
-async def test_a_replayed_request_is_refused_by_its_timestamp(receiver: FakeReceiver) -> None:
-    stale = WebhookAdapter(lambda name: Target(receiver.url, SECRET), wall=lambda: 1_000_000)
-    try:
-        result = await stale.send(message())
-    finally:
-        await stale.stop()
+async def test_a_replayed_request_is_refused_by_its_timestamp(
+    tmp_path: Path, receiver: FakeReceiver
+) -> None:
+    async with webhook_app(tmp_path, receiver.url) as (app, adapter):
+        stale = WebhookAdapter(app.context, adapter.target_of, wall=lambda: 1_000_000)
+        try:
+            result = await stale.send(message())
+        finally:
+            await stale.stop()
     assert result.status is SendStatus.BROKEN and receiver.rejected[0].reason == "stale timestamp"
 
 
@@ -170,19 +201,19 @@ async def test_a_slow_receiver_is_a_retry_not_a_hang(
     assert result.status is SendStatus.RETRY and "did not answer in 1 s" in result.detail
 
 
-async def test_unreachable_and_redirecting_receivers() -> None:
-    gone = Target(f"http://127.0.0.1:{unused_port()}/hook", SECRET)
-    sender = WebhookAdapter(lambda name: gone)
-    try:
-        result = await sender.send(message())
-    finally:
-        await sender.stop()
+async def test_unreachable_receiver_is_a_retry(tmp_path: Path) -> None:
+    async with webhook_app(tmp_path, f"http://127.0.0.1:{unused_port()}/hook") as (_, adapter):
+        result = await adapter.send(message())
+        nowhere = await adapter.send(replace(message(), destination="nowhere"))
     assert result.status is SendStatus.RETRY and "unreachable" in result.detail
-    assert (await WebhookAdapter(lambda name: None).send(message())).status is SendStatus.BROKEN
+    assert nowhere.status is SendStatus.BROKEN
 
 
-def test_retry_after_reads_seconds_and_dates() -> None:
-    assert retry_after("120", NOW) == timedelta(seconds=120)
-    assert retry_after("Fri, 04 Dec 2026 12:01:00 GMT", NOW) == timedelta(minutes=1)
-    assert retry_after("Fri, 04 Dec 2026 11:00:00 GMT", NOW) == timedelta(0)
-    assert retry_after("soon", NOW) is None and retry_after(None, NOW) is None
+async def test_a_redirect_parks_the_destination_naming_the_new_address(
+    tmp_path: Path, receiver: FakeReceiver, adapter: WebhookAdapter
+) -> None:
+    receiver.fail_next(301, location="https://new.example.org/hooks/dozor?token=secret-query")
+    result = await adapter.send(message())
+    assert result.status is SendStatus.BROKEN
+    assert "redirects to https://new.example.org/hooks/dozor: set url" in result.detail
+    assert "secret-query" not in result.detail

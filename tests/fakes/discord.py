@@ -333,21 +333,8 @@ class FakeDiscord:
         status, answer = await self.post_signed(url, json.dumps(payload).encode())
         if status == 200 and isinstance(answer, dict) and answer.get("type") in (4, 5):
             data = answer.get("data") or {}
-            stamp = int(time.time() * 1000) - _EPOCH_MS
-            message = StoredMessage(
-                id=str((stamp << 22) + next(self._ids)),
-                channel=channel_id,
-                time=self.clock(),
-                content=data.get("content") or "",
-                embeds=list(data.get("embeds") or []),
-                flags=int(data.get("flags") or 0),
-                allowed_mentions=data.get("allowed_mentions"),
-                webhook_id=self.application_id,
-            )
-            self._messages.setdefault(channel_id, []).append(message)
-            self._by_id[message.id] = message
+            message = self._store(channel_id, data, self.application_id, None, None)
             self._interactions[token] = (channel_id, message.id)
-            self._waiters.notify()
         return status, answer
 
     def messages(self, key: str) -> list[StoredMessage]:
@@ -609,6 +596,17 @@ class FakeDiscord:
                 }
             }
             return self._error(record, 400, 50035, "Invalid Form Body", errors)
+        message = self._store(channel, body, webhook_id, thread, reference)
+        return self._answer(record, 200, self._shape(message), record.limit_headers)
+
+    def _store(
+        self,
+        channel: str,
+        body: JsonDict,
+        webhook_id: str | None,
+        thread: str | None,
+        reference: JsonDict | None,
+    ) -> StoredMessage:
         stamp = int(time.time() * 1000) - _EPOCH_MS
         message = StoredMessage(
             id=str((stamp << 22) + next(self._ids)),
@@ -625,7 +623,7 @@ class FakeDiscord:
         self._messages.setdefault(channel, []).append(message)
         self._by_id[message.id] = message
         self._waiters.notify()
-        return self._answer(record, 200, self._shape(message), record.limit_headers)
+        return message
 
     def _edit(
         self, record: RecordedRequest, channel: str, message_id: str, body: Any

@@ -6,6 +6,7 @@ signature as a receiver following the README would, and records what it accepted
         receiver.fail_next(503)                    # next POST: 503
         receiver.fail_next(429, retry_after="2")   # next POST: 429 with Retry-After: 2
         receiver.fail_next(200, delay=3)           # next POST answered after 3 s
+        receiver.fail_next(301, location="https://elsewhere/")
         await receiver.wait_for(3)                 # three accepted deliveries
         receiver.accepted[0].payload["alert"]["rule"]
 
@@ -61,6 +62,7 @@ class _Failure:
     delay: float
     times: int
     body: str
+    location: str | None
 
 
 class FakeReceiver:
@@ -117,8 +119,9 @@ class FakeReceiver:
         delay: float = 0.0,
         times: int = 1,
         body: str = "",
+        location: str | None = None,
     ) -> None:
-        self._failures.append(_Failure(status, retry_after, delay, times, body))
+        self._failures.append(_Failure(status, retry_after, delay, times, body, location))
 
     async def wait_for(self, count: int, seconds: float = 10) -> list[Received]:
         if not await self._waiters.until(lambda: len(self.accepted) >= count, seconds):
@@ -165,6 +168,8 @@ class FakeReceiver:
                 await asyncio.sleep(failure.delay)
             record.status = failure.status
             extra = {"Retry-After": failure.retry_after} if failure.retry_after else {}
+            if failure.location:
+                extra["Location"] = failure.location
             return web.Response(status=failure.status, text=failure.body, headers=extra)
         record.status = 200
         return web.json_response({"ok": True})

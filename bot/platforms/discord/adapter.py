@@ -1,14 +1,19 @@
-"""The Discord edge, outbound: outbox messages -> Discord REST calls (``api``).
+"""The Discord edge: outbox messages -> Discord REST calls (``api``), on the shared
+``ChatAdapter`` skeleton (look the destination up, post, fall back to plain text, map
+failures to a ``SendResult``).
 
-``send`` posts one alert as an embed (``render.alert_message``); when Discord refuses
-the embed (400), the same alert goes again as plain content, so a rendering surprise
-never blocks a destination.  ``edit`` redraws a sent alert with its notes; ``send_text``
-posts digests and notices split into 2,000-character messages, as replies to a sent
-alert where asked (bot destinations; a webhook cannot reply, so it just posts).
-Buttons are not drawn (a press would be a component interaction, which Dozor does not
-take).  Which channel or webhook a destination name means comes from
-``targets`` (or why it has none: a variable not set); secrets live only inside the
-``Target`` and the ``DiscordApi``.
+``post_alert`` sends one alert as an embed (``render.alert_message``); when Discord
+refuses the embed (400 Invalid Form Body), the skeleton sends the same alert again as
+plain content (``post_plain``), so a rendering surprise never blocks a destination.
+``update_alert`` redraws a sent alert with its notes; ``post_text`` posts digests and
+notices split into 2,000-character messages, as replies to a sent alert where asked
+(bot destinations; a webhook cannot reply, so it just posts).  Buttons are not drawn (a
+press would be a component interaction, which Dozor does not take).  Pacing is the
+``api``'s (Discord's rate-limit buckets), so the skeleton's pacer has no interval of
+its own.  Which channel or webhook a destination means comes from ``target_of`` (or
+why it has none: a variable not set); secrets live only inside the ``Target`` and the
+``DiscordApi``.  ``start`` checks the bot token once and, with ``listen``, opens the
+interactions endpoint for slash commands.
 """
 
 from __future__ import annotations
@@ -17,119 +22,75 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.model import OutgoingMessage, SendResult, SendStatus
+from bot.model import SendResult, SendStatus
+from bot.pacing import Pacer
 from bot.platforms.discord.api import DiscordApi, Target, refused_content
 from bot.platforms.discord.render import (
+    EMBED,
+    LIMITS,
     NO_MENTIONS,
     SUPPRESS_NOTIFICATIONS,
     alert_message,
+    escape,
     plain_message,
-    text_messages,
 )
+from bot.platforms.shared import ChatAdapter, TextPart
+from bot.render import split_plain
 
 if TYPE_CHECKING:
-    from bot.commands.types import Button
+    from bot.commands.context import BotContext
+    from bot.model import Destination, OutgoingMessage
     from bot.platforms.discord.interactions import Interactions
 
 log = logging.getLogger("dozor.discord")
 
 
-class DiscordAdapter:
+class Refused(Exception):
+    """A Discord call that did not go through; ``result`` says retry or broken."""
+
+    def __init__(self, result: SendResult):
+        super().__init__(result.detail)
+        self.result = result
+
+
+class DiscordAdapter(ChatAdapter):
     kind = "discord"
-
-    def __init__(self, api: DiscordApi, targets: Callable[[str], Target | str | None]):
-        self.api = api
-        self.targets = targets  # a destination's target, or why it has none
-
-    def _target(self, destination: str) -> Target | SendResult:
-        target = self.targets(destination)
-        if target is None:
-            return SendResult(SendStatus.BROKEN, f"no Discord channel or webhook for {destination}")
-        if isinstance(target, str):
-            return SendResult(SendStatus.BROKEN, f"Discord: {target}")
-        return target
-
-    async def send(self, message: OutgoingMessage) -> SendResult:
-        target = self._target(message.destination)
-        if isinstance(target, SendResult):
-            return target
-        body = alert_message(message.alert, message.note, silent=message.silent)
-        result = await self.api.create(target, body)
-        if refused_content(result):
-            plain: dict[str, Any] = {
-                "content": plain_message(message.alert, message.note),
-                "allowed_mentions": NO_MENTIONS,
-            }
-            if message.silent:
-                plain["flags"] = SUPPRESS_NOTIFICATIONS
-            result = await self.api.create(target, plain)
-        return result
-
-    async def edit(self, message: OutgoingMessage) -> SendResult:
-        target = self._target(message.destination)
-        if isinstance(target, SendResult):
-            return target
-        if message.remote_id is None:
-            return SendResult(SendStatus.BROKEN, "no Discord message to edit")
-        body = alert_message(message.alert, message.note)
-        body.pop("flags", None)
-        result = await self.api.edit(target, message.remote_id, body)
-        if result.status is SendStatus.SENT:
-            return SendResult(SendStatus.SENT, remote_id=message.remote_id)
-        return result
-
-    async def send_text(
-        self,
-        destination: str,
-        text: str,
-        buttons: tuple[Button, ...] = (),
-        *,
-        reply_to: str | None = None,
-    ) -> SendResult:
-        target = self._target(destination)
-        if isinstance(target, SendResult):
-            return target
-        first: str | None = None
-        for part in text_messages(text):
-            body: dict[str, Any] = {"content": part, "allowed_mentions": NO_MENTIONS}
-            if reply_to and target.webhook_id is None:
-                body["message_reference"] = {"message_id": reply_to, "fail_if_not_exists": False}
-            result = await self.api.create(target, body)
-            if result.status is not SendStatus.SENT:
-                return result
-            first = first or result.remote_id
-        return SendResult(SendStatus.SENT, remote_id=first)
-
-
-class DiscordPlatformAdapter(DiscordAdapter):
-    """The adapter with its lifecycle: ``start`` checks the bot token once (``GET
-    /users/@me``), logs which destinations cannot post and why, and, with ``listen``,
-    opens the interactions endpoint for slash commands."""
+    title = "Discord"
+    chat_noun = "channel"
+    markup = "embed"
+    limits = LIMITS
+    errors = (Refused,)
 
     def __init__(
         self,
         api: DiscordApi,
-        targets: dict[str, Target | str],
+        context: BotContext,
+        target_of: Callable[[Destination], Target | str],
         interactions: Interactions | None = None,
     ):
-        super().__init__(api, self._lookup)
-        self._targets = targets
+        self.api = api
+        self.context = context
+        self.target_of = target_of
         self.interactions = interactions
+        self.pacer = Pacer(0.0)  # one call at a time per channel; the buckets pace
         self.started = False
         self.listening = False
 
-    def _lookup(self, destination: str) -> Target | str | None:
-        return self._targets.get(destination)
+    # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self, *, listen: bool = True) -> None:
         await self.api.start()
-        if any(isinstance(t, Target) and t.webhook_id is None for t in self._targets.values()):
+        mine = [d for d in self.context.destinations() if d.platform == self.kind]
+        targets = {d.name: self.target_of(d) for d in mine}
+        if self.api.bot_token and any(
+            isinstance(t, Target) and t.channel_id for t in targets.values()
+        ):
             me = await self.api.whoami()
             if me.status is not SendStatus.SENT:
                 log.error("Discord: the bot token is refused (%s); alerts are kept", me.detail)
             else:
                 log.info("Discord: connected as %s", me.remote_id)
-        for name, target in self._targets.items():
+        for name, target in targets.items():
             if isinstance(target, str):
                 log.error("Discord destination %s cannot post: %s", name, target)
         self.started = True
@@ -148,3 +109,62 @@ class DiscordPlatformAdapter(DiscordAdapter):
         await self.api.close()
         self.listening = False
         self.started = False
+
+    # -- outbound ------------------------------------------------------------------------
+
+    async def _create(self, d: Destination, body: dict[str, Any]) -> str:
+        result = await self.api.create(self._target(d), body)
+        if result.status is not SendStatus.SENT:
+            raise Refused(result)
+        return result.remote_id or ""
+
+    def _target(self, d: Destination) -> Target:
+        target = self.target_of(d)
+        if isinstance(target, str):
+            raise Refused(SendResult(SendStatus.BROKEN, f"Discord: {target}"))
+        return target
+
+    async def post_alert(self, d: Destination, message: OutgoingMessage) -> str:
+        silent = message.silent or d.silent
+        return await self._create(d, alert_message(message.alert, message.note, silent=silent))
+
+    async def post_plain(self, d: Destination, message: OutgoingMessage) -> str:
+        body: dict[str, Any] = {
+            "content": plain_message(message.alert, message.note),
+            "allowed_mentions": NO_MENTIONS,
+        }
+        if message.silent or d.silent:
+            body["flags"] = SUPPRESS_NOTIFICATIONS
+        return await self._create(d, body)
+
+    async def post_text(self, d: Destination, part: TextPart) -> str:
+        body: dict[str, Any] = {
+            "content": escape(part.text) or "…",
+            "allowed_mentions": NO_MENTIONS,
+        }
+        if part.reply_to and self._target(d).webhook_id is None:
+            reference = {"message_id": part.reply_to, "fail_if_not_exists": False}
+            body["message_reference"] = reference
+        return await self._create(d, body)
+
+    async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
+        assert message.remote_id is not None
+        body = alert_message(message.alert, message.note)
+        result = await self.api.edit(self._target(d), message.remote_id, body)
+        if result.status is not SendStatus.SENT:
+            raise Refused(result)
+        return None
+
+    def split(self, text: str) -> list[str]:
+        """Parts that stay within 2,000 characters once escaped."""
+        return split_plain(text, EMBED.content, lambda part: len(escape(part)))
+
+    def failure(self, d: Destination, exc: BaseException) -> SendResult:
+        assert isinstance(exc, Refused)
+        return exc.result
+
+    def refused_markup(self, exc: BaseException) -> bool:
+        return isinstance(exc, Refused) and refused_content(exc.result)
+
+    def describe(self, exc: BaseException) -> str:
+        return str(exc)

@@ -165,7 +165,8 @@ class DiscordApi:
             self._secrets.append(secret)
 
     async def whoami(self) -> SendResult:
-        """``GET /users/@me``: the bot token works (detail: the bot's name)."""
+        """``GET /users/@me``: whether the bot token works (sent: ``remote_id`` is the
+        bot's name)."""
         return await self._call("GET", "/users/@me", "users:@me", None, bot=True)
 
     async def check_webhook(self, target: Target) -> SendResult:

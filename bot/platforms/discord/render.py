@@ -5,7 +5,7 @@ snippet and the matched words in **bold**, one inline field per rule (its matche
 words), a "Notes" field ("also seen in", who muted what), the colour of its severity,
 the source in the footer and the publication time as the embed's timestamp.  Discord
 refuses the whole message when one limit is passed, so every part is clipped to its
-own limit (``LIMITS``) and the snippet is narrowed, then rule fields dropped, until all
+own limit (``EMBED``) and the snippet is narrowed, then rule fields dropped, until all
 embed text together fits the 6,000-character total.  Plain text (digests, notices) is
 escaped and split into 2,000-character messages.
 
@@ -21,11 +21,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.model import Alert
-from bot.render import Segments, plain, render, snippet, split_plain, unbidi
+from bot.platforms.base import Limits
+from bot.render import (
+    SNIPPET_WIDTHS,
+    Segments,
+    clip,
+    plain,
+    plain_alert,
+    render,
+    snippet,
+    split_plain,
+    unbidi,
+)
 
 
 @dataclass(frozen=True)
-class Limits:
+class EmbedLimits:
     """Discord's message limits (characters): any one passed and the message is refused."""
 
     content: int = 2000
@@ -39,7 +50,8 @@ class Limits:
     url: int = 2048
 
 
-LIMITS = Limits()
+EMBED = EmbedLimits()
+LIMITS = Limits(message=EMBED.total, text=EMBED.content)  # the platform's, as data
 SEVERITY_COLOURS = {"low": 0x95A5A6, "normal": 0x3498DB, "high": 0xE67E22, "urgent": 0xE74C3C}
 SEVERITY_MARKS = {"urgent": "🚨 **URGENT**", "high": "🔴 **HIGH**"}
 SUPPRESS_NOTIFICATIONS = 1 << 12  # message flag: delivered without a notification
@@ -67,10 +79,6 @@ def escape(text: str) -> str:
     return _LINE_MARKUP.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", "".join(out))
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _clip_escaped(text: str, limit: int) -> str:
     """``escape(text)`` in at most ``limit`` characters: the text cut before escaping,
     so an escape is never split."""
@@ -86,18 +94,18 @@ def _clip_escaped(text: str, limit: int) -> str:
     return "…"
 
 
+_EDGES = re.compile(r"^(\s*)(.*?)(\s*)$", re.S)
+
+
 def _bold(segments: Segments) -> str:
-    """Segments with the marked ones in ``**bold**``, the asterisks against the words."""
-    out = []
-    for text, marked in segments:
-        core = text.strip()
-        if not marked or not core:
-            out.append(escape(text))
-            continue
-        lead = text[: len(text) - len(text.lstrip())]
-        trail = text[len(text.rstrip()) :]
-        out.append(f"{lead}**{escape(core)}**{trail}")
-    return "".join(out)
+    """Segments with the marked ones in ``**bold**``: Discord wants the asterisks against
+    the words, so a marked segment's edge whitespace stays outside them."""
+    return "".join(
+        _EDGES.sub(lambda m: f"{m[1]}**{escape(m[2])}**{m[3]}", text)
+        if marked and text.strip()
+        else escape(text)
+        for text, marked in segments
+    )
 
 
 def embed_size(embed: dict[str, Any]) -> int:
@@ -108,7 +116,9 @@ def embed_size(embed: dict[str, Any]) -> int:
     return size + len(embed.get("author", {}).get("name", ""))
 
 
-def alert_embed(alert: Alert, note: str | None = None, limits: Limits = LIMITS) -> dict[str, Any]:
+def alert_embed(
+    alert: Alert, note: str | None = None, limits: EmbedLimits = EMBED
+) -> dict[str, Any]:
     """One alert as one embed that Discord takes (every limit in ``limits`` kept)."""
     shown = render(alert)
     embed: dict[str, Any] = {
@@ -116,7 +126,7 @@ def alert_embed(alert: Alert, note: str | None = None, limits: Limits = LIMITS) 
             plain(shown.title).strip() or shown.source or "Dozor alert", limits.title
         ),
         "color": SEVERITY_COLOURS.get(alert.severity, SEVERITY_COLOURS["normal"]),
-        "footer": {"text": _clip(f"📰 {shown.source}", min(limits.footer, 200))},
+        "footer": {"text": clip(f"📰 {shown.source}", min(limits.footer, 200))},
     }
     link = shown.link
     if link and link.startswith(("http://", "https://")) and len(link) <= limits.url:
@@ -143,7 +153,7 @@ def alert_embed(alert: Alert, note: str | None = None, limits: Limits = LIMITS) 
     embed["fields"] = [*fields, *notes]
     item_text = alert.item.text
     text_spans = [(s.start, s.end) for m in alert.matches for s in m.spans if s.field == "text"]
-    for width in (600, 400, 250, 120, 60, 0):
+    for width in (*SNIPPET_WIDTHS, 0):
         description = ""
         if width and item_text.strip():
             description = _bold(snippet(item_text, text_spans, width))
@@ -159,7 +169,7 @@ def alert_embed(alert: Alert, note: str | None = None, limits: Limits = LIMITS) 
 
 
 def alert_message(
-    alert: Alert, note: str | None = None, *, silent: bool = False, limits: Limits = LIMITS
+    alert: Alert, note: str | None = None, *, silent: bool = False, limits: EmbedLimits = EMBED
 ) -> dict[str, Any]:
     """The JSON body of a create- or edit-message call for one alert."""
     body: dict[str, Any] = {
@@ -173,19 +183,13 @@ def alert_message(
     return body
 
 
-def plain_message(alert: Alert, note: str | None = None, limits: Limits = LIMITS) -> str:
+def plain_message(alert: Alert, note: str | None = None, limits: EmbedLimits = EMBED) -> str:
     """The alert as plain content, for when Discord refuses its embed."""
-    shown = render(alert)
-    rules = "; ".join(f"{rule} ({', '.join(terms)})" for rule, terms in shown.rules)
-    lines = [f"🔔 {rules}", f"📰 {shown.source}", plain(shown.title), plain(shown.snippet)]
-    if shown.link:
-        lines.append(shown.link)
-    if note:
-        lines.append(note)
-    return _clip_escaped("\n".join(line for line in lines if line.strip()), limits.content)
+    text = plain_alert(alert) + (f"\n\n{note}" if note else "")
+    return _clip_escaped(text, limits.content)
 
 
-def text_messages(text: str, limits: Limits = LIMITS) -> list[str]:
+def text_messages(text: str, limits: EmbedLimits = EMBED) -> list[str]:
     """Plain text (a digest, a notice) as escaped messages of at most 2,000 characters,
     split at line breaks."""
     parts = split_plain(text, limits.content, measure=lambda s: len(escape(s)))

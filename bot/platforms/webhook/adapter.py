@@ -1,9 +1,11 @@
-"""The generic webhook edge, outbound: outbox messages -> signed JSON POSTs.
+"""The generic webhook edge, outbound: outbox messages -> signed JSON POSTs, on the
+shared ``ChatAdapter`` skeleton (look the destination up, post, map failures to a
+``SendResult``).
 
-Each destination is one URL and one shared secret (``Target``).  ``send`` posts an
-``alert`` event, ``edit`` an ``alert.updated`` one, ``send_text`` a ``message`` (see
-``payload`` for the schema and the signature).  The receiver's answer becomes a
-``SendResult`` the outbox acts on:
+Each destination is one URL and one shared secret (``Target``).  ``post_alert`` posts
+an ``alert`` event, ``update_alert`` an ``alert.updated`` one, ``post_text`` a
+``message`` (see ``payload`` for the schema and the signature).  The receiver's answer
+becomes a ``SendResult`` the outbox acts on:
 
     2xx                              -> sent (the delivery id is the "message id")
     429, 503 with Retry-After        -> retry after Retry-After (seconds or an HTTP date)
@@ -24,17 +26,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.model import OutgoingMessage, SendResult, SendStatus
-from bot.platforms.webhook.payload import alert_event, encode, message_event, signed_headers
+from bot.model import SendResult, SendStatus
+from bot.pacing import Pacer
+from bot.platforms.base import Limits
+from bot.platforms.shared import ChatAdapter, TextPart
+from bot.platforms.webhook.payload import (
+    TEXT_LIMIT,
+    alert_event,
+    encode,
+    message_event,
+    signed_headers,
+)
+from bot.platforms.webhook.settings import shown
+from watchers.http import parse_retry_after
 
 if TYPE_CHECKING:
-    from bot.commands.types import Button
+    from bot.commands.context import BotContext
+    from bot.model import Destination, OutgoingMessage
 
 USER_AGENT = "Dozor-Webhook/1"
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
@@ -48,44 +60,37 @@ class Target:
 
     @property
     def shown(self) -> str:
-        """The URL without query or credentials: safe for logs and /status."""
-        parts = urlsplit(self.url)
-        return (
-            f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
-        )
+        return shown(self.url)
 
 
-def retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """A Retry-After header: seconds, or an HTTP date; None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - now)
+class Undelivered(Exception):
+    """A POST that did not go through: ``Undelivered(result)``, where the
+    ``SendResult`` says retry or broken."""
+
+    @property
+    def result(self) -> SendResult:
+        return self.args[0]
 
 
-class WebhookAdapter:
-    kind = "webhook"
+class WebhookAdapter(ChatAdapter):
+    kind, title, chat_noun = "webhook", "Webhook", "receiver"
+    limits, errors = Limits(message=TEXT_LIMIT), (Undelivered,)
 
     def __init__(
         self,
-        targets: Callable[[str], Target | str | None],  # or why there is none
+        context: BotContext,
+        target_of: Callable[[Destination], Target | str],  # or why there is none
         *,
         timeout: timedelta = timedelta(seconds=10),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         wall: Callable[[], float] = time.time,
     ):
-        self.targets = targets
+        self.context = context
+        self.target_of = target_of
         self.timeout = timeout
         self.clock = clock
         self.wall = wall
+        self.pacer = Pacer(0.0)  # one POST at a time per receiver, no interval
         self.started = False
         self.listening = False
         self._session: aiohttp.ClientSession | None = None
@@ -104,32 +109,24 @@ class WebhookAdapter:
             self._session = None
         self.started = False
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
-        return await self._post(message.destination, alert_event(message, self.clock()))
+    async def post_alert(self, d: Destination, message: OutgoingMessage) -> str:
+        return await self._post(d, alert_event(message, self.clock()))
 
-    async def edit(self, message: OutgoingMessage) -> SendResult:
-        return await self._post(
-            message.destination, alert_event(message, self.clock(), updated=True)
-        )
+    async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
+        await self._post(d, alert_event(message, self.clock(), updated=True))
+        return None
 
-    async def send_text(
-        self,
-        destination: str,
-        text: str,
-        buttons: tuple[Button, ...] = (),
-        *,
-        reply_to: str | None = None,
-    ) -> SendResult:
-        return await self._post(
-            destination, message_event(destination, text, self.clock(), reply_to)
-        )
+    async def post_text(self, d: Destination, part: TextPart) -> str:
+        return await self._post(d, message_event(d.name, part.text, self.clock(), part.reply_to))
 
-    async def _post(self, destination: str, event: dict[str, Any]) -> SendResult:
-        target = self.targets(destination)
-        if target is None:
-            return SendResult(SendStatus.BROKEN, f"no webhook URL for {destination}")
+    def failure(self, d: Destination, exc: BaseException) -> SendResult:
+        assert isinstance(exc, Undelivered)
+        return exc.result
+
+    async def _post(self, d: Destination, event: dict[str, Any]) -> str:
+        target = self.target_of(d)
         if isinstance(target, str):
-            return SendResult(SendStatus.BROKEN, f"webhook: {target}")
+            raise Undelivered(SendResult(SendStatus.BROKEN, f"webhook: {target}"))
         await self.start()
         assert self._session is not None
         body = encode(event)
@@ -139,23 +136,24 @@ class WebhookAdapter:
                 target.url, data=body, headers=headers, allow_redirects=False
             ) as response:
                 said = (await response.content.read(300)).decode("utf-8", "replace")
-                return self._outcome(target, response.status, response.headers, said, event)
+                result = self._outcome(target, response.status, response.headers, said)
         except TimeoutError:
-            return SendResult(
-                SendStatus.RETRY,
-                f"webhook {target.shown} did not answer in {self.timeout.total_seconds():g} s",
+            seconds = f"{self.timeout.total_seconds():g}"
+            result = SendResult(
+                SendStatus.RETRY, f"webhook {target.shown} did not answer in {seconds} s"
             )
         except NETWORK_ERRORS as exc:
-            return SendResult(
+            result = SendResult(
                 SendStatus.RETRY, f"webhook {target.shown} unreachable: {type(exc).__name__}"
             )
+        if result.status is not SendStatus.SENT:
+            raise Undelivered(result)
+        return str(event["id"])
 
-    def _outcome(
-        self, target: Target, status: int, headers: Any, said: str, event: dict[str, Any]
-    ) -> SendResult:
+    def _outcome(self, target: Target, status: int, headers: Any, said: str) -> SendResult:
         if 200 <= status < 300:
-            return SendResult(SendStatus.SENT, remote_id=str(event["id"]))
-        wait = retry_after(headers.get("Retry-After"), self.clock())
+            return SendResult(SendStatus.SENT)
+        wait = parse_retry_after(headers.get("Retry-After"), self.clock())
         if status == 429:
             wait = wait if wait is not None else DEFAULT_RETRY_AFTER
             return SendResult(
@@ -170,7 +168,7 @@ class WebhookAdapter:
         first_words = " ".join(said.split())[:120]
         why = f"HTTP {status}" + (f" ({first_words})" if first_words else "")
         if 300 <= status < 400:
-            moved = Target(str(headers.get("Location", ""))).shown
+            moved = shown(str(headers.get("Location", "")))
             why += f"; it redirects to {moved}: set url to the new address"
         elif status in (401, 403):
             why += "; check that the receiver has the secret of secret_env"

@@ -5,7 +5,7 @@ Every POST is one JSON object (UTF-8), ``"version": 1``, one of three events:
     {"version": 1, "event": "alert", "id": "alert-42", "sent_at": "...Z",
      "destination": "siem",
      "alert": {"id": 42, "rule": "wagner", "rules": [{"name": "wagner",
-               "matched": ["Вагнер"]}], "matched_words": ["Вагнер"],
+               "terms": ["Вагнер*"]}], "matched_words": ["Вагнера"],
                "severity": "high", "source": "ria", "title": "...", "link": "https://...",
                "text": "...", "published": "2026-12-04T12:30:00+00:00" | null,
                "story_id": "link:https://...", "silent": false, "note": null}}
@@ -45,11 +45,16 @@ DELIVERY_HEADER = "X-Dozor-Delivery"
 
 def alert_fields(alert_id: int, alert: Alert, note: str | None, silent: bool) -> dict[str, Any]:
     item = alert.item
-    words = list(dict.fromkeys(t for m in alert.matches for t in m.terms))
+    fields = {"title": item.title, "text": item.text}
+    words = list(
+        dict.fromkeys(
+            unbidi(fields.get(s.field, "")[s.start : s.end]) for m in alert.matches for s in m.spans
+        )
+    )
     return {
         "id": alert_id,
         "rule": alert.matches[0].rule if alert.matches else None,
-        "rules": [{"name": m.rule, "matched": list(m.terms)} for m in alert.matches],
+        "rules": [{"name": m.rule, "terms": list(m.terms)} for m in alert.matches],
         "matched_words": words,
         "severity": alert.severity,
         "source": item.source,
