@@ -191,6 +191,25 @@ async def test_without_secrets_alerts_wait_or_say_why(
     assert "DISCORD_WEBHOOK_WIRE is not set" in out.getvalue()
 
 
+async def test_without_the_bot_token_bot_destinations_wait_and_status_says_so(
+    tmp_path: Path, servers: tuple[FakeDiscord, FeedServer]
+) -> None:
+    discord, feeds = servers
+    path = write_config(tmp_path, discord, feeds)
+    text = path.read_text()
+    path.write_text(text.replace('webhook_env = "DISCORD_WEBHOOK_WIRE"', f'channel_id = "{WIRE}"'))
+    async with app_for(path, discord, DOZOR_UNRELATED="1") as app:
+        await app.connect(listen=False)
+        await first_poll_then(app, feeds, post(271457))
+        assert await app.outbox.deliver_due() == 0
+        assert app.store.outbox_counts()["desk"] == {"pending": 1}
+        assert app.store.broken_destinations() == {}  # waiting, not broken
+        out = io.StringIO()
+        status_command(app.settings, out)
+    assert "desk (discord): down: no token set (DISCORD_BOT_TOKEN); 1 alert waits" in out.getvalue()
+    assert discord.requests == []
+
+
 def test_discord_config_problems_are_located(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(

@@ -67,7 +67,7 @@ class DiscordPlatform(Platform):
                 "wait in the outbox until it is",
                 TOKEN_ENV,
             )
-            raise Unavailable(f"as {TOKEN_ENV} is not set")
+            raise Unavailable(f"as {TOKEN_ENV} is not set", (TOKEN_ENV,))
         api = DiscordApi(own.api_base_url, token, timeout=own.timeout)
 
         def target_of(d: Destination) -> Target | str:
