@@ -29,6 +29,7 @@ from bot import platforms
 from bot.commands.context import BotContext
 from bot.config import Settings
 from bot.matching import RuleFiles
+from bot.matching.cache import cache_path, cached_matcher
 from bot.metrics import Metrics
 from bot.metrics import serve as serve_metrics
 from bot.model import Rule
@@ -112,6 +113,7 @@ class App:
             self._chat_of,
             self._digest_of,
             s.routes.noisy_per_hour,
+            partial(cached_matcher, path=cache_path(s.storage.path)),
         )
         self.context = BotContext(
             settings=s,

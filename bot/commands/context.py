@@ -17,7 +17,6 @@ from datetime import datetime
 from bot import __version__, platforms
 from bot.commands.limits import CommandLimiter
 from bot.config import Settings
-from bot.matching import Matcher
 from bot.model import Destination, Rule, Source
 from bot.pipeline import Pipeline
 from bot.store import Store
@@ -45,7 +44,9 @@ class BotContext:
         refresh at a time, so the last change is the one in force."""
         async with self._rules_lock:
             every = self.rules()
-            self.pipeline.set_rules(every, await asyncio.to_thread(Matcher, every))
+            self.pipeline.set_rules(
+                every, await asyncio.to_thread(self.pipeline.compile_rules, every)
+            )
 
     def sources(self) -> list[Source]:
         """Config sources, then chat-added ones (polled at the default interval)."""
