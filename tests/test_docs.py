@@ -147,7 +147,8 @@ def fresh_clone(into: Path) -> Path:
     root = Path(__file__).resolve().parents[1]
     git = partial(subprocess.run, check=True, capture_output=True, text=True, timeout=60)
     git(["git", "clone", "-q", str(root), str(into)])
-    changed = git(["git", "ls-files", "-m", "-o", "--exclude-standard"], cwd=root).stdout
+    changed = git(["git", "diff", "--name-only", "HEAD"], cwd=root).stdout  # staged or not
+    changed += git(["git", "ls-files", "-o", "--exclude-standard"], cwd=root).stdout
     for name in changed.splitlines():  # this tree as it would be committed
         if (root / name).is_file():
             (into / name).parent.mkdir(parents=True, exist_ok=True)
