@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, TextIO
 
+import watchers
 from bot import platforms
 from bot.commands.context import BotContext
 from bot.config import Settings
@@ -33,11 +33,11 @@ from bot.model import Rule
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 from bot.platforms.base import Adapter, Unavailable, Wiring
-from bot.scheduler import Fetcher, Poller, PollReport, start_scheduler
+from bot.scheduler import Poller, PollReport, start_scheduler
 from bot.schedules import DigestSchedule
 from bot.store import LOOP_BUSY_MS, Store
 from bot.workers import ParsePool
-from watchers import rss, telegram_channel, vk
+from watchers.base import Fetcher
 from watchers.http import HttpClient
 
 log = logging.getLogger("dozor")
@@ -195,18 +195,14 @@ class App:
         return True
 
     def _fetchers(self) -> dict[str, Fetcher]:
-        s = self.settings
-        return {
-            "rss": rss.fetch,
-            "telegram": partial(
-                telegram_channel.fetch,
-                max_pages=s.tme.max_pages,
-                jitter=s.tme.page_jitter.total_seconds(),
-            ),
-            "vk": partial(
-                vk.fetch, token=self.environ.get("VK_TOKEN") or None, api_base=s.vk.api_base_url
-            ),
-        }
+        """Each polled kind's fetch, bound to its settings (``watchers`` registry)."""
+        fetchers = {}
+        for watcher in watchers.WATCHERS:
+            own = self.settings.source_settings(watcher.kind)
+            fetcher = watcher.fetcher(own, self.environ)
+            if fetcher is not None:
+                fetchers[watcher.kind] = fetcher
+        return fetchers
 
     def _adapter_for(self, destination: str) -> Adapter | None:
         found = self.context.destination(destination)

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,16 +29,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import PollingSettings
 from bot.metrics import Metrics
-from bot.model import FetchResult, FetchState, FetchStatus, Source
+from bot.model import FetchResult, FetchStatus, Source
 from bot.pipeline import IngestReport, Pipeline
 from bot.store import Store
-from watchers import rss
+from watchers.base import Fetcher
 from watchers.http import HttpClient
 
 log = logging.getLogger("dozor.poll")
-
-Fetcher = Callable[[Source, FetchState, HttpClient, Executor | None], Awaitable[FetchResult]]
-FETCHERS: dict[str, Fetcher] = {"rss": rss.fetch}  # the app adds the configured others
 
 
 def plan_next_check(
@@ -85,13 +82,14 @@ class Poller:
         pool: Executor | None,
         clock: Callable[[], datetime],
         *,
+        fetchers: Mapping[str, Fetcher],
         on_alerts: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
-        fetchers: Mapping[str, Fetcher] | None = None,
     ):
+        """``fetchers``: each polled kind's fetch, by kind (``Watcher.fetcher``)."""
         self.metrics = metrics
-        self.fetchers = dict(fetchers or FETCHERS)
+        self.fetchers = dict(fetchers)
         self.sources = sources  # read at every tick: chat commands add and remove sources
         self.polling = polling
         self.store = store
