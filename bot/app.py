@@ -3,7 +3,8 @@
 ``App`` owns the long-lived parts (the SQLite store, the shared HTTP client, the
 process pool that parses feeds off the event loop, the adapters) and offers the two
 ways to run: ``run_once`` (poll everything, deliver, return) and ``run_forever``
-(APScheduler polls due sources, the outbox delivers, until ``stop`` is set).
+(APScheduler polls due sources, push sources stream, the outbox delivers, until
+``stop`` is set).  Source kinds come from the registry ``watchers``.
 
 Stopping is bounded (a few seconds, whatever the network does): polls in flight are
 cancelled (a poll commits all or nothing, so one cut short is polled again at the next
@@ -33,7 +34,7 @@ from bot.model import Rule
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 from bot.platforms.base import Adapter, Unavailable, Wiring
-from bot.scheduler import Poller, PollReport, start_scheduler
+from bot.scheduler import Poller, PollReport, Streams, start_scheduler
 from bot.schedules import DigestSchedule
 from bot.store import LOOP_BUSY_MS, Store
 from bot.workers import ParsePool
@@ -109,6 +110,7 @@ class App:
             self._chat_of,
             self._digest_of,
             s.routes.noisy_per_hour,
+            on_alerts=lambda: self.outbox.wake(),  # the outbox is made below
         )
         self.context = BotContext(
             settings=s,
@@ -144,9 +146,15 @@ class App:
             self.http,
             self.pool,
             self.clock,
-            on_alerts=self.outbox.wake,
             metrics=self.metrics,
             fetchers=self._fetchers(),
+        )
+        self.streams = Streams(
+            self.context.sources,
+            self.pipeline,
+            watchers.WATCHERS,
+            s.source_settings,
+            self.environ,
         )
         if self._rule_files is None:
             self.rule_files = RuleFiles(s.rules.paths, s.base_dir, frozenset(s.destination_names()))
@@ -273,10 +281,12 @@ class App:
             coalesce=True,
         )
         delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
+        self.streams.start()
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            await self.streams.stop()
             await self.poller.cancel()
             await delivery  # within outbox.STOP_GRACE
             if ops is not None:
