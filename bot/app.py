@@ -1,7 +1,9 @@
 """Wiring: settings + rules -> store, watchers, pipeline, outbox and adapters on one loop.
 
 ``App`` owns the long-lived parts (the SQLite store, the shared HTTP client, the
-process pool that parses feeds off the event loop, the adapters) and offers the two
+process pool that parses feeds off the event loop, one adapter per chat platform the
+config wants, made by looping over the registry ``bot.platforms``: no platform is
+named here) and offers the two
 ways to run: ``run_once`` (poll everything, deliver, return) and ``run_forever``
 (APScheduler polls due sources, push sources stream, the outbox delivers, until
 ``stop`` is set).  Source kinds come from the registry ``watchers``.

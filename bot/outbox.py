@@ -6,7 +6,9 @@ holds up another.  A send ends in one of three ways (``SendResult``): sent (reco
 retry (the alert stays pending until ``retry_after`` or an exponential backoff; later
 alerts for that destination wait behind it so order holds), or broken (the destination
 is marked broken with the reason, the alert is kept and tried again much later).
-Nothing is ever dropped.
+Nothing is ever dropped.  The states, the moves between them and how long to wait are
+the store's (bot/store/deliveries.py); this module sends, and tells it how each send
+ended.
 
 Each round, per destination: quiet hours (inside the window alerts go out silently,
 or are held until it ends); the digest, if due (the alerts a destination's or a rule's
@@ -33,12 +35,11 @@ from bot.metrics import Metrics
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus, story_root
 from bot.render import digest_text, notes_text, thread_reply_text
 from bot.store import Store, retry_locked
+from bot.store.deliveries import BROKEN_RETRY, State
 
 log = logging.getLogger("dozor.outbox")
 
 T = TypeVar("T")
-MAX_BACKOFF = timedelta(minutes=10)
-BROKEN_RETRY = timedelta(minutes=15)
 
 
 class Adapter(Protocol):
@@ -70,8 +71,8 @@ def compose_note(store: Store, alert_id: int, story_key: str) -> str | None:
 
 def _compose(store: Store, alert_id: int, story_key: str) -> tuple[str | None, tuple[int, int]]:
     """The note, and how many sightings and notes it tells of."""
-    sightings = [(s.source, s.seen_at) for s in store.sightings(story_root(story_key))]
-    notes = [text for _, text in store.notes(alert_id)]
+    sightings = [(s.source, s.seen_at) for s in store.stories.sightings(story_root(story_key))]
+    notes = [text for _, text in store.stories.notes(alert_id)]
     return notes_text(sightings, notes), (len(sightings), len(notes))
 
 
@@ -106,6 +107,8 @@ class Outbox:
         self.unavailable = unavailable  # platform kind -> why it has no adapter now
         self.destination_of = destination_of
         self.store = store
+        self.deliveries = store.deliveries  # the queue and its state machine
+        self.stories = store.stories  # what is told under an alert
         self.adapter_for = adapter_for
         self.clock = clock
         self.batch = batch
@@ -123,13 +126,7 @@ class Outbox:
 
     def _wanted(self) -> set[str]:
         """The destinations that have something due now."""
-        now = self.clock()
-        return {
-            *self.store.pending_destinations(),
-            *self.store.edit_destinations(now),
-            *self.store.digest_destinations(now),
-            *self.store.notice_destinations(),
-        }
+        return self.deliveries.due_destinations(self.clock())
 
     async def deliver_due(self) -> int:
         """Send every alert that is due now, then redraw the sent alerts that asked for
@@ -170,13 +167,13 @@ class Outbox:
             if target.quiet_hours.contains(now):
                 if target.quiet == "hold":
                     until = target.quiet_hours.ends_after(now)
-                    await _write(partial(self.store.hold, destination, until), destination)
+                    await _write(partial(self.deliveries.hold, destination, until), destination)
                     return 0
                 silent = True
         sent = await self._digest(destination, adapter, target)
         await self._notices(destination, adapter)
         while True:
-            batch = self.store.claim_deliveries(destination, self.clock(), self.batch)
+            batch = self.deliveries.claim_deliveries(destination, self.clock(), self.batch)
             if not batch:
                 await self._edits(destination, adapter, target)
                 return sent
@@ -198,7 +195,7 @@ class Outbox:
 
     async def _digest(self, destination: str, adapter: Adapter, target: Destination | None) -> int:
         """Send the collected alerts of a digest destination as one message, if due."""
-        due = self.store.due_digest(destination, self.clock())
+        due = self.deliveries.due_digest(destination, self.clock())
         if not due:
             return 0
         schedule = str(target.digest) if target is not None and target.digest else "digest"
@@ -206,26 +203,18 @@ class Outbox:
         result = await _attempt(
             adapter.send_text(destination, text), f"sending the digest to {destination}"
         )
-        now = self.clock()
-        if result.status is SendStatus.SENT:
-            ids = [d.id for d in due]
-            await _write(partial(self.store.mark_digest_sent, ids, now), destination)
+        ids = [d.id for d in due]
+        record = partial(self.deliveries.record_digest, destination, ids, result, self.clock())
+        delay = await _write(record, destination)
+        if delay is None:
             return len(due)
-        delay = result.retry_after if result.retry_after is not None else timedelta(minutes=1)
-        if result.status is SendStatus.BROKEN:
-            broken = partial(self.store.mark_destination_broken, destination, result.detail, now)
-            await _write(broken, destination)
-            delay = BROKEN_RETRY
         log.warning(
             "digest for %s not sent (%s); next try in %s", destination, result.detail, delay
-        )
-        await _write(
-            partial(self.store.delay_digest, destination, now + delay, result.detail), destination
         )
         return 0
 
     async def _notices(self, destination: str, adapter: Adapter) -> None:
-        for notice in self.store.pending_notices(destination):
+        for notice in self.deliveries.pending_notices(destination):
             buttons = notice_buttons(notice["id"], notice["kind"], notice["subject"])
             result = await _attempt(
                 adapter.send_text(destination, notice["text"], buttons),
@@ -233,14 +222,14 @@ class Outbox:
             )
             if result.status is not SendStatus.SENT:
                 return  # tried again on the next round
-            sent = partial(self.store.mark_notice_sent, notice["id"], result.remote_id)
+            sent = partial(self.deliveries.mark_notice_sent, notice["id"], result.remote_id)
             await _write(sent, destination)
 
     async def _edits(self, destination: str, adapter: Adapter, target: Destination | None) -> None:
         if target is not None and target.also_seen == "thread":
             await self._replies(destination, adapter)
             return
-        for stored in self.store.due_edits(destination, self.clock()):
+        for stored in self.deliveries.due_edits(destination, self.clock()):
             message = OutgoingMessage(
                 stored.id,
                 destination,
@@ -253,12 +242,7 @@ class Outbox:
                 adapter.edit(message), f"editing alert {stored.id} in {destination}"
             )
             if result.status is SendStatus.RETRY:
-                delay = (
-                    result.retry_after if result.retry_after is not None else timedelta(seconds=30)
-                )
-                retry = partial(
-                    self.store.edit_retry, stored.id, result.detail, self.clock() + delay
-                )
+                retry = partial(self.deliveries.defer_edit, stored.id, result, self.clock())
                 await _write(retry, destination)
                 return
             if result.status is SendStatus.BROKEN:
@@ -268,7 +252,7 @@ class Outbox:
                     destination,
                     result.detail,
                 )
-            await _write(partial(self.store.edit_done, stored.id), destination)
+            await _write(partial(self.deliveries.edit_done, stored.id), destination)
 
     def _told(
         self, message: OutgoingMessage, target: Destination | None, told: tuple[int, int]
@@ -277,52 +261,49 @@ class Outbox:
         for before it was sent is dropped when nothing came since (the message already
         says it all); one asked for during the send stays."""
         if target is not None and target.also_seen == "thread":
-            self.store.set_replied(message.alert_id, *told)
+            self.stories.set_replied(message.alert_id, *told)
         story = story_root(message.alert.story_key)
-        if self.store.told_counts(message.alert_id, story) == told:
-            self.store.edit_done(message.alert_id)
+        if self.stories.told_counts(message.alert_id, story) == told:
+            self.deliveries.edit_done(message.alert_id)
 
     async def _replies(self, destination: str, adapter: Adapter) -> None:
         """``also_seen = "thread"``: answer each alert with what is new under it (new
         sightings of its story, new notes) instead of redrawing it."""
-        for stored in self.store.due_edits(destination, self.clock()):
-            done_sightings, done_notes = self.store.replied(stored.id)
-            sightings = self.store.sightings(story_root(stored.alert.story_key))
-            notes = [text for _, text in self.store.notes(stored.id)]
+        for stored in self.deliveries.due_edits(destination, self.clock()):
+            done_sightings, done_notes = self.stories.replied(stored.id)
+            sightings = self.stories.sightings(story_root(stored.alert.story_key))
+            notes = [text for _, text in self.stories.notes(stored.id)]
             text = thread_reply_text(
                 [(s.source, s.title, s.link, s.seen_at) for s in sightings[done_sightings:]],
                 notes[done_notes:],
             )
             if text is None:
-                await _write(partial(self.store.edit_done, stored.id), destination)
+                await _write(partial(self.deliveries.edit_done, stored.id), destination)
                 continue
             result = await _attempt(
                 adapter.send_text(destination, text, reply_to=stored.remote_id),
                 f"answering alert {stored.id} in {destination}",
             )
             if result.status is not SendStatus.SENT:
-                delay = result.retry_after or timedelta(seconds=30)
                 if result.status is SendStatus.BROKEN:
                     log.warning("alert %s in %s: %s", stored.id, destination, result.detail)
-                    delay = BROKEN_RETRY
-                retry = partial(
-                    self.store.edit_retry, stored.id, result.detail, self.clock() + delay
-                )
+                retry = partial(self.deliveries.defer_reply, stored.id, result, self.clock())
                 await _write(retry, destination)
                 return
-            replied = partial(self.store.set_replied, stored.id, len(sightings), len(notes))
+            replied = partial(self.stories.set_replied, stored.id, len(sightings), len(notes))
             await _write(replied, destination)
-            await _write(partial(self.store.edit_done, stored.id), destination)
+            await _write(partial(self.deliveries.edit_done, stored.id), destination)
 
     def _record(self, message: OutgoingMessage, result: SendResult) -> bool:
         """Store the outcome; True when the destination may take the next alert now."""
-        now = self.clock()
-        if result.status is SendStatus.SENT:
-            self.store.mark_sent(message.alert_id, now, result.remote_id)
-            if self.store.clear_destination_broken(message.destination):
+        verdict = self.deliveries.record_send(
+            message.alert_id, message.destination, result, self.clock()
+        )
+        if verdict.state is State.SENT:
+            if verdict.recovered:
                 log.info("destination %s works again", message.destination)
             return True
-        if result.status is SendStatus.BROKEN:
+        if verdict.parked:
             log.error(
                 "destination %s is broken: %s (alert %s kept, retried in %s)",
                 message.destination,
@@ -330,23 +311,14 @@ class Outbox:
                 message.alert_id,
                 BROKEN_RETRY,
             )
-            self.store.mark_destination_broken(message.destination, result.detail, now)
-            self.store.mark_retry(message.alert_id, result.detail, now + BROKEN_RETRY)
             return False
-        attempts = self.store.attempts(message.alert_id)
-        delay = (
-            result.retry_after
-            if result.retry_after is not None
-            else min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 10)))
-        )
         log.warning(
             "alert %s to %s not sent (%s); next try in %ss",
             message.alert_id,
             message.destination,
             result.detail,
-            int(delay.total_seconds()),
+            int((verdict.retry_in or timedelta(0)).total_seconds()),
         )
-        self.store.mark_retry(message.alert_id, result.detail, now + delay)
         return False
 
     async def run(self, stop: asyncio.Event, idle: timedelta = timedelta(seconds=30)) -> None:
@@ -395,7 +367,7 @@ class Outbox:
             wait = idle
             try:
                 await self._deliver(destination)
-                upcoming = self.store.next_due_at(destination)
+                upcoming = self.deliveries.next_due_at(destination)
                 if upcoming is not None and self.adapter_for(destination) is not None:
                     wait = max(timedelta(seconds=0.05), min(idle, upcoming - self.clock()))
             except Exception:

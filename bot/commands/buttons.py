@@ -53,7 +53,7 @@ BUTTON_KINDS = ("ms", "mr", "un", "nm")
 
 async def press(ctx: BotContext, press: Press) -> PressOutcome:
     """Apply the button's mute (or undo it) in the chat where it was pressed, waiting
-    out another program's write lock on the database (bot/store.py)."""
+    out another program's write lock on the database (bot/store/connection.py)."""
 
     async def run() -> PressOutcome:
         return _press(ctx, press)

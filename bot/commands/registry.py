@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot import platforms
 from bot.commands import alerts, mutes, rules, search, sources, status
 from bot.commands.common import MAX_ARGS, UsageError, close_names
 from bot.commands.context import BotContext
@@ -52,6 +53,10 @@ async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
         "anything, /addsource and /removesource included. Each chat sees only its own "
         "alerts, rules and mutes."
     )
+    platform = platforms.find(inv.platform)
+    cannot = platform.cannot() if platform is not None else None
+    if cannot:  # what this platform cannot do, as it says itself
+        lines.append(f"Here: {cannot}.")
     return Reply("\n".join(lines), ephemeral=True)
 
 
@@ -243,7 +248,7 @@ async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
 
 
 async def _run_waiting_out_locks(ctx: BotContext, command: Command, inv: Invocation) -> Reply:
-    """Run the command, waiting out another program's write lock (bot/store.py)."""
+    """Run the command, waiting out another program's write lock (bot/store/connection.py)."""
     return await retry_locked_async(
         ctx.store,
         lambda: command.handler(ctx, inv),

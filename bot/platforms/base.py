@@ -65,6 +65,10 @@ class Capabilities:
     files: bool = False  # sends files (/stats charts, /export) and reads them (/import)
     edits: bool = False  # changes a sent alert ("also seen in", deletions) in place
 
+    @classmethod
+    def everything(cls) -> Capabilities:
+        return cls(commands=True, buttons=True, threads=True, files=True, edits=True)
+
     def missing(self) -> tuple[str, ...]:
         """What it cannot do, by name ("buttons", "files"), for /help and README."""
         return tuple(f.name for f in fields(self) if not getattr(self, f.name))
@@ -162,6 +166,10 @@ class Platform(ABC):
     destination_keys: tuple[str, ...] = ()  # [[destinations]] keys only this platform takes
     chats_key: str = "chats"  # the key of its section that lists served chats, for messages
     chat_noun: str = "chat"  # "channel", "room": "no Slack channel for desk"
+    # Opt-in defaults read from the platform's own section: the key listing admin user
+    # ids, the key listing chats served besides destinations' (None: none).
+    admins_key: str | None = None
+    served_key: str | None = None
 
     # -- settings ----------------------------------------------------------------------
 
@@ -183,18 +191,27 @@ class Platform(ABC):
 
     # -- who may do what ----------------------------------------------------------------
 
+    def listed(self, settings: Settings, key: str | None, value: object) -> bool:
+        """Whether ``value`` is in the list under ``key`` of this platform's section
+        (compared as text: 42 and "42" are one id)."""
+        listing = getattr(self.own(settings), key, ()) if key else ()
+        return value is not None and any(str(v) == str(value) for v in listing or ())
+
     def is_admin(self, settings: Settings, user_id: int | str) -> bool:
-        """Whether this user may do anything anywhere (e.g. ``[telegram] admins``)."""
-        return False
+        """Whether this user may do anything anywhere (e.g. ``[telegram] admins``); by
+        default, whether it is listed under ``admins_key``."""
+        return self.listed(settings, self.admins_key, user_id)
 
     def serves(self, settings: Settings, chat_id: int | str | None) -> bool:
         """Whether this chat is served besides its destinations' chats (e.g.
-        ``[telegram] chats``); the chats of destinations are served anyway."""
-        return False
+        ``[telegram] chats``; by default, listed under ``served_key``); the chats of
+        destinations are served anyway."""
+        return self.listed(settings, self.served_key, chat_id)
 
     def members_can_watch(self, settings: Settings) -> bool:
-        """Whether members of served chats may add rules and mutes there."""
-        return True
+        """Whether members of served chats may add rules and mutes there (by default,
+        the section's ``members_can_watch``, else yes)."""
+        return bool(getattr(self.own(settings), "members_can_watch", True))
 
     def is_private(self, chat_type: str | None) -> bool:
         """Whether a chat of this type is a private chat with the bot (a DM)."""
@@ -203,8 +220,11 @@ class Platform(ABC):
     # -- running ------------------------------------------------------------------------
 
     def wanted(self, settings: Settings, destinations: Sequence[Destination]) -> bool:
-        """Whether to connect at all: by default, when a destination posts here."""
-        return any(d.platform == self.name for d in destinations)
+        """Whether to connect at all: by default, when a destination posts here, or
+        its section lists admins or served chats (they may send commands)."""
+        own = self.own(settings)
+        listed = any(getattr(own, key, ()) for key in (self.admins_key, self.served_key) if key)
+        return listed or any(d.platform == self.name for d in destinations)
 
     @abstractmethod
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
@@ -212,8 +232,10 @@ class Platform(ABC):
         configured but cannot run (a token is missing), after logging why."""
 
     def cannot(self) -> str | None:
-        """What this platform cannot do, in a sentence for /help and README."""
+        """What this platform cannot do, in a sentence for /help and README; None when
+        it can do everything Dozor offers."""
         missing = self.can.missing()
         if not missing:
             return None
-        return f"{self.title} has no {', '.join(missing)}"
+        names = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} or {missing[-1]}"
+        return f"{self.title} has no {names}; alerts arrive all the same"

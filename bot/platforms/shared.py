@@ -59,6 +59,17 @@ def parse_command(text: str) -> CommandText:
 
 
 @dataclass(frozen=True)
+class TextPart:
+    """One part of a plain message as ``send_text`` split it: the buttons go under
+    the first part only; ``reply_to`` is the message the whole answers."""
+
+    text: str
+    buttons: tuple[Button, ...]
+    reply_to: str | None
+    first: bool
+
+
+@dataclass(frozen=True)
 class Redraw:
     """A pressed alert to draw again: the alert and every note now under it."""
 
@@ -112,15 +123,8 @@ class ChatAdapter:
         """Post the alert as plain text (its markup was refused); its message id."""
         raise NotImplementedError
 
-    async def post_text(
-        self,
-        d: Destination,
-        chunk: str,
-        buttons: tuple[Button, ...],
-        reply_to: str | None,
-        first: bool,
-    ) -> str:
-        """Post one part of a plain message (``first``: the first part); its id."""
+    async def post_text(self, d: Destination, part: TextPart) -> str:
+        """Post one part of a plain message; its id."""
         raise NotImplementedError
 
     async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
@@ -204,7 +208,10 @@ class ChatAdapter:
             for chunk in self.split(text):
                 await self.pacer.wait(key)
                 try:
-                    remote = await self.post_text(d, chunk, buttons, reply_to, first is None)
+                    part = TextPart(
+                        chunk, buttons if first is None else (), reply_to, first is None
+                    )
+                    remote = await self.post_text(d, part)
                 except self.errors as exc:
                     return self.failure(d, exc)
                 finally:

@@ -6,7 +6,7 @@ and mentions as commands (slack-bolt; ``adapter.py``), the ``[slack]`` section a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.platforms.base import (
@@ -24,37 +24,20 @@ from bot.platforms.slack.render import LIMITS
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.configread import Reader
-    from bot.model import Destination
 
 log = logging.getLogger("dozor")
 
 
 class SlackPlatform(Platform):
-    name = "slack"
-    title = "Slack"
-    limits = LIMITS
-    can = Capabilities(commands=True, buttons=True, threads=True, files=True, edits=True)
+    name, title, chat_noun = "slack", "Slack", "channel"
+    limits, can = LIMITS, Capabilities.everything()
     section = Section("slack", own_settings.KEYS, own_settings.parse)
-    default = own_settings.SlackSettings()
-    destination_keys = own_settings.DESTINATION_KEYS
-    chats_key = "channels"
-    chat_noun = "channel"
 
     def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
         return own_settings.parse_destination(r, table, where)
 
-    def is_admin(self, settings: Settings, user_id: int | str) -> bool:
-        return str(user_id) in self.own(settings).admins
-
-    def serves(self, settings: Settings, chat_id: int | str | None) -> bool:
-        return str(chat_id) in self.own(settings).channels
-
-    def members_can_watch(self, settings: Settings) -> bool:
-        return bool(self.own(settings).members_can_watch)
-
-    def wanted(self, settings: Settings, destinations: Sequence[Destination]) -> bool:
-        own = self.own(settings)
-        return super().wanted(settings, destinations) or bool(own.channels or own.admins)
+    default, destination_keys = own_settings.SlackSettings(), own_settings.DESTINATION_KEYS
+    admins_key, chats_key, served_key = "admins", "channels", "channels"
 
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         own = self.own(settings)

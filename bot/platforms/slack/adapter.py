@@ -22,6 +22,10 @@ signature and timestamp checked by bolt.  Only the workspace the bot token belon
 (auth.test's ``team_id``) is served: a request from any other is refused.  Tokens come
 from ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN`` and ``SLACK_SIGNING_SECRET`` and are never
 logged.
+
+The lookup, pacing, plain-text fallback and error mapping around each send are
+``bot.platforms.shared.ChatAdapter``'s; this module says how to post with slack-bolt
+and what each of its errors means.
 """
 
 from __future__ import annotations
@@ -50,10 +54,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import alert_buttons, dispatch, press
 from bot.commands.buttons import BUTTON_KINDS
 from bot.commands.context import BotContext
-from bot.commands.types import Button, Invocation, Press, Reply
+from bot.commands.types import Invocation, Press, Reply
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.pacing import Pacer
-from bot.platforms.shared import ChatAdapter, parse_command, pressed_alert
+from bot.platforms.shared import ChatAdapter, TextPart, parse_command, pressed_alert
 from bot.platforms.slack.render import (
     LIMITS,
     slack_blocks,
@@ -252,19 +256,12 @@ class SlackAdapter(ChatAdapter):
         posted = await self._post(d, _plain(message, fallback), None)
         return str(posted["ts"])
 
-    async def post_text(
-        self,
-        d: Destination,
-        chunk: str,
-        buttons: tuple[Button, ...],
-        reply_to: str | None,
-        first: bool,
-    ) -> str:
+    async def post_text(self, d: Destination, part: TextPart) -> str:
         blocks = None
-        if buttons and first:
-            section = {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(chunk)}}
-            blocks = with_buttons([section], buttons)
-        posted = await self._post(d, slack_escape(chunk), blocks, thread_ts=reply_to)
+        if part.buttons:
+            text = {"type": "mrkdwn", "text": slack_escape(part.text)}
+            blocks = with_buttons([{"type": "section", "text": text}], part.buttons)
+        posted = await self._post(d, slack_escape(part.text), blocks, thread_ts=part.reply_to)
         return str(posted["ts"])
 
     async def _post(

@@ -6,8 +6,8 @@ markup (``render.py``)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.platforms.base import (
@@ -38,17 +38,15 @@ def _as_int(value: int | str | None) -> int | None:
 
 
 class TelegramPlatform(Platform):
-    name = "telegram"
-    title = "Telegram"
-    limits = LIMITS
-    can = Capabilities(commands=True, buttons=True, threads=True, files=True, edits=True)
+    name, title, chat_noun = "telegram", "Telegram", "chat"
+    limits, can = LIMITS, Capabilities.everything()
     section = Section("telegram", own_settings.KEYS, own_settings.parse)
-    default = own_settings.TelegramSettings()
-    destination_keys = own_settings.DESTINATION_KEYS
-    chats_key = "chats"
 
     def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
         return own_settings.parse_destination(r, table, where)
+
+    default, destination_keys = own_settings.TelegramSettings(), own_settings.DESTINATION_KEYS
+    admins_key, chats_key, served_key = "admins", "chats", "chats"
 
     def complete(self, destination: Destination) -> Destination:
         """``chat_id`` and ``thread_id`` as numbers, from the address and the thread."""
@@ -58,19 +56,6 @@ class TelegramPlatform(Platform):
         }
         kept = tuple((k, v) for k, v in destination.options if k not in derived)
         return replace(destination, options=(*tuple(derived.items()), *kept))
-
-    def is_admin(self, settings: Settings, user_id: int | str) -> bool:
-        return _as_int(user_id) in self.own(settings).admins
-
-    def serves(self, settings: Settings, chat_id: int | str | None) -> bool:
-        return _as_int(chat_id) in self.own(settings).chats
-
-    def members_can_watch(self, settings: Settings) -> bool:
-        return bool(self.own(settings).members_can_watch)
-
-    def wanted(self, settings: Settings, destinations: Sequence[Destination]) -> bool:
-        own = self.own(settings)
-        return super().wanted(settings, destinations) or bool(own.chats or own.admins)
 
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         token = wiring.environ.get("TELEGRAM_BOT_TOKEN", "").strip()

@@ -13,6 +13,10 @@ turns every Bot API answer into a ``SendResult`` the outbox acts on:
 Inbound, commands and button presses become neutral ``Invocation``s and ``Press``es for
 ``bot.commands``; replies go back as plain text (no markup to escape).  The token comes
 from ``TELEGRAM_BOT_TOKEN`` and is never logged.
+
+The lookup, pacing, plain-text fallback and error mapping around each send are
+``bot.platforms.shared.ChatAdapter``'s; this module says how to post with python-telegram-bot
+and what each of its errors means.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from bot.commands import COMMANDS, alert_buttons, dispatch, press
 from bot.commands.context import BotContext
 from bot.commands.types import Button, Invocation, Press
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
-from bot.platforms.shared import ChatAdapter, parse_command, pressed_alert
+from bot.platforms.shared import ChatAdapter, TextPart, parse_command, pressed_alert
 from bot.platforms.telegram.render import LIMITS, TELEGRAM_LIMIT, split_text, telegram_html
 from bot.platforms.telegram.settings import TelegramSettings
 from bot.render import plain_alert
@@ -213,21 +217,14 @@ class TelegramAdapter(ChatAdapter):
         )
         return str(sent.message_id)
 
-    async def post_text(
-        self,
-        d: Destination,
-        chunk: str,
-        buttons: tuple[Button, ...],
-        reply_to: str | None,
-        first: bool,
-    ) -> str:
+    async def post_text(self, d: Destination, part: TextPart) -> str:
         sent = await self.app.bot.send_message(
-            text=chunk,
+            text=part.text,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
-            reply_markup=keyboard(buttons) if first else None,
+            reply_markup=keyboard(part.buttons),
             reply_parameters=(
-                ReplyParameters(int(reply_to), allow_sending_without_reply=True)
-                if reply_to is not None and first
+                ReplyParameters(int(part.reply_to), allow_sending_without_reply=True)
+                if part.reply_to is not None and part.first
                 else None
             ),
             **self._where(d),
