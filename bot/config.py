@@ -379,7 +379,7 @@ def _sources(r: _Reader, raw: Any, got: _Parsed) -> tuple[Source, ...]:
         r.error("polling.min_interval", "is longer than polling.max_interval")
     own = _kind_settings(got)
     kinds = watchers.kinds()
-    with_channels = [w.kind for w in watchers.WATCHERS if w.channel_url("x", own(w.kind))]
+    with_channels = [w.kind for w in watchers.WATCHERS if w.channels]
     options = _expand_options(own)
     sources: list[Source] = []
     seen: dict[str, str] = {}
@@ -426,8 +426,9 @@ def _sources(r: _Reader, raw: Any, got: _Parsed) -> tuple[Source, ...]:
             r.error(f"{where}.channel", "give either url or channel, not both")
         elif channel is not None:
             watcher = watchers.find(kind)
-            url = watcher.channel_url(channel, own(kind)) if watcher is not None else None
-            if url is None:
+            if watcher is not None and watcher.channels:
+                url = watcher.channel_url(channel, own(kind))
+            else:
                 only = " or ".join(f'"{k}"' for k in with_channels)
                 r.error(f"{where}.channel", f'only for kind = {only}, not "{kind}"')
         note_edits = r.get(t, where, "note_edits", _boolean, False, "true or false")

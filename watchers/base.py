@@ -11,7 +11,8 @@ module knows the kind:
 
 - its config section (``section``: a table like ``[tme]``, its keys, a parser that
   reports located problems through ``bot.configread.Reader``), and whether a
-  ``[[sources]]`` table's ``channel`` names one of its sources (``channel_url``);
+  ``[[sources]]`` table's ``channel`` names one of its sources (``channels``,
+  ``channel_url``);
 - the short forms that name one of its sources: a name (``@rian_ru``, ``r/syria``:
   ``expand_name``) or an address (``t.me/rian_ru``: ``expand_link``);
 - what it needs from the environment (``needs``) and whether a chat-added source's
@@ -85,16 +86,17 @@ class Watcher(ABC):
     about: str = ""  # "a public Telegram channel, read from its web preview" (/addsource)
     section: Section | None = None  # its config table; None: it has none
     default: Any = None  # its settings when the table is absent
+    channels: bool = False  # a [[sources]] table's ``channel`` names a source (channel_url)
     open_address: bool = False  # a chat-added source's URL is what the user typed
     push: bool = False  # items arrive by themselves (``stream``), nothing is polled
     baseline: bool = True  # a source's first batch is only recorded (what was there)
 
     # -- naming a source -------------------------------------------------------------
 
-    def channel_url(self, channel: str, own: Any) -> str | None:
-        """The URL of the source a ``[[sources]]`` table's ``channel`` names; None:
-        this kind has no channels."""
-        return None
+    def channel_url(self, channel: str, own: Any) -> str:
+        """The URL of the source a ``[[sources]]`` table's ``channel`` names (for a
+        kind with ``channels``)."""
+        raise NotImplementedError(f"{self.kind} sources have no channels")
 
     def expand_name(self, text: str, options: Mapping[str, Any]) -> Expanded | None:
         """The source a short name names (``@rian_ru``, ``r/syria``): None if the text is

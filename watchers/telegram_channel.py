@@ -634,6 +634,7 @@ class TelegramWatcher(Watcher):
     about = "a public Telegram channel, read from its web preview"
     section = Section("tme", TME_KEYS, parse_settings)
     default = TmeSettings()
+    channels = True
 
     def channel_url(self, channel: str, own: TmeSettings) -> str:
         return f"{own.base_url}/s/{channel}"

@@ -366,6 +366,7 @@ class VkWatcher(Watcher):
     about = "a VK wall, read through the VK API"
     section = Section("vk", VK_KEYS, parse_settings)
     default = VkSettings()
+    channels = True
 
     def channel_url(self, channel: str, own: VkSettings) -> str:
         return f"https://vk.com/{channel}"
