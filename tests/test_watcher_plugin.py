@@ -137,7 +137,7 @@ def test_its_problems_are_located_as_any_others(tmp_path: Path, wire: WireWatche
         'sources[1].channel: only for kind = "telegram" or "vk" or "wire", not "rss"',
         found[4],
     ]
-    assert found[4].startswith('sources[2].watch: expected what to watch, as /addsource')
+    assert found[4].startswith("sources[2].watch: expected what to watch, as /addsource")
 
 
 def test_its_short_forms_and_no_others(wire: WireWatcher) -> None:
