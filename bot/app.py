@@ -36,6 +36,7 @@ from bot.model import Rule
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 from bot.platforms.base import Adapter, Unavailable, Wiring
+from bot.reach import cannot_connect, connected, no_token
 from bot.scheduler import Poller, PollReport, Streams, start_scheduler
 from bot.schedules import DigestSchedule
 from bot.store import LOOP_BUSY_MS, Store
@@ -178,6 +179,7 @@ class App:
                 adapter = platform.connect(self.settings, wiring)
             except Unavailable as why:
                 self._unavailable[platform.name] = str(why)
+                no_token(self.store, platform.name, why.missing, self.clock())
                 continue
             self._made[platform.name] = self.adapters[platform.name] = adapter
 
@@ -242,12 +244,17 @@ class App:
                 await adapter.start(listen=listen)
             except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
                 platform = platforms.find(name)
+                title = platform.title if platform else name
+                why = cannot_connect(self.store, name, exc, self.clock(), self.environ)
                 log.error(
-                    "%s: cannot connect (%s); alerts for it wait in the outbox",
-                    platform.title if platform else name,
-                    exc,
+                    "%s: %s; alerts for it wait in the outbox (dozor status shows it)",
+                    title,
+                    why,
                 )
                 self.adapters.pop(name, None)
+                self._unavailable[name] = f"as {title} {why}"
+            else:
+                connected(self.store, name, self.clock())
 
     async def run_once(self) -> RunSummary:
         await self.connect(listen=False)
@@ -259,13 +266,16 @@ class App:
         sources = self.context.sources()
         off = {h.name for h in self.store.source_health() if h.disabled_reason}
         disabled = [s for s in sources if not s.enabled or s.name in off]
+        due = self.store.next_check_at()  # after a restart: sources polled lately wait
         log.info(
-            "Dozor is watching %d sources (%d disabled) with %d rules; alerts go to %s; store %s",
+            "Dozor is watching %d sources (%d disabled) with %d rules; alerts go to %s; "
+            "store %s; first poll %s",
             len(sources) - len(disabled),
             len(disabled),
             len(self.rules),
             ", ".join(d.name for d in self.context.destinations()) or "nowhere",
             self.settings.storage.path,
+            f"at {due:%H:%M} UTC" if due and due > self.clock() else "now",
         )
         if not await _unless(stop, self.connect(listen=True)):
             return

@@ -2,7 +2,8 @@
 
     dozor run    [--config FILE] [--once] poll, match and deliver (until stopped, or once)
     dozor check  --config FILE            validate the config and rule files, list every problem
-    dozor status --config FILE            each source's health and the outbox, from the store
+    dozor status --config FILE            each source's health, each destination up or down
+                                          (and why), the outbox: from the store
     dozor chat   --config FILE            type chat commands (/help, /watch ...) at the console
     dozor stats  --config FILE            alerts per day as a PNG chart, and the top sources
     dozor sources import FILE.opml | export   move the feed list in and out as OPML
@@ -46,6 +47,7 @@ from bot.logs import setup_logging
 from bot.matching import QueryError, RuleFiles, TermError
 from bot.model import Rule
 from bot.platforms.console.chat import run_chat
+from bot.reach import destinations as destinations_reach
 from bot.store import Store
 from watchers.opml import OpmlError, OpmlFeed, read_opml, write_opml
 
@@ -245,6 +247,12 @@ def import_opml(settings: Settings, file: Path) -> int:
         if feed.url in imported:
             skipped.append(f"{feed.title or feed.name}: twice in the file")
             continue
+        if not feed.url.startswith(("http://", "https://")):  # a file: sample, say
+            skipped.append(
+                f"{feed.title or feed.name}: not an http(s) feed ({feed.url}); "
+                "add it to the config by hand"
+            )
+            continue
         name = unique_name(feed.name, names, key=str)
         names.add(name)
         imported.add(feed.url)
@@ -259,7 +267,11 @@ def import_opml(settings: Settings, file: Path) -> int:
     for line in skipped:
         print(f"{file}: skipped {line}", file=sys.stderr)
     if not added:
-        print(f"{file}: {len(feeds)} feeds, all already in {settings.config_path}")
+        there = sum(1 for f in feeds if f.url in known)
+        if there == len(feeds):
+            print(f"{file}: {_count(feeds, 'feed')}, all already in {settings.config_path}")
+        else:
+            print(f"{file}: {_count(feeds, 'feed')}, none added ({there} already there)")
         return 0
     original = settings.config_path.read_text(encoding="utf-8")
     header = f"\n# --- imported from {file.name} ({len(blocks)} feeds) ---\n"
@@ -357,6 +369,10 @@ def status_command(settings: Settings, out: TextIO) -> int:
                 state = "not polled yet"
             nxt = f"; next check in {_until(now, h.next_check_at)}" if h.next_check_at else ""
             print(f"  {h.name}: {state}; {h.items_seen} items seen{nxt}", file=out)
+        targets = [*settings.destinations, *store.chat_destinations()]
+        print(f"Destinations ({len(targets)}):", file=out)
+        for reach in destinations_reach(store, targets, now):
+            print(f"  {reach.line()}", file=out)
         counts = store.outbox_counts()
         broken = store.broken_destinations()
         print("Outbox:", file=out)

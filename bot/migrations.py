@@ -318,7 +318,13 @@ def _m9_search(db: sqlite_utils.Database) -> None:
     )
 
 
-def _m10_addresses(db: sqlite_utils.Database) -> None:
+def _m10_platform_state(db: sqlite_utils.Database) -> None:
+    """Why a chat platform cannot be used (no token set, cannot connect: reason), since
+    when; ``reason`` null: it connected (bot/reach.py)."""
+    db["platform_state"].create({"platform": str, "reason": str, "since": str}, pk="platform")
+
+
+def _m11_addresses(db: sqlite_utils.Database) -> None:
     """Destinations as platform-neutral addresses: the chat (channel, room) id and its
     topic or thread as text, whatever the platform; the platform is the row's ``kind``,
     recorded, never guessed from the id's type.  Older rows keep their chat_id and
@@ -343,5 +349,6 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m7_replies,
     _m8_story_index,
     _m9_search,
-    _m10_addresses,
+    _m10_platform_state,
+    _m11_addresses,
 ]

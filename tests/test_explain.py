@@ -4,6 +4,8 @@ what they list is what the matcher matches."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.cli import main
@@ -142,3 +144,14 @@ async def test_chat_test_forms_lists_the_forms_and_warnings(testbot: ChatBot) ->
 def test_render_counts_terms_forms_and_warnings() -> None:
     text = render(explain_query("Сири* OR Сирия"))
     assert text.splitlines()[-1] == "2 terms, 5 forms, 1 warning"
+
+
+def test_the_words_a_prefix_begins_all_begin_so() -> None:
+    """The first-hour walk (issue 15): `dozor explain "погиб*"` listed гибкий and
+    гибельный among "the dictionary's words that begin so" (from погибче, погибельнее)."""
+    (term,) = explain_query("погиб*")
+    (word,) = term.words
+    (listed,) = [n for n in word.notes if n.startswith("the dictionary's words")]
+    words = re.sub(r" and \d+ more$", "", listed.split(": ", 1)[1]).split(", ")
+    assert words[:3] == ["погиб", "погибать", "погибель"], words  # the words first
+    assert all(w.startswith("погиб") for w in words), words

@@ -7,7 +7,7 @@ import io
 import logging
 import re
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,10 @@ from bot.app import App
 from bot.cli import load_rules, main, status_command
 from bot.config import load_config
 from bot.logs import setup_logging
+from bot.matching.query import without_comments
 from bot.platforms.console.chat import run_chat
 from bot.store import Store
+from tests.chatbot import ChatBot
 from tests.waiting import until
 
 CONSOLE = '[[destinations]]\nname = "console"\nkind = "console"\n'
@@ -125,6 +127,7 @@ async def test_run_says_where_its_store_is_and_a_line_per_poll_cycle(
             await asyncio.wait_for(runner, 30)
     start = next(r.getMessage() for r in caplog.records if "Dozor is watching" in r.getMessage())
     assert "1 sources (1 disabled)" in start and str(tmp_path / "dozor.db") in start
+    assert start.endswith("; first poll now"), start
     cycle = next(r.getMessage() for r in caplog.records if "polled 1 source" in r.getMessage())
     assert re.fullmatch(r"polled 1 source, \d+ new, next \d\d:\d\d", cycle), cycle
 
@@ -201,3 +204,44 @@ async def test_the_waiting_alerts_warning_names_the_real_cause(
         "they will be sent when it is"
     ) in caplog.text
     assert "not configured now" not in caplog.text
+
+
+async def test_rules_shows_a_query_without_its_comments(testbot: ChatBot) -> None:
+    """The first-hour walk: /rules showed "... OR KIA # c…", a comment of the rule file
+    cut short, in the middle of the query."""
+    text = (await testbot.command("/rules")).text  # the console: every rule
+    line = next(x for x in text.splitlines() if x.startswith("- wagner-casualties-en "))
+    assert "#" not in line and "case is ignored" not in line, line
+    assert "OR wounded OR KIA OR" in line, line
+    assert without_comments('a # one\nOR "b # c" # two') == 'a \nOR "b # c" '
+
+
+async def test_a_restart_says_when_its_first_poll_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first-hour walk: after a restart the sources polled minutes ago are not due,
+    and "Dozor is watching ..." was followed by minutes of silence."""
+    caplog.set_level(logging.INFO)
+    settings = load_config(sample_config(tmp_path))
+    rules, _ = load_rules(settings)
+    async with App(settings, rules, stream=io.StringIO()) as app:
+        await app.run_once()  # every source polled: none is due for a while
+    stop = asyncio.Event()
+    stop.set()
+    async with App(settings, rules, stream=io.StringIO()) as app:
+        await app.run_forever(stop)  # says what it watches, then stops
+    start = next(r.getMessage() for r in caplog.records if "Dozor is watching" in r.getMessage())
+    assert re.search(r"; first poll at \d\d:\d\d UTC$", start), start
+
+
+async def test_sources_says_when_an_old_last_item_was_not_how_many_days_ago(
+    testbot: ChatBot,
+) -> None:
+    """The first-hour walk: the bundled samples' last items were "731d4h21m ago"."""
+    from tests.test_commands import from_source
+
+    testbot.poll("ria", from_source("ria"))
+    testbot.clock.advance(timedelta(days=731, hours=4))
+    sources = (await testbot.command("/sources", chat=testbot.DESK)).text
+    ria = next(line for line in sources.splitlines() if line.startswith("- ria "))
+    assert re.search(r"; last item 2024-12-0\d \d\d:\d\d UTC;", ria), ria

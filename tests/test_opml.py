@@ -139,3 +139,39 @@ def test_export_keeps_every_source_and_import_names_what_it_skipped(
     assert rybar.kind == "telegram" and rybar.enabled
     meduza = next(s for s in settings.sources if s.name == "meduza")
     assert not meduza.enabled
+
+
+def test_a_file_feed_is_named_on_import_and_the_round_trip_counts_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first-hour walk (issue 15): export wrote 14 sources, import of that file read
+    "10 feeds, all already in config.toml": the 4 file: samples were dropped unsaid."""
+    sample = tmp_path / "sample.rss"
+    sample.write_text("<rss/>", "utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[sources]]\nname = "meduza-ru"\nurl = "https://meduza.io/rss/all"\n'
+        '[[sources]]\nname = "sample"\nurl = "file:sample.rss"\n'
+        '[[destinations]]\nname = "console"\nkind = "console"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.opml"
+    assert main(["sources", "export", "--config", str(config), "-o", str(out)]) == 0
+    assert "wrote 2 sources" in capsys.readouterr().err
+    assert main(["sources", "import", str(out), "--config", str(config)]) == 0
+    printed = capsys.readouterr()
+    assert f"{out}: 2 feeds, all already in {config}" in printed.out
+    assert "skipped sample: already there as sample" in printed.err
+
+    other = tmp_path / "other.opml"
+    other.write_text(
+        '<opml version="2.0"><body><outline text="notes" xmlUrl="file:///etc/notes.rss"/>'
+        "</body></opml>",
+        "utf-8",
+    )
+    before = config.read_text("utf-8")
+    assert main(["sources", "import", str(other), "--config", str(config)]) == 0
+    printed = capsys.readouterr()
+    assert "skipped notes: not an http(s) feed (file:///etc/notes.rss)" in printed.err
+    assert "1 feed, none added (0 already there)" in printed.out
+    assert config.read_text("utf-8") == before

@@ -158,7 +158,7 @@ def test_the_migration_indexes_a_store_that_has_items(tmp_path: Path) -> None:
     """A store from before the index (schema 8) with items: opening it builds the index,
     oldest first; items stored afterwards are indexed as they come."""
     path = tmp_path / "old.db"
-    before = [m.__name__ for m in MIGRATIONS].index("_m9_search")
+    before = [m.__name__ for m in MIGRATIONS].index("_m9_search")  # later ones may follow
     with sqlite3.connect(path) as conn:
         db = sqlite_utils.Database(conn)
         for migration in MIGRATIONS[:before]:

@@ -1,7 +1,9 @@
 """OPML in and out: move a feed list between Dozor and other readers.
 
 Pure functions.  ``read_opml`` accepts what feed readers export (nested outlines,
-``xmlUrl``/``xmlurl``, folders as tags, ``category="a,b"``) and never raises on bad
+``xmlUrl``/``xmlurl``, folders as tags, ``category="a,b"``; an outline with an xmlUrl
+is a feed whatever its scheme, so a caller that takes only http(s) can name what it
+skips) and never raises on bad
 input except ``OpmlError`` with a message for a person; ``write_opml`` keeps each
 source's name (``text``/``title``) and tags (``category``).  Parsing uses the
 standard library with entity expansion and DTDs refused (defusedxml-style), so an
@@ -77,7 +79,7 @@ def read_opml(data: bytes) -> list[OpmlFeed]:
             attrs = {k.lower(): v for k, v in outline.attrib.items()}
             title = (attrs.get("title") or attrs.get("text") or "").strip()
             url = (attrs.get("xmlurl") or "").strip()
-            if url.startswith(("http://", "https://")):
+            if url:  # any scheme: the caller says why it cannot take a file: feed
                 categories = tuple(
                     t.strip().strip("/") for t in attrs.get("category", "").split(",") if t.strip()
                 )

@@ -65,7 +65,13 @@ def span(delta: timedelta) -> str:
 
 
 def ago(now: datetime, then: datetime | None) -> str:
-    return "never" if then is None else f"{span(now - then)} ago"
+    """ "3h5m ago"; past a week the moment itself ("2024-12-03 07:08 UTC", not "731d4h
+    ago"); "never"."""
+    if then is None:
+        return "never"
+    if now - then > timedelta(days=7):
+        return f"{then:%Y-%m-%d %H:%M} UTC"
+    return f"{span(now - then)} ago"
 
 
 def moment(when: datetime, now: datetime) -> str:

@@ -155,7 +155,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "status",
         "/status",
-        "sources ok and failing, outbox, broken destinations, last poll, uptime, version",
+        "sources ok and failing, outbox, destinations down (and why) or broken, last poll, "
+        "uptime, version",
         status.status,
         Access.READ,
     ),

@@ -49,6 +49,7 @@ from bot.matching import Matcher, check_term, normalize_term, rule_from_query
 from bot.matching import QueryError as LanguageError
 from bot.matching.explain import explain_rule
 from bot.matching.explain import render as render_forms
+from bot.matching.query import without_comments
 from bot.model import Item, Match, Rule
 from bot.store import ChatRule
 
@@ -173,7 +174,7 @@ def describe(rule: Rule, limit: int = 0) -> str:
 
     parts = []
     if rule.query.strip():
-        query = " ".join(rule.query.split())
+        query = " ".join(without_comments(rule.query).split())
         parts.append(f"query: {shorten(query, 20 * limit) if limit else query}")
     if rule.all:
         parts.append(f"all of: {terms(rule.all)}")

@@ -193,7 +193,7 @@ async def import_sources(ctx: BotContext, inv: Invocation) -> Reply:
     except OpmlError as exc:
         return Reply(f"cannot import that file: {exc}")
     if not feeds:
-        return Reply("that OPML file lists no feeds (outlines with an http(s) xmlUrl)")
+        return Reply("that OPML file lists no feeds (outlines with an xmlUrl)")
     sources = ctx.sources()
     known = {s.url.rstrip("/") for s in sources}
     taken = {s.name for s in sources}

@@ -1,6 +1,8 @@
 """/status and /stats: the bot's health at a glance, from the store and the live context.
 
-In a chat both show that chat's part of what names chats (broken destinations, the
+/status shows each destination that is down and why (bot/reach.py: no token set,
+cannot connect) and each broken one.
+In a chat both show that chat's part of what names chats (destinations, the
 alerts /stats counts by rule); an admin's private chat with the bot shows every chat's.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+from bot import reach
 from bot.commands.common import UsageError, ago, plural, span
 from bot.commands.context import BotContext
 from bot.commands.permissions import chat_destinations, sees_every_chat
@@ -46,7 +49,7 @@ async def status(ctx: BotContext, inv: Invocation) -> Reply:
         if counts[k] or k in ("ok", "failing")
     ]
     broken = ctx.store.broken_destinations()
-    elsewhere = 0
+    elsewhere, here = 0, None
     if not sees_every_chat(ctx, inv):  # other chats' names and troubles are theirs
         here = set(chat_destinations(ctx, inv.chat))
         elsewhere = len(broken.keys() - here)
@@ -61,6 +64,14 @@ async def status(ctx: BotContext, inv: Invocation) -> Reply:
         f"Last poll: {ago(now, last_poll)}",
         f"Outbox: {plural(ctx.store.outbox_depth(), 'alert')} waiting to be sent",
     ]
+    down = [
+        r
+        for r in reach.destinations(ctx.store, ctx.destinations(), now)
+        if r.is_down and (here is None or r.destination.name in here)
+    ]
+    if down:
+        lines.append(f"Destinations down ({len(down)}):")
+        lines += [f"- {r.line()}" for r in down]
     if broken:
         lines.append(f"Broken destinations ({len(broken)}):")
         lines += [f"- {name}: {reason}" for name, reason in sorted(broken.items())]

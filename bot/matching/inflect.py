@@ -319,12 +319,19 @@ def readings(word: str) -> list[tuple[str, str, bool]]:
 
 def dictionary_words(prefix: str, limit: int = 50_000) -> list[str]:
     """Russian dictionary forms (lemmas) of the words that begin with ``prefix``, sorted,
+    then the forms whose lemma does not begin so (погибче, of гибкий), sorted,
     looking at the first ``limit`` word forms (for people: what a prefix term matches)."""
     ru = analyzer("ru")
     prefix = prefix.casefold().replace("ё", "е")
     lemmas: set[str] = set()
+    others: set[str] = set()  # погибче is "по-" + гибче (of гибкий): the form begins so
     for n, form in enumerate(ru.dictionary.words.iterkeys(prefix)):
         if n >= limit:
             break
-        lemmas.update(p.normal_form.replace("ё", "е") for p in ru.parse(form)[:1])
-    return sorted(lemmas)
+        for parse in ru.parse(form)[:1]:
+            lemma = parse.normal_form.replace("ё", "е")
+            if lemma.startswith(prefix):
+                lemmas.add(lemma)
+            else:
+                others.add(form)
+    return sorted(lemmas) + sorted(others - lemmas)

@@ -271,6 +271,7 @@ class _Lexer:
     def __init__(self, text: str):
         self.text = text
         self.tokens: list[_Token] = []
+        self.comments: list[tuple[int, int]] = []  # (start, end) of each "# ..." comment
         self._run()
 
     def error(self, message: str, position: int) -> QueryError:
@@ -284,6 +285,7 @@ class _Lexer:
                 i += 1
             elif ch == "#" and (i + 1 == n or text[i + 1].isspace()):
                 end = text.find("\n", i)  # "# ..." comments to the end of the line
+                self.comments.append((i, n if end < 0 else end))
                 i = n if end < 0 else end
             elif ch in "()":
                 self.tokens.append(_Token(ch, ch, i))
@@ -548,6 +550,20 @@ def _proximate(node: Node) -> bool:
     if isinstance(node, Or):
         return all(_proximate(i) for i in node.items)
     return False
+
+
+def without_comments(text: str) -> str:
+    """The query as written, less its "# ..." comments (for showing it on one line);
+    the text itself when it does not parse."""
+    try:
+        comments = _Lexer(text).comments
+    except QueryError:
+        return text
+    kept, at = [], 0
+    for start, end in comments:
+        kept.append(text[at:start])
+        at = end
+    return "".join(kept) + text[at:]
 
 
 def parse_query(text: str) -> Query:

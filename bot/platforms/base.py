@@ -101,7 +101,12 @@ class Address:
 class Unavailable(Exception):
     """The platform is configured but cannot connect (a token is not set): its alerts
     wait in the outbox.  The message completes "alerts wait ..." in /status, e.g.
-    "as TELEGRAM_BOT_TOKEN is not set"."""
+    "as TELEGRAM_BOT_TOKEN is not set"; ``missing`` names the variables not set, which
+    ``dozor status`` shows ("down: no token set (TELEGRAM_BOT_TOKEN)")."""
+
+    def __init__(self, why: str, missing: Sequence[str] = ()):
+        super().__init__(why)
+        self.missing = tuple(missing)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ It keeps what must survive a restart, one module per concern, in pipeline order:
                    destinations, and how each delivery moves from state to state
     alerts.py      reads of the alerts log (commands, status, stats)
     chats.py       what chat commands added: rules, mutes, destinations
+    reach.py       why a chat platform is down, and since when
     rows.py        how rows become model values (times, alerts as JSON)
 
 ``Store`` is the facade: ``store.deliveries``, ``store.sources`` ... are the
@@ -35,6 +36,7 @@ from bot.store.connection import (
     retry_locked_async,
 )
 from bot.store.deliveries import TRANSITIONS, Deliveries, IllegalTransition, Move, State, Verdict
+from bot.store.reach import Reach
 from bot.store.rows import (
     ITEM_TEXT_KEPT,
     StoredAlert,
@@ -82,6 +84,7 @@ class Store(Connection):
         self.stories = Stories(db)
         self.alerts = Alerts(db)
         self.deliveries = Deliveries(db)
+        self.reach = Reach(db)
         # the flat names, each a concern's method
         # sources
         self.sync_sources = self.sources.sync_sources
@@ -169,3 +172,7 @@ class Store(Connection):
         self.notice = self.deliveries.notice
         self.mark_notice_sent = self.deliveries.mark_notice_sent
         self.noticed_since = self.deliveries.noticed_since
+        # reach
+        self.mark_platform_down = self.reach.mark_platform_down
+        self.mark_platform_up = self.reach.mark_platform_up
+        self.platform_states = self.reach.platform_states

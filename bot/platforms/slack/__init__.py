@@ -58,7 +58,7 @@ class SlackPlatform(Platform):
                 own.mode,
                 " and ".join(missing) + (" is" if len(missing) == 1 else " are"),
             )
-            raise Unavailable(f"as {' and '.join(missing)} not set")
+            raise Unavailable(f"as {' and '.join(missing)} not set", missing)
         from bot.platforms.slack.adapter import SlackAdapter
 
         return SlackAdapter(token, app_token, secret, own, wiring.context)

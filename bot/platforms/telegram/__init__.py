@@ -64,7 +64,7 @@ class TelegramPlatform(Platform):
                 "Telegram destinations are configured but TELEGRAM_BOT_TOKEN is not set: "
                 "their alerts wait in the outbox until it is"
             )
-            raise Unavailable("as TELEGRAM_BOT_TOKEN is not set")
+            raise Unavailable("as TELEGRAM_BOT_TOKEN is not set", ["TELEGRAM_BOT_TOKEN"])
         from bot.platforms.telegram.adapter import TelegramAdapter
 
         return TelegramAdapter(
