@@ -64,6 +64,12 @@ class IngestReport:
     alerts: tuple[int, ...]  # outbox ids of the alerts enqueued
     baseline: bool  # this poll was the source's first
     rules_fired: tuple[str, ...] = ()  # one entry per new item and rule that fired
+    gone: int = 0  # alerted posts the source no longer shows (their alerts get a note)
+
+    @property
+    def work(self) -> bool:
+        """Whether the outbox has something new: alerts, or alerts to redraw."""
+        return bool(self.alerts or self.matched or self.gone)
 
 
 class Pipeline:
@@ -77,11 +83,9 @@ class Pipeline:
         chat_of: Callable[[str], str] = lambda destination: destination,
         digest_of: Callable[[str], DigestSchedule | None] = lambda destination: None,
         noisy_per_hour: int = 0,
-        on_alerts: Callable[[], None] = lambda: None,
     ):
-        """``on_alerts``: called after a batch left alerts or edits to deliver (the
-        outbox's wake)."""
-        self.on_alerts = on_alerts
+        """``chat_of`` and ``digest_of``: a destination's chat and digest schedule (the
+        runtime's ``Directory``, bot/runtime.py)."""
         self.noisy_per_hour = noisy_per_hour
         self.stories: StoryIndex | None = None  # load_stories() turns near-dup stories on
         self.store = store
@@ -135,8 +139,6 @@ class Pipeline:
             )
         if report is None:
             return None
-        if report.alerts or report.matched or gone:  # new alerts, or edits to make
-            self.on_alerts()
         log.info(
             "source %s: %d items, %d new, %d alerts%s",
             source.name,
@@ -195,6 +197,7 @@ class Pipeline:
             alerts=tuple(alert_ids),
             baseline=first_poll,
             rules_fired=tuple(fired),
+            gone=len(gone),
         )
 
     def _note_changes(

@@ -91,10 +91,13 @@ class Poller:
         clock: Callable[[], datetime],
         *,
         fetchers: Mapping[str, Fetcher],
+        on_alerts: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
     ):
-        """``fetchers``: each polled kind's fetch, by kind (``Watcher.fetcher``)."""
+        """``fetchers``: each polled kind's fetch, by kind (``Watcher.fetcher``);
+        ``on_alerts``: after a poll that left the outbox work (its wake)."""
+        self.on_alerts = on_alerts
         self.metrics = metrics
         self.fetchers = dict(fetchers)
         self.sources = sources  # read at every tick: chat commands add and remove sources
@@ -164,6 +167,8 @@ class Poller:
             return PollReport(source.name, result.status, error)
         next_check = plan_next_check(now, source, self.polling, result, 0, self.rng)
         ingest = self.pipeline.receive(source, result, next_check=next_check)
+        if ingest is not None and ingest.work:
+            self.on_alerts()
         return PollReport(source.name, result.status, None, ingest)
 
     async def poll_all(self) -> list[PollReport]:
@@ -237,10 +242,12 @@ class Streams:
         own: Callable[[str], Any],
         environ: Mapping[str, str],
         *,
+        on_alerts: Callable[[], None] = lambda: None,
         restart: float = STREAM_RESTART,
     ):
         """``kinds``: the registered watchers (the push ones stream); ``own``: a kind's
-        settings by kind."""
+        settings by kind; ``on_alerts`` as for ``Poller``."""
+        self.on_alerts = on_alerts
         self.sources = sources
         self.pipeline = pipeline
         self.kinds = [w for w in kinds if w.push]
@@ -267,10 +274,13 @@ class Streams:
         """What a stream hands in: to the pipeline; a store that refuses it is logged
         (the stream goes on)."""
         try:
-            return self.pipeline.receive(source, result, baseline=watcher.baseline)
+            report = self.pipeline.receive(source, result, baseline=watcher.baseline)
         except sqlite3.Error as exc:
             log.error("source %s: the store refused what arrived (%s)", source.name, exc)
             return None
+        if report is not None and report.work:
+            self.on_alerts()
+        return report
 
     async def _run(self, watcher: Watcher) -> None:
         sources = partial(self.of_kind, watcher.kind)
