@@ -31,6 +31,7 @@ from bot import platforms
 from bot.commands.limits import CommandLimiter
 from bot.config import Settings
 from bot.matching import RuleFiles
+from bot.matching.cache import cache_path, cached_matcher
 from bot.metrics import Metrics
 from bot.metrics import serve as serve_metrics
 from bot.model import Rule
@@ -117,6 +118,7 @@ class App:
             directory.chat_of,
             directory.digest_of,
             s.routes.noisy_per_hour,
+            partial(cached_matcher, path=cache_path(s.storage.path)),
         )
         self.context = Runtime(
             s,

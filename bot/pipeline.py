@@ -83,9 +83,12 @@ class Pipeline:
         chat_of: Callable[[str], str] = lambda destination: destination,
         digest_of: Callable[[str], DigestSchedule | None] = lambda destination: None,
         noisy_per_hour: int = 0,
+        compile_rules: Callable[[Sequence[Rule]], Matcher] = Matcher,
     ):
         """``chat_of`` and ``digest_of``: a destination's chat and digest schedule (the
-        runtime's ``Directory``, bot/runtime.py)."""
+        runtime's ``Directory``, bot/runtime.py); ``compile_rules``: rules -> their
+        Matcher (``matching.cache.cached_matcher`` reads one compiled before from disk)."""
+        self.compile_rules = compile_rules
         self.noisy_per_hour = noisy_per_hour
         self.stories: StoryIndex | None = None  # load_stories() turns near-dup stories on
         self.store = store
@@ -103,7 +106,7 @@ class Pipeline:
         if matcher is None and rules == list(getattr(self, "rules", {}).values()):
             return
         self.rules = {rule.name: rule for rule in rules}
-        self.matcher = matcher or Matcher(rules)
+        self.matcher = matcher or self.compile_rules(rules)
 
     def receive(
         self,

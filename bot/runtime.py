@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 from bot import __version__, platforms
 from bot.config import Settings
-from bot.matching import Matcher
 from bot.model import Destination, Rule, Source
 from bot.pipeline import Pipeline
 from bot.schedules import DigestSchedule
@@ -154,7 +153,9 @@ class Runtime:
         refresh at a time, so the last change is the one in force."""
         async with self._rules_lock:
             every = self.rules()
-            self.pipeline.set_rules(every, await asyncio.to_thread(Matcher, every))
+            self.pipeline.set_rules(
+                every, await asyncio.to_thread(self.pipeline.compile_rules, every)
+            )
 
     def add_source(self, source: Source, by: str) -> bool:
         """Store a chat-added source and start polling it; False if the name is taken."""

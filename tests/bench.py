@@ -113,10 +113,47 @@ def main() -> None:
         f"{skip_rate / (parse_items / n):>8.0f}x   (baseline: parse it again)"
     )
     print(f"{'feed parsing (items, 1 core)':<34}{parse_items:>12,.0f}")
+    feed_corpus_rates()
     tme_page_rates()
     story_index_rates()
     store_commit_rates()
     search_rates()
+
+
+def feed_corpus_rates(rounds: int = 3) -> None:
+    """A parse worker's CPU time per item over the corpus feeds (every feed of the shared
+    corpus's ``feeds_*`` folders and ``samples/``: RSS, Atom, RDF, JSON Feed, podcasts,
+    legacy encodings), and over feeds as the scale benchmark's world serves them (real
+    posts as escaped HTML in RSS 2.0, and JSON Feed): the median of ``rounds``."""
+    import statistics
+
+    from tests.bench_scale import World
+
+    shared = ROOT.parent / "shared" / "corpus"
+    files = [p for root in sorted(shared.glob("feeds_*")) for p in sorted(root.rglob("*"))]
+    files += sorted((ROOT / "samples").glob("*.json")) + sorted((ROOT / "samples").glob("*.rss"))
+    world = World(300, False)
+    sets = {
+        "corpus feeds": [p.read_bytes() for p in files if p.is_file()],
+        "world RSS 2.0": [f.body for f in world.feeds if f.plan.kind == "rss"],
+        "world JSON Feed": [f.body for f in world.feeds if f.plan.kind == "json"],
+    }
+    for name, bodies in sets.items():
+
+        def parse_all(bodies: list[bytes] = bodies) -> int:
+            return sum(len(parse_feed(b, {}, "c", (), "http://example.com/").items) for b in bodies)
+
+        items = parse_all()
+        times = []
+        for _ in range(rounds):
+            start = time.process_time()
+            parse_all()
+            times.append(time.process_time() - start)
+        per_item = statistics.median(times) / max(1, items)
+        print(
+            f"{'parse worker, ' + name:<34}{1 / per_item:>12,.0f}"
+            f"   ({per_item * 1e6:,.0f} µs of CPU per item; {len(bodies)} bodies, {items:,} items)"
+        )
 
 
 def store_commit_rates(sources: int = 500, seconds: float = 1.0) -> None:

@@ -37,9 +37,18 @@ _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 # Control characters other than tab and newline (and the odd ones Unicode calls
 # line/paragraph separators) carry no text.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_SPACES = re.compile(r"[^\S\n]+")  # whitespace except newline (includes NBSP)
 _NEWLINES = re.compile(r"\n{3,}")
 _TAG = re.compile(r"<[^>]*>?")
+# The markup feeds mostly carry, read in one pass: a tag with well-formed attributes
+# (name, "/" for an end tag, "/" for a self-closing one) or a comment.  Anything else
+# at a "<" (a stray "<", a declaration, script or style) goes to html.parser.
+_MARKUP = re.compile(
+    r"""<(?:(/?)([a-zA-Z][a-zA-Z0-9]*)"""
+    r"""(?:\s+[^\s"'<>/=]+(?:\s*=\s*(?:"[^"<]*"|'[^'<]*'|[^\s"'<>=`]+))?)*\s*(/?)>"""
+    r"""|!--.*?--\s*>)""",
+    re.DOTALL,
+)
+_RAW_TEXT = frozenset({"script", "style"})  # html.parser reads their content as text
 
 
 class _TextExtractor(HTMLParser):
@@ -94,8 +103,11 @@ def collapse_whitespace(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
     text = _CONTROL.sub("", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+    # str.split: each line's runs of spaces at C speed (a regex crawls over Cyrillic)
+    text = "\n".join([" ".join(line.split()) for line in text.split("\n")])
+    if "\n\n\n" in text:
+        text = _NEWLINES.sub("\n\n", text)
+    return text.strip()
 
 
 def html_to_text(html_text: str) -> str:
@@ -104,14 +116,57 @@ def html_to_text(html_text: str) -> str:
         return ""
     if "<" not in html_text and "&" not in html_text:
         return collapse_whitespace(html_text.replace("\n", " ").replace("\r", " "))
-    parser = _TextExtractor()
-    try:
-        parser.feed(html_text)
-        parser.close()
-        text = "".join(parser.parts)
-    except Exception:  # html.parser is lenient, but not on every odd markup
-        text = html.unescape(_TAG.sub(" ", html_text))
+    text = _simple_markup_text(html_text)
+    if text is None:
+        parser = _TextExtractor()
+        try:
+            parser.feed(html_text)
+            parser.close()
+            text = "".join(parser.parts)
+        except Exception:  # html.parser is lenient, but not on every odd markup
+            text = html.unescape(_TAG.sub(" ", html_text))
     return collapse_whitespace(text)
+
+
+def _simple_markup_text(html_text: str) -> str | None:
+    """What ``_TextExtractor`` makes of ``html_text`` when every "<" in it starts a
+    well-formed tag or comment (``_MARKUP``): the same events, found by one regex instead
+    of html.parser's scan (a third of the cost); None for any other markup."""
+    extractor = _TextExtractor()
+    data, start_tag, end_tag, empty_tag = (
+        extractor.handle_data,
+        extractor.handle_starttag,
+        extractor.handle_endtag,
+        extractor.handle_startendtag,
+    )
+    unescape = html.unescape
+    at = 0
+    for m in _MARKUP.finditer(html_text):
+        start = m.start()
+        if at < start:
+            chunk = html_text[at:start]
+            if "<" in chunk:
+                return None
+            data(unescape(chunk) if "&" in chunk else chunk)
+        at = m.end()
+        name = m.group(2)
+        if name is None:  # a comment
+            continue
+        name = name.lower()
+        if m.group(1):
+            end_tag(name)
+        elif m.group(3):
+            empty_tag(name, [])
+        elif name in _RAW_TEXT:
+            return None
+        else:
+            start_tag(name, [])
+    if at < len(html_text):
+        chunk = html_text[at:]
+        if "<" in chunk:
+            return None
+        data(unescape(chunk) if "&" in chunk else chunk)
+    return "".join(extractor.parts)
 
 
 def first_line(text: str, width: int = TITLE_WIDTH) -> str:

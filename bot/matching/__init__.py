@@ -4,7 +4,8 @@
 
 Pure functions over ``bot.model`` types: imports only ``bot.model``, ``bot.schedules``
 (``rulefiles`` checks a rule's ``digest`` with it; pure too) and third-party text
-libraries; no I/O except the rule files.  Modules, in pipeline order:
+libraries; no I/O except the rule files and ``cache``'s one file.  Modules, in pipeline
+order:
 
 - ``query``: the rule language (``parse_query``; ``QueryError`` points at the position);
 - ``normalize``: the folding that item text and terms share (case, ё/е, dashes,
@@ -13,6 +14,8 @@ libraries; no I/O except the rule files.  Modules, in pipeline order:
   time only;
 - ``automaton``: every rule's word and phrase forms in one Aho-Corasick automaton;
 - ``matcher``: ``Matcher(rules).match(item) -> list[Match]``, ``rule_from_query``;
+- ``cache``: ``cached_matcher``, the compiled Matcher kept beside the store and read
+  back at the next start (keyed by the rules, the code and the dictionaries);
 - ``rulefiles``: ``rules/*.toml`` -> validated ``Rule``s (errors with file and line),
   and ``RuleFiles``, which reloads changed files and keeps a broken file's last good
   rules;
