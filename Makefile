@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.toml
 
-.PHONY: run test lint bench bench-full check clean
+.PHONY: run test lint bench bench-full lemma-table check clean
 
 $(BIN)/python:
 	@echo "dozor set-up 1/3: creating $(VENV) with $(PYTHON)"
@@ -37,6 +37,10 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m tests.bench --json bench-results.json
 	$(BIN)/python -m tests.bench_scale --quick --json bench-results.json
+	$(BIN)/python -m tests.lemma_table
+
+lemma-table: $(VENV)/.installed-test
+	$(BIN)/python -m tests.lemma_table
 
 bench-full: $(VENV)/.installed-test
 	$(BIN)/python -m tests.bench_scale --json bench-results.json

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("derived", "also derived words (derived = true): вагнеровцы"),
         ("english", "also English forms (english_forms = true): killed = kills"),
         ("exact", "no inflection (inflect = false)"),
+        ("ru", 'inflect in Russian only (languages = ["ru"])'),
+        ("uk", 'inflect in Ukrainian only (languages = ["uk"])'),
     ):
         explain.add_argument(f"--{option}", action="store_true", help=meaning)
     find = sub.add_parser("search", help="stored items a rule-language query matches")
@@ -396,6 +398,7 @@ def explain_command(args: argparse.Namespace) -> int:
             derived=args.derived,
             english_forms=args.english,
             inflect=not args.exact,
+            languages=tuple(lang for lang in ("ru", "uk") if getattr(args, lang)) or ("ru", "uk"),
         )
     except TermError as exc:
         print(exc.pointer() if isinstance(exc, QueryError) else exc, file=sys.stderr)

@@ -44,6 +44,25 @@ class FetchState:
 
 
 @dataclass(frozen=True)
+class Media:
+    """A picture, video, document ... that an item carries, as its source describes it.
+
+    ``url`` is the picture to show (a photo's image, a video's thumbnail); it comes from
+    the post, so it is untrusted: it is fetched only through the SSRF-safe fetcher.
+    """
+
+    kind: str  # "photo", "video", "document", "audio", "poll", "link_preview", ...
+    url: str | None = None  # the image (for a video: its thumbnail); None if not known
+    width: int | None = None
+    height: int | None = None
+    size: int | None = None  # bytes, where the source says
+    mime: str | None = None  # "image/jpeg", where the source says
+    duration: float | None = None  # seconds, for a video or audio
+    name: str | None = None  # a document's file name
+    alt: str | None = None  # the picture's description, for alt text
+
+
+@dataclass(frozen=True)
 class Item:
     """One entry of a feed or one post of a channel, in plain text.
 
@@ -129,6 +148,7 @@ class Rule:
     translit: bool = False  # terms also match their Cyrillic <-> Latin spellings
     english_forms: bool = False  # English terms match plurals and verb forms
     derived: bool = False  # Russian names also match вагнеровцы, вагнеровский (Вагнер)
+    languages: tuple[str, ...] = ("ru", "uk")  # whose paradigms Cyrillic words inflect in
 
 
 @dataclass(frozen=True)

@@ -372,7 +372,13 @@ def timed_rounds(
 
 
 def clear_form_caches() -> None:
-    for cached in (inflection.slavic_forms, inflection.derived_forms, inflection.english_forms):
+    for cached in (
+        inflection.language_forms,
+        inflection.word_languages,
+        inflection.capital_forms,
+        inflection.derived_forms,
+        inflection.english_forms,
+    ):
         cached.cache_clear()
 
 

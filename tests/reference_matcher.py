@@ -113,6 +113,7 @@ class _Options:
     translit: bool = False
     derived: bool = False
     english: bool = False
+    languages: tuple[str, ...] = ("ru", "uk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,7 @@ class _Compiler:
             translit=rule.translit,
             english=rule.english_forms,
             derived=rule.derived,
+            languages=rule.languages,
         )
         root = rule_tree(rule)
         labels: dict[str, int] = {}

@@ -769,9 +769,8 @@ async def test_watch_and_test_take_rule_options(testbot: ChatBot) -> None:
         True,
     )
     wrong = await testbot.command("/watch Вагнер --fuzzy", chat=testbot.DESK)
-    assert "unknown option --fuzzy (known: --translit, --derived, --english, --exact)" in (
-        wrong.text
-    )
+    known = "--translit, --derived, --english, --exact, --ru, --uk"
+    assert f"unknown option --fuzzy (known: {known})" in wrong.text
 
 
 async def test_rules_made_of_queries_are_shown_and_kept_apart(testbot: ChatBot) -> None:

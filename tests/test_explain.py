@@ -24,13 +24,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_explain_lists_every_form_per_term_grouped_and_counted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = run(capsys, "Вагнер OR БПЛА OR убит", "--translit")
+    code, out, err = run(capsys, "Вагнер OR БПЛА OR убит", "--translit", "--ru")
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert "Вагнер: 23 forms" in lines
     assert "  as written (1): вагнер" in lines
     assert (
-        "  inflected (9): вагнера, вагнерам, вагнерами, вагнерах, вагнере, вагнеров, "
+        "  inflected, Russian (9): вагнера, вагнерам, вагнерами, вагнерах, вагнере, вагнеров, "
         "вагнером, вагнеру, вагнеры"
     ) in lines
     other = next(line for line in lines if line.startswith("  other script (13): vagner"))
@@ -53,7 +53,8 @@ def test_explain_lists_every_form_per_term_grouped_and_counted(
         ("человек", (), "forms that do not look like the word: людей, люди"),
         ("бой", ("--translit",), "transliterations that are English words: boy"),
         ("boy", ("--translit",), "transliterations that are Russian words: бой"),
-        ("лечу", (), "read as forms of 2 words (лететь, лечить)"),
+        ("лечу", ("--ru",), "read as forms of 2 words (лететь, лечить)"),
+        ("лечу", (), "read as forms of 3 words (лететь, летіти, лечить)"),
     ],
 )
 def test_explain_warns_on_suspicious_expansions(
@@ -75,12 +76,12 @@ def test_explain_quiet_on_plain_words(capsys: pytest.CaptureFixture[str]) -> Non
 def test_explain_shows_terms_without_forms_and_the_options(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = run(capsys, '!Вагнер OR /груз[ -]?200/ OR source:ria-* OR "ЧВК Вагнер"')
+    code, out, _ = run(capsys, '!Вагнер OR /груз[ -]?200/ OR source:ria-* OR "ЧВК Вагнер"', "--ru")
     assert code == 0
     assert "!Вагнер: exactly as written: вагнер" in out
     assert "/груз[ -]?200/: a regex over the original text: no forms" in out
     assert "ЧВК Вагнер: 11 forms\n  ЧВК: 1 form\n    as written (1): чвк\n" in out
-    assert "\n  Вагнер: 10 forms\n    as written (1): вагнер\n    inflected (9): " in out
+    assert "\n  Вагнер: 10 forms\n    as written (1): вагнер\n    inflected, Russian (9): " in out
     _, exact, _ = run(capsys, "Вагнер", "--exact")
     assert exact.startswith("Вагнер: 1 form\n")
     _, derived, _ = run(capsys, "Вагнер", "--derived")
@@ -142,7 +143,7 @@ async def test_chat_test_forms_lists_the_forms_and_warnings(testbot: ChatBot) ->
 
 
 def test_render_counts_terms_forms_and_warnings() -> None:
-    text = render(explain_query("Сири* OR Сирия"))
+    text = render(explain_query("Сири* OR Сирия", languages=("ru",)))
     assert text.splitlines()[-1] == "2 terms, 5 forms, 1 warning"
 
 

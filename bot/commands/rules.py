@@ -10,9 +10,10 @@ The simple /watch syntax (the rule's ``all``/``any``/``none`` lists):
 
 A query with the rule language's own syntax (parentheses, AND/NOT, NEAR/n, field:,
 /regex/) is taken whole as a rule-file query (``bot.matching``).  ``--translit``,
-``--derived``, ``--english`` and ``--exact`` anywhere in the line set the rule-file
-options; ``--anyway`` at the end adds a rule that would match more than half of the
-recent items, which is otherwise refused; ``/test --forms`` also lists every form each
+``--derived``, ``--english``, ``--exact``, ``--ru`` and ``--uk`` (``languages``: inflect
+in Russian or Ukrainian only) anywhere in the line set the rule-file options;
+``--anyway`` at the end adds a rule that would match more than half of the recent items,
+which is otherwise refused; ``/test --forms`` also lists every form each
 term matches, with warnings (``bot.matching.explain``, as ``dozor explain``).
 
 A chat rule is named ``watch-`` + its first words transliterated to ASCII (at most 24
@@ -32,6 +33,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 from bot.commands.common import (
     UsageError,
@@ -49,6 +51,7 @@ from bot.matching import Matcher, check_term, normalize_term, rule_from_query
 from bot.matching import QueryError as LanguageError
 from bot.matching.explain import explain_rule
 from bot.matching.explain import render as render_forms
+from bot.matching.inflect import LANGUAGES
 from bot.matching.query import without_comments
 from bot.model import Item, Match, Rule
 from bot.store import ChatRule
@@ -105,12 +108,18 @@ OPTIONS = {
     "derived": "derived",  # Вагнер: вагнеровцы, вагнеровский
     "english": "english_forms",  # killed = kill, kills
     "exact": "inflect",  # no inflection: the words as written (inflect = false)
+    "ru": "languages",  # inflect in Russian only (languages = ["ru"])
+    "uk": "languages",  # inflect in Ukrainian only; --ru --uk: both, the default
 }
 
 
-def rule_options(options: Iterable[str]) -> dict[str, bool]:
+def rule_options(options: Iterable[str]) -> dict[str, Any]:
     """``Rule`` fields for the options given."""
-    return {OPTIONS[o]: o != "exact" for o in options}
+    options = tuple(options)
+    fields: dict[str, Any] = {OPTIONS[o]: o != "exact" for o in options if o not in LANGUAGES}
+    if any(o in LANGUAGES for o in options):
+        fields["languages"] = tuple(lang for lang in LANGUAGES if lang in options)
+    return fields
 
 
 def split_options(text: str) -> tuple[str, tuple[str, ...]]:
@@ -159,6 +168,7 @@ def _what(rule: Rule) -> tuple[object, ...]:
         rule.translit,
         rule.derived,
         rule.english_forms,
+        rule.languages,
     )
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.matching.forms import grouped_forms
 from bot.matching.inflect import (
@@ -66,7 +67,13 @@ class WordForms:
         return sum(len(forms) for _, forms in self.groups)
 
     def forms(self, group: str | None = None) -> set[str]:
-        return {f for g, forms in self.groups if group in (None, g) for f in forms}
+        """The forms of ``group`` ("inflection": of every language), or all."""
+        return {
+            f
+            for g, forms in self.groups
+            if group in (None, g) or g.startswith(f"{group}-")
+            for f in forms
+        }
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,9 @@ def explain_rule(rule: Rule) -> list[TermForms]:
     under the rule's options.  Raises ``TermError``/``QueryError`` as the matcher does."""
     root = rule_tree(rule)
     if root is None:  # only "none" terms: explain them all the same
-        root = rule_tree(Rule(rule.name, any=rule.none, inflect=rule.inflect))
+        root = rule_tree(
+            Rule(rule.name, any=rule.none, inflect=rule.inflect, languages=rule.languages)
+        )
     out: dict[str, TermForms] = {}
     for leaf in leaves(root) if root is not None else ():
         if leaf.text not in out:
@@ -99,9 +108,10 @@ def explain_rule(rule: Rule) -> list[TermForms]:
     return list(out.values())
 
 
-def explain_query(query: str, **options: bool) -> list[TermForms]:
+def explain_query(query: str, **options: Any) -> list[TermForms]:
     """``explain_rule`` for a query in the rule language; ``options``: ``Rule`` fields
-    (``translit``, ``derived``, ``english_forms``, ``inflect``).  Raises ``QueryError``."""
+    (``translit``, ``derived``, ``english_forms``, ``inflect``, ``languages``).  Raises
+    ``QueryError``."""
     return explain_rule(rule_from_query("explain", query, **options))
 
 
@@ -117,7 +127,13 @@ def _term(leaf: Term | Regex | Meta, rule: Rule) -> TermForms:
     for word in leaf.words:
         raw = _EDGES.sub("", word.raw)
         groups = grouped_forms(
-            raw, word.prefix, rule.inflect, rule.translit, rule.derived, rule.english_forms
+            raw,
+            word.prefix,
+            rule.inflect,
+            rule.translit,
+            rule.derived,
+            rule.english_forms,
+            rule.languages,
         )
         words.append(_word(raw, word.prefix, len(word.tokens), groups, rule))
     return TermForms(leaf.text, tuple(words))
@@ -167,14 +183,14 @@ def _judge(
                     "mean instead (their forms come with them)"
                 )
         return warnings, notes
-    inflected = groups.get("inflection", ())
+    inflected = [f for g, forms in groups.items() if g.startswith("inflection") for f in forms]
     if cyrillic and rule.inflect:
-        _judge_inflection(raw, word, inflected, warnings, notes)
+        _judge_inflection(raw, word, inflected, warnings, notes, rule.languages)
     elif rule.inflect and inflected:  # a Latin word's Cyrillic spellings, inflected
         for spelling in groups.get("transliteration", ()):
             if CYRILLIC_LETTER.search(spelling):
                 forms = [f for f in inflected if f[:2] == spelling[:2]]
-                _judge_inflection(spelling, spelling, forms, warnings, notes)
+                _judge_inflection(spelling, spelling, forms, warnings, notes, rule.languages)
     other = groups.get("transliteration", ())
     if other:
         if cyrillic:
@@ -192,7 +208,12 @@ def _judge(
 
 
 def _judge_inflection(
-    raw: str, word: str, inflected: Iterable[str], warnings: list[str], notes: list[str]
+    raw: str,
+    word: str,
+    inflected: Iterable[str],
+    warnings: list[str],
+    notes: list[str],
+    languages: tuple[str, ...],
 ) -> None:
     if is_abbreviation(raw):
         if len(list(inflected)) == 0:
@@ -203,21 +224,23 @@ def _judge_inflection(
         else:
             notes.append("written in capitals: inflected as the dictionary knows it")
         return
-    found = readings(word)
+    found = readings(word, languages)
     if not found:
         return
-    if any(guessed for _, _, guessed in found) and not any(not g for _, _, g in found):
+    guessed_in = sorted({_LANGUAGE_NAMES[lang] for _, _, guessed, lang in found if guessed})
+    if guessed_in and all(guessed for _, _, guessed, _ in found):  # no dictionary knows it
         as_what = ", ".join(
-            sorted({f"{_POS_NAMES.get(pos, pos)} «{lemma}»" for lemma, pos, _ in found})
+            sorted({f"{_POS_NAMES.get(pos, pos)} «{lemma}»" for lemma, pos, g, _ in found if g})
         )
         warnings.append(
-            f"{word}: not in the dictionary: forms guessed from the ending, as the "
-            f"{as_what}; check them, or write !{raw} for this form only"
+            f"{word}: not in the dictionary: forms guessed from the ending "
+            f"({' and '.join(guessed_in)}), as the {as_what}; check them, or write !{raw} "
+            "for this form only"
         )
-    lemmas = {lemma for lemma, _, _ in found}
-    parts = {pos for _, pos, _ in found}
+    lemmas = {lemma for lemma, _, _, _ in found}
+    parts = {pos for _, pos, _, _ in found}
     if word not in lemmas and len(lemmas) == 1:
-        ((lemma, pos, _), *_) = found
+        ((lemma, pos, _, _), *_) = found
         notes.append(f"{word}: read as a form of the {_POS_NAMES.get(pos, pos)} «{lemma}»")
     if len(lemmas) > 1 and not parts <= _ADJECTIVE_OR_PARTICIPLE:
         warnings.append(
@@ -225,7 +248,7 @@ def _judge_inflection(
             "the forms of each are included"
         )
     if parts & _PARTICIPLE:
-        verbs = sorted({lemma for lemma, pos, _ in found if pos in _PARTICIPLE})
+        verbs = sorted({lemma for lemma, pos, _, _ in found if pos in _PARTICIPLE})
         notes.append(
             "a participle: its own forms, full and short; the verb's other forms (past, "
             f"future) need the verb as a term: {', '.join(verbs)}"
@@ -241,9 +264,12 @@ def _judge_inflection(
 
 # --- text -----------------------------------------------------------------------------
 
+_LANGUAGE_NAMES = {"ru": "Russian", "uk": "Ukrainian"}
 _GROUP_TITLES = {
     "written": "as written",
-    "inflection": "inflected",
+    "inflection": "inflected, Russian and Ukrainian",
+    "inflection-ru": "inflected, Russian",
+    "inflection-uk": "inflected, Ukrainian",
     "transliteration": "other script",
     "derived": "derived",
     "english": "English forms",

@@ -24,6 +24,18 @@ reader's attention):
 - a generated form that the dictionary reads mostly as ANOTHER word is dropped
   ("стали" is not a form of "сталь" here: it is mostly "стать").
 
+Which language's paradigms a Cyrillic word gets (``word_languages``; a rule may narrow
+it with ``languages``): every language whose dictionary knows the word (приватна: the
+Russian приватный and the Ukrainian приватний; Вагнер: both).  A language whose
+dictionary lacks it guesses its forms from the ending only when the word may be of that
+language: not when it has a letter the language does not write (і, ї, є, ґ, ' and
+ськ are not Russian; ы, э, ъ, ё and и before a vowel are not Ukrainian), nor when the other
+dictionary knows it as a common word (військова, загиблих are Ukrainian words: no
+Russian guess військовая, загиблиха; погиб is Russian: no Ukrainian guess).  A name
+unknown to both (Дейр-ез-Зор) or known to one only as a name (Зор, a form of the Russian
+name Зора) gets the guesses of both (Дейр-ез-Зоре, Дейр-ез-Зорі; Зорі).  Ukrainian
+adjectives' uncontracted forms (військовая) are left out.
+
 Hyphenated words are analysed whole ("Дейр-эз-Зор" -> "Дейр-эз-Зором"; "Ростов-на-Дону"
 -> "Ростове-на-Дону"); derived words (вагнеровцы from Вагнер) are not inflections: a
 rule asks for them with ``derived = true`` (``derived_forms``: the members' noun and
@@ -40,11 +52,19 @@ from typing import Any
 
 from bot.matching.normalize import CYRILLIC_LETTER
 
-_UKRAINIAN = re.compile(r"[єіїґ']")
+LANGUAGES = ("ru", "uk")  # the dictionaries a Cyrillic word's forms come from
+# What a language does not write: Russian no і, ї, є, ґ, apostrophe, ськ/цьк/зьк
+# (Добровольський); Ukrainian no ё, ы, э, ъ, nor и before a vowel (Сирия: Сирія).
+_NOT_IN = {"ru": re.compile(r"[єіїґ']|[сцз]ьк"), "uk": re.compile(r"[ёыэъ]|и[аеоуюя]")}
 _APOSTROPHES = str.maketrans({c: "'" for c in "’ʼ`´‘′"})
 _SKIP_POS = {"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED", None}
 _SKIP_TAGS = {"UNKN", "LATN", "NUMB", "ROMN", "PNCT"}
 MIN_LENGTH = 3  # shorter words are not inflected (бо, в, их)
+_GUESS_LENGTH = 4  # pymorphy3 guesses no shorter word from its ending...
+_STAND_IN = "а-"  # ...so a shorter one is guessed as the right part of "а-зор"
+# Ukrainian adjectives' uncontracted forms (військовая, військовую, військовеє,
+# військовії): poetic, and Russian-looking; left out where the lexeme has the usual one.
+_UNCONTRACTED = re.compile(r"(ая|яя|ую|юю|еє|єє|ії)$")
 _PARTICIPLES = {"PRTF", "PRTS"}
 _PARTICIPLE_KIND = {"actv", "pssv", "past", "pres"}
 # Readings that a guess from the ending (a word the dictionary lacks) may not have: a
@@ -52,16 +72,16 @@ _PARTICIPLE_KIND = {"actv", "pssv", "past", "pres"}
 _GUESSED_NOT = {"VERB", "INFN", "PRTF", "PRTS", "GRND", "ADJS"}
 
 
-def _compact_cache(maxsize: int) -> Callable[[Callable[[str], frozenset[str]]], Any]:
+def _compact_cache(maxsize: int) -> Callable[[Callable[..., frozenset[str]]], Any]:
     """``lru_cache`` for a word's forms, each entry kept as one "\n"-joined string: a
     tenth of a frozenset of strings (10,000 rules' words: ~7 MB, not ~26 MB)."""
 
-    def decorate(fn: Callable[[str], frozenset[str]]) -> Any:
-        joined = lru_cache(maxsize=maxsize)(lambda word: "\n".join(sorted(fn(word))))
+    def decorate(fn: Callable[..., frozenset[str]]) -> Any:
+        joined = lru_cache(maxsize=maxsize)(lambda *args: "\n".join(sorted(fn(*args))))
 
         @wraps(fn)
-        def forms(word: str) -> frozenset[str]:
-            text = joined(word)
+        def forms(*args: str) -> frozenset[str]:
+            text = joined(*args)
             return frozenset(text.split("\n")) if text else frozenset()
 
         forms.cache_clear = joined.cache_clear  # type: ignore[attr-defined]
@@ -79,16 +99,32 @@ def analyzer(lang: str) -> Any:
     return pymorphy3.MorphAnalyzer(lang=lang)
 
 
-def _analyzers(word: str) -> list[Any]:
-    """Russian for Russian words; Ukrainian for words with Ukrainian letters; both for a
-    word the Russian dictionary lacks but the Ukrainian one has (загинули, or a name)."""
-    if _UKRAINIAN.search(word):
-        return [analyzer("uk")]
-    ru = analyzer("ru")
-    if ru.word_is_known(word):
-        return [ru]
-    uk = analyzer("uk")
-    return [ru, uk] if uk.word_is_known(word) else [ru]
+@lru_cache(maxsize=100_000)
+def word_languages(word: str) -> tuple[tuple[str, bool], ...]:
+    """(language, known) for each language whose paradigms ``word`` (casefolded) gets:
+    known, the language's dictionary has it; else its forms are guessed from the ending
+    (the rule in the module docstring)."""
+    known = {lang: analyzer(lang).word_is_known(word) for lang in LANGUAGES}
+    out = []
+    for lang in LANGUAGES:
+        if known[lang]:
+            out.append((lang, True))
+        elif not _NOT_IN[lang].search(word) and not any(
+            known[other] and not _only_names(analyzer(other), word)
+            for other in LANGUAGES
+            if other != lang
+        ):
+            out.append((lang, False))
+    return tuple(out)
+
+
+def _only_names(analyzer: Any, word: str) -> bool:
+    return all(_NAMES & set(p.tag.grammemes) for p in analyzer.parse(word))
+
+
+def _analyzers(word: str, languages: tuple[str, ...] = LANGUAGES) -> list[Any]:
+    """The analysers of the languages ``word`` is inflected in, of ``languages``."""
+    return [analyzer(lang) for lang, _ in word_languages(word) if lang in languages]
 
 
 _ERRORS = frozenset({"Erro", "Dist", "Cmp2"})
@@ -129,16 +165,31 @@ def _dominated(analyzer: Any, form: str, lemmas: set[str]) -> bool:
     return ours < other
 
 
-@_compact_cache(maxsize=200_000)
-def slavic_forms(word: str) -> frozenset[str]:
-    """The Russian or Ukrainian forms of ``word`` (casefolded, ё as е), itself included."""
-    word = word.casefold().translate(_APOSTROPHES).replace("ё", "е")
+def slavic_forms(word: str, languages: tuple[str, ...] = LANGUAGES) -> frozenset[str]:
+    """The Russian and Ukrainian forms of ``word`` (casefolded, ё as е), itself included,
+    from the paradigms of those of ``languages`` it gets (``word_languages``)."""
+    word = word.casefold().translate(_APOSTROPHES)
     if len(word) < MIN_LENGTH or not CYRILLIC_LETTER.search(word) or any(c.isdigit() for c in word):
-        return frozenset({word})
-    forms = {word}
-    for analyzer in _analyzers(word):
-        forms |= _forms(analyzer, word)
+        return frozenset({word.replace("ё", "е")})
+    forms = {word.replace("ё", "е")}
+    for lang in languages:
+        forms |= language_forms(word, lang)
     return frozenset(forms)
+
+
+@_compact_cache(maxsize=200_000)
+def language_forms(word: str, lang: str) -> frozenset[str]:
+    """The forms of ``word`` (casefolded) that ``lang``'s paradigms give (empty when the
+    word does not get them: ``word_languages``), ё as е."""
+    languages = dict(word_languages(word))
+    if lang not in languages:
+        return frozenset()
+    word = word.replace("ё", "е")
+    if languages[lang] or len(word) >= _GUESS_LENGTH or "-" in word:
+        return frozenset(_forms(analyzer(lang), word))
+    # a short name another dictionary knows (Зор): its ending, guessed on a stand-in
+    stand_in = _forms(analyzer(lang), _STAND_IN + word)
+    return frozenset({word} | {f[len(_STAND_IN) :] for f in stand_in if f.startswith(_STAND_IN)})
 
 
 def _chosen(analyzer: Any, word: str) -> list[Any]:
@@ -187,15 +238,20 @@ def _forms(analyzer: Any, word: str) -> set[str]:
     lemmas = {p.normal_form.replace("ё", "е") for p in chosen}
     own_grammemes = {g for p in chosen for g in p.tag.grammemes}
     forms = {word}
-    seen_lexemes: set[tuple[str, str]] = set()
+    ukrainian = analyzer.lang == "uk"
+    seen_lexemes: set[tuple[str, str, int]] = set()
     dropped: set[str] = set()
     for parse in chosen:
-        key = (parse.normal_form, str(parse.tag.POS))
+        key = (parse.normal_form, str(parse.tag.POS), _paradigm(parse))
         if key in seen_lexemes:
             continue
         seen_lexemes.add(key)
-        for form in parse.lexeme:
+        lexeme = parse.lexeme
+        tags = [str(form.tag) for form in lexeme] if ukrainian else [""] * len(lexeme)
+        for form, tag in zip(lexeme, tags, strict=True):
             text = form.word.replace("ё", "е")
+            if ukrainian and _UNCONTRACTED.search(text) and tags.count(tag) > 1:
+                continue
             if text in forms or text in dropped or _excluded(form.tag, own_grammemes):
                 continue
             if _dominated(analyzer, text, lemmas):
@@ -203,6 +259,14 @@ def _forms(analyzer: Any, word: str) -> set[str]:
             else:
                 forms.add(text)
     return forms
+
+
+def _paradigm(parse: Any) -> int:
+    """The dictionary paradigm of a reading (-1 for a guess): two paradigms of one
+    dictionary form are two lexemes (the Ukrainian Вагнер: a woman's, not declined, and a
+    man's, declined)."""
+    method = getattr(parse, "parse", parse).methods_stack[0]
+    return method[2] if type(method[0]).__name__ == "DictionaryAnalyzer" else -1
 
 
 _CONSONANT_END = re.compile(r"[бвгджзклмнпрстфхцчшщ]$")
@@ -261,19 +325,19 @@ _NAMES = {"Name", "Surn", "Patr", "Geox", "Orgn", "Trad"}
 
 
 @lru_cache(maxsize=100_000)
-def capital_forms(word: str) -> frozenset[str]:
+def capital_forms(word: str, languages: tuple[str, ...] = LANGUAGES) -> frozenset[str]:
     """The forms of a Cyrillic word written in capitals.  An abbreviation the dictionary
     knows takes its forms (МИД: МИДа, МИДом; ФСБ: none); one it does not know (БПЛА, ВСУ,
     РСЗО) is matched as written: a guess from its ending is not an abbreviation's
     grammar (БПЛА read as a verb gave бп, бпли).  A word the dictionary knows only as an
-    ordinary word (ВАГНЕР, ПОГИБ) inflects as usual."""
+    ordinary word (ВАГНЕР, ПОГИБ) inflects as usual, in the languages that know it."""
     word = word.casefold().replace("ё", "е")
-    ru = analyzer("ru")
-    if not ru.word_is_known(word):
+    known = tuple(lang for lang in languages if analyzer(lang).word_is_known(word))
+    if not known:
         return frozenset({word})
-    abbreviations = [p for p in ru.parse(word) if "Abbr" in p.tag]
+    abbreviations = [p for lang in known for p in analyzer(lang).parse(word) if "Abbr" in p.tag]
     if not abbreviations:
-        return slavic_forms(word)
+        return slavic_forms(word, known)
     return frozenset({word} | {f.word.replace("ё", "е") for p in abbreviations for f in p.lexeme})
 
 
@@ -302,18 +366,18 @@ def is_name(word: str) -> bool:
     )
 
 
-def readings(word: str) -> list[tuple[str, str, bool]]:
-    """How ``word`` is inflected: (dictionary form, part of speech, guessed) per reading
-    whose forms it gets, for people (``explain``); guessed: the dictionary lacks the word
-    and the reading comes from its ending."""
-    word = word.casefold().translate(_APOSTROPHES).replace("ё", "е")
+def readings(word: str, languages: tuple[str, ...] = LANGUAGES) -> list[tuple[str, str, bool, str]]:
+    """How ``word`` is inflected: (dictionary form, part of speech, guessed, language) per
+    reading whose forms it gets, for people (``explain``); guessed: the language's
+    dictionary lacks the word and the reading comes from its ending."""
+    word = word.casefold().translate(_APOSTROPHES)
     if len(word) < MIN_LENGTH or not CYRILLIC_LETTER.search(word) or any(c.isdigit() for c in word):
         return []
-    out: dict[tuple[str, str, bool], None] = {}
-    for a in _analyzers(word):
-        guessed = not a.word_is_known(word)
-        for p in _chosen(a, word):
-            out[(p.normal_form.replace("ё", "е"), str(p.tag.POS), guessed)] = None
+    out: dict[tuple[str, str, bool, str], None] = {}
+    for lang, known in word_languages(word):
+        if lang in languages:
+            for p in _chosen(analyzer(lang), word.replace("ё", "е")):
+                out[(p.normal_form.replace("ё", "е"), str(p.tag.POS), not known, lang)] = None
     return list(out)
 
 

@@ -88,11 +88,12 @@ class _Options:
     translit: bool = False
     derived: bool = False
     english: bool = False
+    languages: tuple[str, ...] = ("ru", "uk")
 
     @classmethod
     def of(cls, rule: Rule) -> _Options:
         """The form options a rule asks for (inflection, translit, English, derived)."""
-        return cls(rule.inflect, rule.translit, rule.derived, rule.english_forms)
+        return cls(rule.inflect, rule.translit, rule.derived, rule.english_forms, rule.languages)
 
 
 @dataclass(frozen=True, slots=True)

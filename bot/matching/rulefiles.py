@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.matching.inflect import LANGUAGES
 from bot.matching.query import QueryError, Regex, Term, TermError, parse_list_entry, parse_query
 from bot.model import SEVERITY_ORDER, Rule
 from bot.schedules import rule_digest_due
@@ -46,6 +47,7 @@ RULE_KEYS = (
     "digest",
     "english_forms",
     "inflect",
+    "languages",
     "name",
     "none",
     "query",
@@ -318,6 +320,7 @@ class _RuleFile:
                 f"got {_show(digest)}",
             )
         flags = {key: self._bool(n, label, entry, key) for key in _BOOL_KEYS}
+        languages = self._languages(n, label, entry)
 
         lists: dict[str, tuple[str, ...]] = {}
         for key in (*_TERM_KEYS, *_LIST_KEYS):
@@ -419,6 +422,7 @@ class _RuleFile:
             translit=flags["translit"] is True,
             english_forms=flags["english_forms"] is True,
             derived=flags["derived"] is True,
+            languages=languages,
         )
 
     def _string(
@@ -441,6 +445,24 @@ class _RuleFile:
             )
             return None
         return value
+
+    # --- languages: whose paradigms the rule's Cyrillic words inflect in (issue 18) -----
+    def _languages(self, n: int, label: str, entry: dict[str, Any]) -> tuple[str, ...]:
+        if "languages" not in entry:
+            return LANGUAGES
+        got = self._strings(n, label, entry, "languages")
+        if got is None:
+            return LANGUAGES
+        wrong = [v for v in got if v not in LANGUAGES] or ([] if got else ["[]"])
+        for value in wrong:
+            self.error(
+                self._value_line(n, "languages", value) or self._key_line(n, "languages"),
+                f'{label}: "languages" takes "ru", "uk" or both (["ru", "uk"]), '
+                f"got {_show(value) if value != '[]' else 'an empty list'}",
+            )
+        return tuple(lang for lang in LANGUAGES if lang in got) if not wrong else LANGUAGES
+
+    # ------------------------------------------------------------------------------------
 
     def _strings(
         self, n: int, label: str, entry: dict[str, Any], key: str

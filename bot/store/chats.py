@@ -52,6 +52,7 @@ class Chats(Concern):
                                 "derived": rule.rule.derived,
                                 "english_forms": rule.rule.english_forms,
                                 "inflect": rule.rule.inflect,
+                                "languages": rule.rule.languages,
                             },
                         },
                         ensure_ascii=False,
@@ -82,7 +83,10 @@ class Chats(Concern):
                 destinations=(r["destination"],),
                 description=f"/watch {r['query']}",
                 origin="chat",
-                **{k: bool(v) for k, v in (terms.get("options") or {}).items()},
+                **{
+                    k: tuple(v) if k == "languages" else bool(v)
+                    for k, v in (terms.get("options") or {}).items()
+                },
             )
             out.append(
                 ChatRule(
