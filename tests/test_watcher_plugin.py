@@ -18,10 +18,11 @@ import watchers
 from bot.app import App
 from bot.cli import load_rules
 from bot.commands import Invocation, dispatch
-from bot.config import ConfigError, config_keys, load_config
+from bot.config import config_keys, load_config
 from bot.configread import Reader, base_url
 from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
 from tests.feeds import post, rss
+from tests.test_config import problems, write
 from watchers.base import Expanded, Fetcher, Link, Section, Watcher
 from watchers.expand import expand_source
 from watchers.http import HttpClient
@@ -88,18 +89,6 @@ def wire() -> Iterator[WireWatcher]:
     watchers.register(watcher)  # the one line that adds the kind
     yield watcher
     watchers.unregister(watcher.kind)
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load_config(write(tmp_path, text))
-    return info.value.problems
 
 
 def test_the_kind_reads_its_section_and_channel(tmp_path: Path, wire: WireWatcher) -> None:
