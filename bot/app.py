@@ -5,7 +5,8 @@ process pool that parses feeds off the event loop, one adapter per chat platform
 config wants, made by looping over the registry ``bot.platforms``: no platform is
 named here) and offers the two
 ways to run: ``run_once`` (poll everything, deliver, return) and ``run_forever``
-(APScheduler polls due sources, the outbox delivers, until ``stop`` is set).
+(APScheduler polls due sources, push sources stream, the outbox delivers, until
+``stop`` is set).  Source kinds come from the registry ``watchers``.
 
 Stopping is bounded (a few seconds, whatever the network does): polls in flight are
 cancelled (a poll commits all or nothing, so one cut short is polled again at the next
@@ -25,8 +26,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TextIO
 
+import watchers
 from bot import platforms
-from bot.commands.context import BotContext
+from bot.commands.limits import CommandLimiter
 from bot.config import Settings
 from bot.matching import RuleFiles
 from bot.matching.cache import cache_path, cached_matcher
@@ -37,11 +39,11 @@ from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 from bot.platforms.base import Adapter, Unavailable, Wiring
 from bot.reach import cannot_connect, connected, no_token
-from bot.scheduler import Fetcher, Poller, PollReport, start_scheduler
-from bot.schedules import DigestSchedule
+from bot.runtime import Directory, Runtime
+from bot.scheduler import Poller, PollReport, Streams, start_scheduler
 from bot.store import LOOP_BUSY_MS, Store
 from bot.workers import ParsePool
-from watchers import rss, telegram_channel, vk
+from watchers.base import Fetcher
 from watchers.http import HttpClient
 
 log = logging.getLogger("dozor")
@@ -104,54 +106,66 @@ class App:
         self.adapters: dict[str, Adapter] = {}  # the connected ones, by platform name
         self._made: dict[str, Adapter] = {}  # every adapter made, connected or not
         self._unavailable: dict[str, str] = {}  # platform -> why it has no adapter
+        # Each part gets what it uses, in its constructor: the directory's lookups
+        # (cached lists), never the app.
+        self.directory = directory = Directory(s, self.store, self.rules)
         self.pipeline = Pipeline(
             self.store,
-            [*self.rules, *(chat.rule for chat in self.store.chat_rules())],  # = context.rules()
+            directory.rules(),
             s.routes.default,
             s.routes.rules,
             self.clock,
-            self._chat_of,
-            self._digest_of,
+            directory.chat_of,
+            directory.digest_of,
             s.routes.noisy_per_hour,
             partial(cached_matcher, path=cache_path(s.storage.path)),
         )
-        self.context = BotContext(
-            settings=s,
-            store=self.store,
-            pipeline=self.pipeline,
-            clock=self.clock,
-            file_rules=self.rules,
-            started_at=self.started_at,
+        self.context = Runtime(
+            s,
+            self.store,
+            directory,
+            self.pipeline,
+            self.clock,
+            self.started_at,
+            limiter=CommandLimiter(),
         )
         if s.dedup.enabled:
             loaded = self.pipeline.load_stories(s.dedup.window, s.dedup.threshold)
             log.debug("story index: %d fingerprints from the last %s", loaded, s.dedup.window)
-        self.store.sync_sources(self.context.sources())
+        self.store.sync_sources(directory.sources())
         self.store.wait_for_locks(LOOP_BUSY_MS)  # from now on the loop never waits in SQLite
-        self.metrics = Metrics(self.clock)
-        self.metrics.store = self.store
-        self.metrics.longest_interval = max(
-            [src.interval for src in s.sources] + [s.polling.interval]
+        self.metrics = Metrics(
+            self.clock,
+            store=self.store,
+            longest_interval=max([src.interval for src in s.sources] + [s.polling.interval]),
         )
         self.outbox = Outbox(
             self.store,
-            self._adapter_for,
+            partial(_adapter_for, directory, self.adapters),
             self.clock,
             metrics=self.metrics,
-            destination_of=self.context.destination,
+            destination_of=directory.destination,
             unavailable=self._unavailable.get,
         )
         self.poller = Poller(
-            self.context.sources,
+            directory.sources,
             s.polling,
             self.store,
             self.pipeline,
             self.http,
             self.pool,
             self.clock,
-            on_alerts=self.outbox.wake,
             metrics=self.metrics,
             fetchers=self._fetchers(),
+            on_alerts=self.outbox.wake,
+        )
+        self.streams = Streams(
+            directory.sources,
+            self.pipeline,
+            watchers.WATCHERS,
+            s.source_settings,
+            self.environ,
+            on_alerts=self.outbox.wake,
         )
         if self._rule_files is None:
             self.rule_files = RuleFiles(s.rules.paths, s.base_dir, frozenset(s.destination_names()))
@@ -195,36 +209,20 @@ class App:
         if not loaded.changed:
             return False
         self.rules = list(loaded.rules)
-        self.context.file_rules = self.rules
+        self.directory.set_file_rules(self.rules)
         await self.context.refresh_rules()
         log.info("rules reloaded: %d rules from %d files", len(self.rules), len(loaded.files))
         return True
 
     def _fetchers(self) -> dict[str, Fetcher]:
-        s = self.settings
-        return {
-            "rss": rss.fetch,
-            "telegram": partial(
-                telegram_channel.fetch,
-                max_pages=s.tme.max_pages,
-                jitter=s.tme.page_jitter.total_seconds(),
-            ),
-            "vk": partial(
-                vk.fetch, token=self.environ.get("VK_TOKEN") or None, api_base=s.vk.api_base_url
-            ),
-        }
-
-    def _adapter_for(self, destination: str) -> Adapter | None:
-        found = self.context.destination(destination)
-        return self.adapters.get(found.platform) if found else None
-
-    def _digest_of(self, destination: str) -> DigestSchedule | None:
-        found = self.context.destination(destination)
-        return found.digest if found else None
-
-    def _chat_of(self, destination: str) -> str:
-        found = self.context.destination(destination)
-        return found.chat_key if found else destination
+        """Each polled kind's fetch, bound to its settings (``watchers`` registry)."""
+        fetchers = {}
+        for watcher in watchers.WATCHERS:
+            own = self.settings.source_settings(watcher.kind)
+            fetcher = watcher.fetcher(own, self.environ)
+            if fetcher is not None:
+                fetchers[watcher.kind] = fetcher
+        return fetchers
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.gather(*(_stop(a) for a in self._made.values()))
@@ -291,14 +289,25 @@ class App:
             coalesce=True,
         )
         delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
+        self.streams.start()
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            await self.streams.stop()
             await self.poller.cancel()
             await delivery  # within outbox.STOP_GRACE
             if ops is not None:
                 await ops.cleanup()
+
+
+def _adapter_for(
+    directory: Directory, adapters: Mapping[str, Adapter], destination: str
+) -> Adapter | None:
+    """The connected adapter of a destination's platform (``adapters``: the app's
+    connected ones, as they come and go)."""
+    found = directory.destination(destination)
+    return adapters.get(found.platform) if found else None
 
 
 async def _unless(stop: asyncio.Event, work: Awaitable[None]) -> bool:

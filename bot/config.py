@@ -8,8 +8,11 @@ config file's folder, so the bot runs the same from any working directory.
 
 Sections are data (``SECTIONS``: name, keys, parser), each parsed by the code that
 owns it: the core's here, each chat platform's in its package (``Platform.section``,
-``Platform.parse_destination``), found through the registry ``bot.platforms``.  The
-values are read with ``bot.configread``'s ``Reader``.
+``Platform.parse_destination``), found through the registry ``bot.platforms``, and
+each source kind's in its watcher (``Watcher.section``, e.g. ``[tme]``; a
+``[[sources]]`` table's ``channel`` becomes a URL by ``Watcher.channel_url``), found
+through the registry ``watchers``.  The values are read with ``bot.configread``'s
+``Reader``.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import watchers
 from bot import platforms
 from bot.configread import Reader as _Reader
-from bot.configread import base_url as _base_url
 from bot.configread import boolean as _boolean
 from bot.configread import choice as _choice
 from bot.configread import duration as _duration
@@ -39,9 +42,6 @@ from bot.model import Destination, Source
 from bot.schedules import DigestSchedule, QuietHours, parse_duration, parse_zone
 from watchers.expand import Expanded, expand_source
 
-SOURCE_KINDS = ("rss", "telegram", "vk")
-TME_BASE = "https://t.me"
-VK_API = "https://api.vk.com"
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 __all__ = ["ConfigError", "Settings", "format_duration", "load_config", "parse_duration"]
@@ -108,20 +108,6 @@ class DedupSettings:
 
 
 @dataclass(frozen=True)
-class TmeSettings:
-    """Public Telegram channels, read from their web preview at <base_url>/s/<channel>."""
-
-    base_url: str = TME_BASE
-    max_pages: int = 10  # ?before= pages read back after downtime, at most
-    page_jitter: timedelta = timedelta(seconds=1)  # a random pause up to this between pages
-
-
-@dataclass(frozen=True)
-class VkSettings:
-    api_base_url: str = VK_API  # the token comes from VK_TOKEN
-
-
-@dataclass(frozen=True)
 class Settings:
     config_path: Path
     base_dir: Path
@@ -133,10 +119,9 @@ class Settings:
     routes: RoutesSettings
     log: LogSettings
     metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings())
-    tme: TmeSettings = field(default_factory=lambda: TmeSettings())
     dedup: DedupSettings = field(default_factory=lambda: DedupSettings())
-    vk: VkSettings = field(default_factory=lambda: VkSettings())
     platforms: Mapping[str, Any] = field(default_factory=dict)  # each platform's section
+    kinds: Mapping[str, Any] = field(default_factory=dict)  # each source kind's, by kind
 
     def destination_names(self) -> set[str]:
         return {d.name for d in self.destinations}
@@ -147,6 +132,17 @@ class Settings:
             return self.platforms[name]
         found = platforms.find(name)
         return found.default if found is not None else None
+
+    def source_settings(self, kind: str) -> Any:
+        """A source kind's settings: its section as parsed, else the watcher's default."""
+        if kind in self.kinds:
+            return self.kinds[kind]
+        found = watchers.find(kind)
+        return found.default if found is not None else None
+
+    def expand_options(self) -> dict[str, Any]:
+        """What the kinds' short forms need (``watchers.expand.expand_source``)."""
+        return _expand_options(self.source_settings)
 
     def __getattr__(self, name: str) -> Any:
         """``settings.telegram``: a registered platform's section, by its name."""
@@ -197,11 +193,18 @@ WATCH_FORMS = (
 )
 
 
-def _watch(tme_base: str) -> Callable[[Any], Expanded]:
+def _expand_options(own: Callable[[str], Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for watcher in watchers.WATCHERS:
+        options.update(watcher.expand_options(own(watcher.kind)))
+    return options
+
+
+def _watch(options: Mapping[str, Any]) -> Callable[[Any], Expanded]:
     """A source named the way /addsource takes it, expanded to its feed (watchers/expand)."""
 
     def convert(value: Any) -> Expanded:
-        return expand_source(_string(value), tme_base=tme_base)
+        return expand_source(_string(value), **options)
 
     return convert
 
@@ -235,8 +238,6 @@ SOURCE_KEYS = (
     "enabled",
     "note_edits",
 )
-TME_KEYS = ("base_url", "max_pages", "page_jitter")
-VK_KEYS = ("api_base_url",)
 _DESTINATION_COMMON = (
     "silent",
     "link_preview",
@@ -342,17 +343,6 @@ def _polling(r: _Reader, raw: Any, got: _Parsed) -> PollingSettings:
     )
 
 
-def _tme(r: _Reader, raw: Any, got: _Parsed) -> TmeSettings:
-    t = r.table(raw, "tme", TME_KEYS)
-    return TmeSettings(
-        base_url=r.get(t, "tme", "base_url", _base_url, TME_BASE, "an http(s) URL"),
-        max_pages=r.get(t, "tme", "max_pages", _positive_int, 10, "a positive integer"),
-        page_jitter=r.get(
-            t, "tme", "page_jitter", _duration_or_zero, timedelta(seconds=1), DURATION
-        ),
-    )
-
-
 def _dedup(r: _Reader, raw: Any, got: _Parsed) -> DedupSettings:
     t = r.table(raw, "dedup", DEDUP_KEYS)
     return DedupSettings(
@@ -362,15 +352,6 @@ def _dedup(r: _Reader, raw: Any, got: _Parsed) -> DedupSettings:
     )
 
 
-def _vk(r: _Reader, raw: Any, got: _Parsed) -> VkSettings:
-    t = r.table(raw, "vk", VK_KEYS)
-    settings = VkSettings(r.get(t, "vk", "api_base_url", _base_url, VK_API, "an http(s) URL"))
-    polling: PollingSettings = got.values["polling"]
-    if polling.min_interval > polling.max_interval:  # said here, after every table's keys
-        r.error("polling.min_interval", "is longer than polling.max_interval")
-    return settings
-
-
 def _tables(r: _Reader, raw: Any, name: str) -> list[Any]:
     if not isinstance(raw, list):
         r.error(name, f"expected [[{name}]] tables")
@@ -378,9 +359,28 @@ def _tables(r: _Reader, raw: Any, name: str) -> list[Any]:
     return raw
 
 
+def _kind_settings(got: _Parsed) -> Callable[[str], Any]:
+    """A kind's settings as read so far (its section), else its watcher's default."""
+
+    def own(kind: str) -> Any:
+        watcher = watchers.find(kind)
+        if watcher is None:
+            return None
+        if watcher.section is not None and watcher.section.name in got.values:
+            return got.values[watcher.section.name]
+        return watcher.default
+
+    return own
+
+
 def _sources(r: _Reader, raw: Any, got: _Parsed) -> tuple[Source, ...]:
-    tme: TmeSettings = got.values["tme"]
     polling: PollingSettings = got.values["polling"]
+    if polling.min_interval > polling.max_interval:  # said here, after the tables' keys
+        r.error("polling.min_interval", "is longer than polling.max_interval")
+    own = _kind_settings(got)
+    kinds = watchers.kinds()
+    with_channels = [w.kind for w in watchers.WATCHERS if w.channels]
+    options = _expand_options(own)
     sources: list[Source] = []
     seen: dict[str, str] = {}
     for i, table in enumerate(_tables(r, raw, "sources")):
@@ -388,7 +388,7 @@ def _sources(r: _Reader, raw: Any, got: _Parsed) -> tuple[Source, ...]:
         t = r.table(table, where, SOURCE_KEYS)
         if not t:
             continue
-        watch = r.get(t, where, "watch", _watch(tme.base_url), None, WATCH_FORMS)
+        watch = r.get(t, where, "watch", _watch(options), None, WATCH_FORMS)
         name = r.get(
             t,
             where,
@@ -402,9 +402,9 @@ def _sources(r: _Reader, raw: Any, got: _Parsed) -> tuple[Source, ...]:
             t,
             where,
             "kind",
-            _choice(SOURCE_KINDS),
-            watch.kind if watch else "rss",
-            f"one of {', '.join(SOURCE_KINDS)}",
+            _choice(kinds),
+            watch.kind if watch else watchers.FEED,
+            f"one of {', '.join(kinds)}",
         )
         channel = r.get(t, where, "channel", _channel, None, "a channel name like rian_ru")
         url = r.get(
@@ -425,12 +425,12 @@ def _sources(r: _Reader, raw: Any, got: _Parsed) -> tuple[Source, ...]:
         if channel is not None and url is not None and watch is None:
             r.error(f"{where}.channel", "give either url or channel, not both")
         elif channel is not None:
-            if kind == "telegram":
-                url = f"{tme.base_url}/s/{channel}"
-            elif kind == "vk":
-                url = f"https://vk.com/{channel}"
+            watcher = watchers.find(kind)
+            if watcher is not None and watcher.channels:
+                url = watcher.channel_url(channel, own(kind))
             else:
-                r.error(f"{where}.channel", f'only for kind = "telegram" or "vk", not "{kind}"')
+                only = " or ".join(f'"{k}"' for k in with_channels)
+                r.error(f"{where}.channel", f'only for kind = {only}, not "{kind}"')
         note_edits = r.get(t, where, "note_edits", _boolean, False, "true or false")
         interval = r.get(t, where, "interval", _duration, polling.interval, DURATION)
         tags = r.get(t, where, "tags", _strings, (), "a list of strings")
@@ -580,13 +580,12 @@ def _metrics(r: _Reader, raw: Any, got: _Parsed) -> MetricsSettings:
 
 
 # The core's sections, in the order they are read (and their problems listed); each
-# platform's section follows, in registry order.
+# source kind's section comes before "sources" (which reads them), each platform's
+# section at the end, in registry order.
 SECTIONS: tuple[_Section, ...] = (
     _Section("storage", STORAGE_KEYS, _storage, {}),
     _Section("polling", POLLING_KEYS, _polling, {}),
-    _Section("tme", TME_KEYS, _tme, {}),
     _Section("dedup", DEDUP_KEYS, _dedup, {}),
-    _Section("vk", VK_KEYS, _vk, {}),
     _Section("sources", SOURCE_KEYS, _sources, []),
     _Section("rules", RULES_KEYS, _rules, {}),
     _Section("destinations", (), _destinations, []),  # keys: destination_keys()
@@ -604,25 +603,39 @@ def _platform_sections() -> list[_Section]:
     ]
 
 
+def _kind_sections() -> list[_Section]:
+    return [
+        _Section(w.section.name, w.section.keys, partial(_own, w.section.parse), {})
+        for w in watchers.WATCHERS
+        if w.section is not None
+    ]
+
+
+def _sections() -> list[_Section]:
+    """Every section in reading order: the kinds' before "sources", which reads them."""
+    at = next(i for i, s in enumerate(SECTIONS) if s.name == "sources")
+    return [*SECTIONS[:at], *_kind_sections(), *SECTIONS[at:], *_platform_sections()]
+
+
 def _own(parse: Callable[[_Reader, Any], Any], r: _Reader, raw: Any, got: _Parsed) -> Any:
     return parse(r, raw)
 
 
 def config_keys() -> dict[str, tuple[str, ...]]:
     """Every key of every section: the README's config reference must document each."""
-    keys = {s.name: s.keys for s in (*SECTIONS, *_platform_sections())}
+    keys = {s.name: s.keys for s in _sections()}
     keys["destinations"] = destination_keys()
     return keys
 
 
-CONFIG_KEYS: dict[str, tuple[str, ...]] = config_keys()  # of the platforms built in
+CONFIG_KEYS: dict[str, tuple[str, ...]] = config_keys()  # of the platforms and kinds built in
 TOP_KEYS = tuple(CONFIG_KEYS)
 
 
 def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
     got = _Parsed(config_path.resolve().parent)
     r = _Reader()
-    sections = [*SECTIONS, *_platform_sections()]
+    sections = _sections()
     r.table(data, "", tuple(s.name for s in sections))
     for section in sections:
         got.values[section.name] = section.parse(r, data.get(section.name, section.default), got)
@@ -640,10 +653,9 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         routes=v["routes"],
         log=v["log"],
         metrics=v["metrics"],
-        tme=v["tme"],
-        vk=v["vk"],
         dedup=v["dedup"],
         platforms={s.name: v[s.name] for s in _platform_sections()},
+        kinds={w.kind: v[w.section.name] for w in watchers.WATCHERS if w.section is not None},
     )
 
 
@@ -658,12 +670,6 @@ def _channel(value: Any) -> str:
     if not _CHANNEL.match(text):
         raise ValueError
     return text
-
-
-def _duration_or_zero(value: Any) -> timedelta:
-    if value in ("0", "0s"):
-        return timedelta(0)
-    return _duration(value)
 
 
 def _known(name: str, names: set[str]) -> str:

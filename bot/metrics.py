@@ -82,13 +82,21 @@ class _StoreCollector(Collector):
 class Metrics:
     """Counters the stages bump; a registry of its own, so tests never share one."""
 
-    def __init__(self, clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        *,
+        store: Store | None = None,
+        longest_interval: timedelta = timedelta(minutes=5),
+    ):
+        """``store``: where /healthz reads the outbox; ``longest_interval``: the longest
+        a healthy bot goes without a poll."""
         self.clock = clock
         self.registry = CollectorRegistry()
-        self.store: Store | None = None
+        self.store = store
         self.started_at = clock()
         self.last_poll_at: datetime | None = None
-        self.longest_interval = timedelta(minutes=5)
+        self.longest_interval = longest_interval
         r = self.registry
         self.polls = Counter(
             "dozor_polls", "Polls by source and outcome", ["source", "status"], registry=r

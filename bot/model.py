@@ -22,7 +22,7 @@ class Source:
     """A place to poll, as the config or a chat command (/addsource, /import) defines it."""
 
     name: str
-    kind: str  # "rss" (RSS 0.9x/1.0/2.0, Atom, JSON Feed), "telegram" (t.me/s/...), "vk"
+    kind: str  # a registered watcher's kind (watchers/__init__.py): "rss", "telegram", "vk"
     url: str
     interval: timedelta
     tags: tuple[str, ...] = ()

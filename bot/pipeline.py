@@ -1,7 +1,11 @@
 """Items -> outbox: the middle of the bot, between the watchers and delivery.
 
-No network and no chat: it reads and writes only the store, in one transaction per
-poll.  For the items one poll of one source brought (oldest first):
+No network and no chat: it reads and writes only the store.  ``receive`` takes what
+one poll (the scheduler) or one push (a push watcher's stream) of one source brought,
+and records it in one transaction: the items and their alerts, the source's fetch
+state and health, and that its baseline is done.  For the items (oldest first):
+0. note the alerted posts the source no longer shows (deletion detection: only where
+   the result says which range of posts it covers);
 1. record them as seen; items never seen from that source go on, and so do edited
    ones (a new revision), to be matched again;
 2. on a source's first successful poll, stop there (a baseline: no flood of old
@@ -27,16 +31,28 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.dedup import Fingerprint, StoryIndex, fingerprint
 from bot.matching import Matcher
-from bot.model import SEVERITY_ORDER, Alert, Item, Rule, Source, story_root
+from bot.model import (
+    SEVERITY_ORDER,
+    Alert,
+    FetchResult,
+    FetchStatus,
+    Item,
+    Rule,
+    Source,
+    story_root,
+)
 from bot.routing import route
 from bot.schedules import DigestSchedule, rule_digest_due
 from bot.store import Store
+
+log = logging.getLogger("dozor.poll")
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,12 @@ class IngestReport:
     alerts: tuple[int, ...]  # outbox ids of the alerts enqueued
     baseline: bool  # this poll was the source's first
     rules_fired: tuple[str, ...] = ()  # one entry per new item and rule that fired
+    gone: int = 0  # alerted posts the source no longer shows (their alerts get a note)
+
+    @property
+    def work(self) -> bool:
+        """Whether the outbox has something new: alerts, or alerts to redraw."""
+        return bool(self.alerts or self.matched or self.gone)
 
 
 class Pipeline:
@@ -63,8 +85,9 @@ class Pipeline:
         noisy_per_hour: int = 0,
         compile_rules: Callable[[Sequence[Rule]], Matcher] = Matcher,
     ):
-        """``compile_rules``: rules -> their Matcher (``matching.cache.cached_matcher`` reads
-        one compiled before from disk)."""
+        """``chat_of`` and ``digest_of``: a destination's chat and digest schedule (the
+        runtime's ``Directory``, bot/runtime.py); ``compile_rules``: rules -> their
+        Matcher (``matching.cache.cached_matcher`` reads one compiled before from disk)."""
         self.compile_rules = compile_rules
         self.noisy_per_hour = noisy_per_hour
         # (destination, source) -> (first poll's time, alerts its backfill enqueued there)
@@ -87,21 +110,54 @@ class Pipeline:
         self.rules = {rule.name: rule for rule in rules}
         self.matcher = matcher or self.compile_rules(rules)
 
-    def ingest(
+    def receive(
         self,
         source: Source,
-        items: Sequence[Item],
+        result: FetchResult,
         *,
-        first_poll: bool,
-        gone: Sequence[str] = (),
-    ) -> IngestReport:
-        """``gone``: keys of this source's alerted items that the source no longer shows."""
-        with self.store.atomic():  # seen items and their alerts commit together
-            return self._ingest(source, items, first_poll=first_poll, gone=gone)
+        next_check: datetime | None = None,
+        baseline: bool = True,
+    ) -> IngestReport | None:
+        """What one successful poll or push of ``source`` brought, in one transaction
+        (see the module docstring); None when there was nothing to read (304, the same
+        body).  ``next_check``: when the scheduler polls the source again (a push
+        source: its interval from now, unused).  ``baseline``: the source's first batch
+        is only recorded (what was there before Dozor watched); a push watcher whose
+        every item is news says False."""
+        now = self.clock()
+        report = None
+        gone: Sequence[str] = ()
+        with self.store.atomic():  # the items, their alerts and "baseline done" together
+            if result.status is FetchStatus.OK:
+                first = baseline and not self.store.baseline_done(source.name)
+                if result.covered:
+                    gone = result.gone(self.store.alerted_keys(source.name))
+                report = self._ingest(source, result.items, first_poll=first, gone=gone)
+            newest = max((i.published for i in result.items if i.published), default=None)
+            self.store.record_success(
+                source.name,
+                result.state,
+                now,
+                next_check or now + source.interval,
+                new_items=report.new if report else 0,
+                last_item_at=newest,
+            )
+        if report is None:
+            return None
+        log.info(
+            "source %s: %d items, %d new, %d alerts%s",
+            source.name,
+            report.items,
+            report.new,
+            len(report.alerts),
+            " (first poll: baseline)" if report.baseline else "",
+        )
+        return report
 
     def _ingest(
         self, source: Source, items: Sequence[Item], *, first_poll: bool, gone: Sequence[str]
     ) -> IngestReport:
+        """``gone``: keys of this source's alerted items that the source no longer shows."""
         now = self.clock()
         new, revised = self.store.record_items(list(items), now)
         candidates = new
@@ -149,6 +205,7 @@ class Pipeline:
             alerts=tuple(alert_ids),
             baseline=first_poll,
             rules_fired=tuple(fired),
+            gone=len(gone),
         )
 
     def _note_changes(

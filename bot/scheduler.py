@@ -9,8 +9,14 @@ jittered; failures back off exponentially.  When a tick's polls are done, one IN
 how many, how many new items and when the next check is ("polled 4 sources, 0 new,
 next 10:23"): the sign of life of a quiet bot.  A failing source stays visible in the
 store (last error, since when, how many) and is never silently dropped; a 410 disables
-it with the reason.  Items of a successful poll go to the pipeline.  When the bot stops,
+it with the reason.  A successful poll goes to the pipeline (``Pipeline.receive``: its
+items, alerts and the source's new state in one transaction).  When the bot stops,
 polls in flight are cancelled: nothing of them is stored, the next start polls again.
+
+Push sources (a kind whose watcher streams: ``Watcher.push``) are never polled:
+``Streams`` runs each push kind's ``stream`` while the bot runs and hands what arrives
+to the same ``Pipeline.receive``.  A stream that fails is logged and started again
+after ``STREAM_RESTART``.
 """
 
 from __future__ import annotations
@@ -19,26 +25,25 @@ import asyncio
 import logging
 import random
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import PollingSettings
 from bot.metrics import Metrics
-from bot.model import FetchResult, FetchState, FetchStatus, Source
+from bot.model import FetchResult, FetchStatus, Source
 from bot.pipeline import IngestReport, Pipeline
 from bot.store import Store
-from watchers import rss
+from watchers.base import Fetcher, Watcher
 from watchers.http import HttpClient
 
 log = logging.getLogger("dozor.poll")
-
-Fetcher = Callable[[Source, FetchState, HttpClient, Executor | None], Awaitable[FetchResult]]
-FETCHERS: dict[str, Fetcher] = {"rss": rss.fetch}  # the app adds the configured others
 
 
 def plan_next_check(
@@ -85,13 +90,16 @@ class Poller:
         pool: Executor | None,
         clock: Callable[[], datetime],
         *,
+        fetchers: Mapping[str, Fetcher],
         on_alerts: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
-        fetchers: Mapping[str, Fetcher] | None = None,
     ):
+        """``fetchers``: each polled kind's fetch, by kind (``Watcher.fetcher``);
+        ``on_alerts``: after a poll that left the outbox work (its wake)."""
+        self.on_alerts = on_alerts
         self.metrics = metrics
-        self.fetchers = dict(fetchers or FETCHERS)
+        self.fetchers = dict(fetchers)
         self.sources = sources  # read at every tick: chat commands add and remove sources
         self.polling = polling
         self.store = store
@@ -99,7 +107,6 @@ class Poller:
         self.http = http
         self.pool = pool
         self.clock = clock
-        self.on_alerts = on_alerts
         self.rng = rng or random.Random()
         self.in_flight: dict[str, asyncio.Task[PollReport]] = {}
         self.limit = asyncio.Semaphore(polling.concurrency)
@@ -158,51 +165,26 @@ class Poller:
                 next_check.strftime("%H:%M:%S"),
             )
             return PollReport(source.name, result.status, error)
-        with self.store.atomic():  # the items, their alerts and "baseline done" together
-            ingest, gone = self._ingest(source, result)
-            next_check = plan_next_check(now, source, self.polling, result, 0, self.rng)
-            newest = max((i.published for i in result.items if i.published), default=None)
-            self.store.record_success(
-                source.name,
-                result.state,
-                now,
-                next_check,
-                new_items=ingest.new if ingest else 0,
-                last_item_at=newest,
-            )
-        if ingest is not None:
-            if ingest.alerts or ingest.matched or gone:  # new alerts, or edits to make
-                self.on_alerts()
-            first = ingest.baseline
-            log.info(
-                "source %s: %d items, %d new, %d alerts%s",
-                source.name,
-                ingest.items,
-                ingest.new,
-                len(ingest.alerts),
-                " (first poll: baseline)" if first else "",
-            )
+        next_check = plan_next_check(now, source, self.polling, result, 0, self.rng)
+        ingest = self.pipeline.receive(source, result, next_check=next_check)
+        if ingest is not None and ingest.work:
+            self.on_alerts()
         return PollReport(source.name, result.status, None, ingest)
-
-    def _ingest(
-        self, source: Source, result: FetchResult
-    ) -> tuple[IngestReport | None, Sequence[str]]:
-        if result.status is not FetchStatus.OK:
-            return None, ()
-        first = not self.store.baseline_done(source.name)
-        gone = result.gone(self.store.alerted_keys(source.name)) if result.covered else ()
-        return self.pipeline.ingest(source, result.items, first_poll=first, gone=gone), gone
 
     async def poll_all(self) -> list[PollReport]:
         """Poll every enabled source once, due or not (``dozor run --once``)."""
         disabled = {h.name for h in self.store.source_health() if h.disabled_reason}
-        targets = [s for s in self.sources() if s.enabled and s.name not in disabled]
+        targets = [s for s in self.polled() if s.enabled and s.name not in disabled]
         return list(await asyncio.gather(*(self.poll(s) for s in targets)))
+
+    def polled(self) -> list[Source]:
+        """The sources of the polled kinds (push sources arrive by themselves)."""
+        return [s for s in self.sources() if s.kind in self.fetchers]
 
     async def poll_due(self) -> int:
         """Start a poll for each due source not already in flight; returns how many."""
         started: list[asyncio.Task[PollReport]] = []
-        for source in self.store.due_sources(self.sources(), self.clock()):
+        for source in self.store.due_sources(self.polled(), self.clock()):
             if source.name in self.in_flight:
                 continue
             task = asyncio.create_task(self.poll(source), name=f"poll {source.name}")
@@ -243,6 +225,77 @@ class Poller:
             task.cancel()
         await self.wait_idle()
         await asyncio.gather(*self._cycles, return_exceptions=True)
+
+
+STREAM_RESTART = 30.0  # seconds before a failed stream is started again
+
+
+class Streams:
+    """The push kinds' streams, one task per push kind, each handing what arrives to
+    ``Pipeline.receive`` (the sink a stream gets)."""
+
+    def __init__(
+        self,
+        sources: Callable[[], Sequence[Source]],
+        pipeline: Pipeline,
+        kinds: Sequence[Watcher],
+        own: Callable[[str], Any],
+        environ: Mapping[str, str],
+        *,
+        on_alerts: Callable[[], None] = lambda: None,
+        restart: float = STREAM_RESTART,
+    ):
+        """``kinds``: the registered watchers (the push ones stream); ``own``: a kind's
+        settings by kind; ``on_alerts`` as for ``Poller``."""
+        self.on_alerts = on_alerts
+        self.sources = sources
+        self.pipeline = pipeline
+        self.kinds = [w for w in kinds if w.push]
+        self.own = own
+        self.environ = environ
+        self.restart = restart
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for watcher in self.kinds:
+            task = asyncio.create_task(self._run(watcher), name=f"stream {watcher.kind}")
+            self.tasks.append(task)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+    def of_kind(self, kind: str) -> list[Source]:
+        return [s for s in self.sources() if s.kind == kind and s.enabled]
+
+    def sink(self, watcher: Watcher, source: Source, result: FetchResult) -> IngestReport | None:
+        """What a stream hands in: to the pipeline; a store that refuses it is logged
+        (the stream goes on)."""
+        try:
+            report = self.pipeline.receive(source, result, baseline=watcher.baseline)
+        except sqlite3.Error as exc:
+            log.error("source %s: the store refused what arrived (%s)", source.name, exc)
+            return None
+        if report is not None and report.work:
+            self.on_alerts()
+        return report
+
+    async def _run(self, watcher: Watcher) -> None:
+        sources = partial(self.of_kind, watcher.kind)
+        sink = partial(self.sink, watcher)
+        while True:
+            try:
+                await watcher.stream(sources, self.own(watcher.kind), self.environ, sink)
+                return
+            except Exception:  # a watcher bug must not stop the bot
+                log.exception(
+                    "the %s stream failed; starting it again in %.0f s",
+                    watcher.kind,
+                    self.restart,
+                )
+            await asyncio.sleep(self.restart)
 
 
 def start_scheduler(poller: Poller, tick: timedelta) -> AsyncIOScheduler:

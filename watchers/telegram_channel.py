@@ -41,16 +41,19 @@ import base64
 import json
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from bot.configread import Reader, base_url, duration, positive_int
 from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
+from watchers.base import Expanded, Fetcher, Link, Section, Watcher
 from watchers.common import failed, retry_note, run_off_loop
 from watchers.http import FetchError, HttpClient, parse_retry_after, redact_url
 from watchers.identity import content_hash, story_key
@@ -58,6 +61,7 @@ from watchers.text import collapse_whitespace, first_line
 
 __all__ = [
     "PUBLIC_BASE",
+    "WATCHER",
     "ChannelPage",
     "ChannelPost",
     "LinkPreview",
@@ -584,3 +588,91 @@ def _no_preview(channel: str, page_title: str, where: str) -> str:
             "is private, or disabled its preview)"
         )
     return f"not a Telegram channel page: got an HTML page titled {page_title!r} from {where}"
+
+
+# --------------------------------------------------------------------------- the kind
+
+TME_BASE = "https://t.me"
+TME_KEYS = ("base_url", "max_pages", "page_jitter")
+_HOSTS = frozenset({"t.me", "www.t.me", "telegram.me", "www.telegram.me", "telegram.dog"})
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
+_RESERVED = frozenset({"s", "c", "joinchat", "addstickers", "share", "proxy", "socks", "iv"})
+
+
+@dataclass(frozen=True)
+class TmeSettings:
+    """``[tme]``: public channels, read from their web preview at <base_url>/s/<channel>."""
+
+    base_url: str = TME_BASE
+    max_pages: int = 10  # ?before= pages read back after downtime, at most
+    page_jitter: timedelta = timedelta(seconds=1)  # a random pause up to this between pages
+
+
+def _duration_or_zero(value: Any) -> timedelta:
+    if value in ("0", "0s"):
+        return timedelta(0)
+    return duration(value)
+
+
+def parse_settings(r: Reader, raw: Any) -> TmeSettings:
+    t = r.table(raw, "tme", TME_KEYS)
+    return TmeSettings(
+        base_url=r.get(t, "tme", "base_url", base_url, TME_BASE, "an http(s) URL"),
+        max_pages=r.get(t, "tme", "max_pages", positive_int, 10, "a positive integer"),
+        page_jitter=r.get(
+            t, "tme", "page_jitter", _duration_or_zero, timedelta(seconds=1), 'a duration like "5m"'
+        ),
+    )
+
+
+class TelegramWatcher(Watcher):
+    """``telegram``: ``@chan``, ``t.me/chan``, ``https://t.me/s/chan``, ``t.me/chan/123``
+    -> ``<[tme] base_url>/s/chan``; names come out in lower case, so ``@Rian_RU`` and
+    ``t.me/rian_ru`` are one source.  ``channel = "rian_ru"`` in ``[[sources]]``."""
+
+    kind = "telegram"
+    about = "a public Telegram channel, read from its web preview"
+    section = Section("tme", TME_KEYS, parse_settings)
+    default = TmeSettings()
+    channels = True
+
+    def channel_url(self, channel: str, own: TmeSettings) -> str:
+        return f"{own.base_url}/s/{channel}"
+
+    def expand_options(self, own: TmeSettings) -> Mapping[str, Any]:
+        return {"tme_base": own.base_url}
+
+    def expand_name(self, text: str, options: Mapping[str, Any]) -> Expanded | None:
+        if not text.startswith("@") or text.count("@") == 2:  # @user@instance: Mastodon
+            return None
+        return _expanded(text[1:], options)
+
+    def expand_link(self, link: Link, options: Mapping[str, Any]) -> Expanded | None:
+        if link.host not in _HOSTS:
+            return None
+        segments = link.segments[1:] if link.segments[:1] == ("s",) else link.segments
+        if not segments:
+            raise ValueError("which channel? e.g. t.me/rian_ru")
+        if segments[0].startswith("+") or segments[0] in ("joinchat", "c"):
+            raise ValueError(
+                "that is a private channel or group (an invite or a private link): only "
+                "public channels with a t.me/<name> address can be watched"
+            )
+        return _expanded(segments[0], options)
+
+    def fetcher(self, own: TmeSettings, environ: Mapping[str, str]) -> Fetcher:
+        return partial(fetch, max_pages=own.max_pages, jitter=own.page_jitter.total_seconds())
+
+
+WATCHER = TelegramWatcher()
+
+
+def _expanded(channel: str, options: Mapping[str, Any]) -> Expanded:
+    if channel.lower() in _RESERVED or not _NAME.match(channel):
+        raise ValueError(
+            f"{channel!r} is not a public Telegram channel name (5-32 letters, digits or "
+            "underscores, starting with a letter)"
+        )
+    name = channel.lower()
+    url = channel_url(name, options.get("tme_base", TME_BASE))
+    return Expanded("telegram", url, f"tg-{name}", ("telegram",))

@@ -26,20 +26,24 @@ plain message.  HTTP 429/5xx -> ERROR with Retry-After.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from bot.configread import Reader, base_url
 from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
+from watchers.base import Expanded, Fetcher, Link, Section, Watcher
 from watchers.common import failed, retry_note
 from watchers.http import FetchError, HttpClient, parse_retry_after, redact_url
 from watchers.identity import content_hash, story_key
 from watchers.text import collapse_whitespace, first_line
 
-__all__ = ["API_VERSION", "NO_TOKEN", "WallPage", "fetch", "parse_wall", "wall_owner"]
+__all__ = ["API_VERSION", "NO_TOKEN", "WATCHER", "WallPage", "fetch", "parse_wall", "wall_owner"]
 
 API_VERSION = "5.199"
 NO_TOKEN = "VK sources need a VK_TOKEN environment variable (a service token of a VK app)"
@@ -332,3 +336,62 @@ def _until_next_vk_day(now: datetime) -> timedelta:
 
 def _scrub(message: str, token: str) -> str:
     return message.replace(token, "***") if token else message
+
+
+# --------------------------------------------------------------------------- the kind
+
+VK_API = "https://api.vk.com"
+VK_KEYS = ("api_base_url",)
+_HOSTS = frozenset({"vk.com", "www.vk.com", "m.vk.com", "vk.ru", "www.vk.ru", "m.vk.ru"})
+_DOMAIN = re.compile(r"^[A-Za-z0-9_.]{2,32}$")
+
+
+@dataclass(frozen=True)
+class VkSettings:
+    """``[vk]``: the API's address; the token comes from VK_TOKEN, never from config."""
+
+    api_base_url: str = VK_API
+
+
+def parse_settings(r: Reader, raw: Any) -> VkSettings:
+    t = r.table(raw, "vk", VK_KEYS)
+    return VkSettings(r.get(t, "vk", "api_base_url", base_url, VK_API, "an http(s) URL"))
+
+
+class VkWatcher(Watcher):
+    """``vk``: ``vk.com/domain`` (and m.vk.com, vk.ru) -> ``https://vk.com/domain``;
+    ``channel = "rbc"`` in ``[[sources]]``."""
+
+    kind = "vk"
+    about = "a VK wall, read through the VK API"
+    section = Section("vk", VK_KEYS, parse_settings)
+    default = VkSettings()
+    channels = True
+
+    def channel_url(self, channel: str, own: VkSettings) -> str:
+        return f"https://vk.com/{channel}"
+
+    def expand_link(self, link: Link, options: Mapping[str, Any]) -> Expanded | None:
+        if link.host not in _HOSTS:
+            return None
+        if not link.segments:
+            raise ValueError("which VK page? e.g. vk.com/rbc")
+        domain = link.segments[0]
+        if domain.startswith("wall") or not _DOMAIN.match(domain):
+            raise ValueError(
+                f"{domain!r} is not a VK page name: give the page (vk.com/<name>), not a post"
+            )
+        name = domain.lower()
+        return Expanded("vk", f"https://vk.com/{name}", f"vk-{name}", ("vk",))
+
+    def needs(self, environ: Mapping[str, str]) -> str | None:
+        if environ.get("VK_TOKEN"):
+            return None
+        return "VK walls need a VK_TOKEN in the bot's environment"
+
+    def fetcher(self, own: VkSettings, environ: Mapping[str, str]) -> Fetcher:
+        token = environ.get("VK_TOKEN") or None
+        return partial(fetch, token=token, api_base=own.api_base_url)
+
+
+WATCHER = VkWatcher()

@@ -1,13 +1,14 @@
 """/sources, /addsource, /removesource: what Dozor polls, and feeds added from chat.
 
 A chat-added source is a feed at an http(s) URL or a name that ``watchers.expand``
-turns into one (a public Telegram channel ``@name``/``t.me/name``, a Mastodon or
-Bluesky account, a subreddit, a YouTube channel, ``news:<query>``, a VK wall), tagged
-``chat``, polled at ``[polling] interval``; its first poll is a baseline like any
-source's.  Sources in config.toml are listed too but changed only there.  Private
-addresses are refused unless ``[polling] allow_private`` names them.  Sources are the
-team's, shared by every chat; the alerts /sources counts are this chat's (every chat's
-in an admin's private chat).
+turns into a source of a registered kind (a public Telegram channel
+``@name``/``t.me/name``, a Mastodon or Bluesky account, a subreddit, a YouTube channel,
+``news:<query>``, a VK wall), tagged ``chat``, polled at ``[polling] interval``; its
+first poll is a baseline like any source's.  Sources in config.toml are listed too but
+changed only there.  Private addresses are refused unless ``[polling] allow_private``
+names them (for kinds whose address is what the user typed: ``Watcher.open_address``).
+Sources are the team's, shared by every chat; the alerts /sources counts are this
+chat's (every chat's in an admin's private chat).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import watchers
 from bot.commands.common import (
     UsageError,
     ago,
@@ -135,17 +137,17 @@ async def add_source(ctx: BotContext, inv: Invocation) -> Reply:
     if not text or (len(text.split()) != 1 and not text.lower().startswith("news:")):
         raise UsageError()
     try:
-        found = expand_source(text, tme_base=ctx.settings.tme.base_url)
+        found = expand_source(text, **ctx.settings.expand_options())
     except ValueError as exc:
         return Reply(f"cannot add {shorten(text, 80)}: {exc}")
-    if found.kind == "rss":
+    watcher = watchers.find(found.kind)
+    assert watcher is not None  # expand_source names registered kinds only
+    if watcher.open_address:
         problem = feed_problem(found.url, ctx.settings.polling.allow_private)
         if problem:
             return Reply(f"cannot add {shorten(found.url, 80)}: {problem}")
-    if found.kind == "vk" and not os.environ.get("VK_TOKEN"):
-        note_vk = " (VK walls need a VK_TOKEN in the bot's environment: until then it fails)"
-    else:
-        note_vk = ""
+    lacks = watcher.needs(os.environ)
+    note = f" ({lacks}: until then it fails)" if lacks else ""
     sources = ctx.sources()
     same = next((s for s in sources if s.url.rstrip("/") == found.url.rstrip("/")), None)
     if same is not None:
@@ -156,13 +158,10 @@ async def add_source(ctx: BotContext, inv: Invocation) -> Reply:
     source = Source(name, found.kind, found.url, interval, tags, trusted=False)
     if not ctx.add_source(source, inv.user_name):
         return Reply(f"the name {name} was just taken; please try again")
-    what = {
-        "telegram": " It is a public Telegram channel, read from its web preview.",
-        "vk": " It is a VK wall, read through the VK API.",
-    }.get(found.kind, "")
+    what = f" It is {watcher.about}." if watcher.about else ""
     return Reply(
         f"added source {name} ({found.url}), polled every {format_duration(interval)}."
-        f"{what}{note_vk} Its first poll records what is there (no alerts for old posts); "
+        f"{what}{note} Its first poll records what is there (no alerts for old posts); "
         f"new posts then alert. /sources shows its health; /removesource {name} removes it."
     )
 
@@ -213,7 +212,7 @@ async def import_sources(ctx: BotContext, inv: Invocation) -> Reply:
         name = unique_name(feed.name, taken)
         tags = tuple(dict.fromkeys((*CHAT_TAGS, *feed.tags)))
         if ctx.add_source(
-            Source(name, "rss", feed.url, interval, tags, trusted=False), inv.user_name
+            Source(name, watchers.FEED, feed.url, interval, tags, trusted=False), inv.user_name
         ):
             added.append(name)
             taken.add(name)
@@ -239,7 +238,7 @@ async def import_sources(ctx: BotContext, inv: Invocation) -> Reply:
 
 async def export_sources(ctx: BotContext, inv: Invocation) -> Reply:
     """/export: every feed source (config and chat-added) as an OPML file."""
-    feeds = [s for s in ctx.sources() if s.kind == "rss"]
+    feeds = [s for s in ctx.sources() if s.kind == watchers.FEED]
     others = len(ctx.sources()) - len(feeds)
     opml = write_opml(OpmlFeed(s.name, s.name, s.url, s.tags) for s in feeds)
     note = f" ({others} channel and wall sources are not feeds: not in OPML)" if others else ""

@@ -176,3 +176,9 @@ class Store(Connection):
         self.mark_platform_down = self.reach.mark_platform_down
         self.mark_platform_up = self.reach.mark_platform_up
         self.platform_states = self.reach.platform_states
+
+    def chat_state(self) -> int:
+        """A count that every write of chat-added rules, sources and destinations (and
+        moved addresses) through this store raises: what the runtime's cached lists
+        (bot/runtime.py) compare to know they are still true, without a query."""
+        return self.chats.changes + self.sources.changes

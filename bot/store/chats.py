@@ -29,8 +29,11 @@ class ChatRule:
 
 
 class Chats(Concern):
+    changes = 0  # writes of chat rules and destinations so far (``Store.chat_state``)
+
     def add_chat_rule(self, rule: ChatRule) -> bool:
         """False when a rule of that name exists already."""
+        self.changes += 1
         with self._tx():
             cursor = self.db.execute(
                 "insert or ignore into chat_rules (name, query, rule, destination, chat,"
@@ -63,6 +66,7 @@ class Chats(Concern):
             return bool(cursor.rowcount)
 
     def remove_chat_rule(self, name: str) -> bool:
+        self.changes += 1
         with self._tx():
             return bool(self.db.execute("delete from chat_rules where name = ?", [name]).rowcount)
 
@@ -136,6 +140,7 @@ class Chats(Concern):
         """The name of the destination for this chat (and topic or thread) of this
         platform, created on first use; the platform is recorded, not guessed."""
         name = f"{platform}:{address}" + (f":{thread}" if thread else "")
+        self.changes += 1
         with self._tx():
             self.db.execute(
                 "insert or ignore into chat_destinations (name, kind, address, thread,"
@@ -152,6 +157,7 @@ class Chats(Concern):
 
     def set_destination_address(self, name: str, address: str) -> None:
         """Remember a destination's new address (a group upgraded to a supergroup)."""
+        self.changes += 1
         with self._tx():
             self.db.execute(
                 "insert into destination_state (name, address) values (?, ?)"

@@ -41,6 +41,8 @@ class SourceHealth:
 
 
 class Sources(Concern):
+    changes = 0  # writes of chat-added sources so far (``Store.chat_state``)
+
     def sync_sources(self, sources: tuple[Source, ...] | list[Source]) -> None:
         """Create state rows for new sources; reset the state of one whose URL changed."""
         table = self.db["source_state"]
@@ -200,6 +202,7 @@ class Sources(Concern):
         return out
 
     def add_chat_source(self, source: Source, by: str, now: datetime) -> bool:
+        self.changes += 1
         with self._tx():
             cursor = self.db.execute(
                 "insert or ignore into chat_sources (name, kind, url, tags, added_by, added_at)"
@@ -209,6 +212,7 @@ class Sources(Concern):
             return bool(cursor.rowcount)
 
     def remove_chat_source(self, name: str) -> bool:
+        self.changes += 1
         with self._tx():
             return bool(self.db.execute("delete from chat_sources where name = ?", [name]).rowcount)
 
