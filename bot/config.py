@@ -38,6 +38,7 @@ from bot.configread import host_port as _host_port
 from bot.configread import positive_int as _positive_int
 from bot.configread import string as _string
 from bot.configread import strings as _strings
+from bot.matching.inflect import LANGUAGES
 from bot.model import Destination, Source
 from bot.schedules import DigestSchedule, QuietHours, parse_duration, parse_zone
 from watchers.expand import Expanded, expand_source
@@ -246,6 +247,7 @@ _DESTINATION_COMMON = (
     "digest",
     "timezone",
     "also_seen",
+    "languages",
 )
 
 
@@ -504,6 +506,7 @@ def _destinations(r: _Reader, raw: Any, got: _Parsed) -> tuple[Destination, ...]
         also_seen = r.get(
             t, where, "also_seen", _choice(("edit", "thread")), "edit", "edit or thread"
         )
+        languages = _languages(r, t, where)
         digest = r.get(
             t,
             where,
@@ -529,9 +532,24 @@ def _destinations(r: _Reader, raw: Any, got: _Parsed) -> tuple[Destination, ...]
                     quiet=quiet,
                     digest=digest,
                     also_seen=also_seen,
+                    languages=languages,
                 )
             )
     return tuple(destinations)
+
+
+def _languages(r: _Reader, t: dict[str, Any], where: str) -> tuple[str, ...]:
+    """A destination's ``languages``: what the rules its chat adds inflect in (as a
+    rule file's ``languages``; ``/languages`` in the chat overrides it)."""
+    got = r.get(t, where, "languages", _strings, None, 'a list like ["ru"]')
+    if got is None:
+        return LANGUAGES
+    wrong = [v for v in got if v not in LANGUAGES]
+    if wrong or not got:
+        value = f'"{wrong[0]}"' if wrong else "an empty list"
+        r.error(f"{where}.languages", f'takes "ru", "uk" or both (["ru", "uk"]), got {value}')
+        return LANGUAGES
+    return tuple(lang for lang in LANGUAGES if lang in got)
 
 
 def _routes(r: _Reader, raw: Any, got: _Parsed) -> RoutesSettings:

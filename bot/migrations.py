@@ -339,6 +339,12 @@ def _m11_addresses(db: sqlite_utils.Database) -> None:
     db.execute("update destination_state set address = cast(chat_id as text) where chat_id")
 
 
+def _m12_destination_settings(db: sqlite_utils.Database) -> None:
+    """What a chat set for itself with a command, per destination (chat and topic):
+    ``languages``, a JSON list (``/languages``); null: as the config says."""
+    db["destination_settings"].create({"name": str, "languages": str}, pk="name")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
@@ -351,4 +357,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m9_search,
     _m10_platform_state,
     _m11_addresses,
+    _m12_destination_settings,
 ]

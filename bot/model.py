@@ -189,6 +189,7 @@ class Destination:
     quiet: str = "silent"  # "silent" | "hold" (until the window ends)
     digest: DigestSchedule | None = None  # collect alerts into one message on a schedule
     also_seen: str = "edit"  # later sightings of a story: "edit" the alert | "thread" replies
+    languages: tuple[str, ...] = ("ru", "uk")  # what rules added in its chat inflect in
 
     @property
     def kind(self) -> str:

@@ -8,8 +8,9 @@
   the console user) may do anything anywhere, their private chat (Slack: DM) with the
   bot included.  No line here names a platform: each is asked through the registry.
 - In a served chat, members may run read-only commands and, when that platform's
-  ``members_can_watch`` (default), add and end rules and mutes for that chat.  Only
-  admins add and remove sources.  Anyone may ask for /help anywhere.
+  ``members_can_watch`` (default), add and end rules and mutes for that chat (and set
+  its ``/languages``).  Only admins add and remove sources.  Anyone may ask for /help
+  anywhere.
 
 Privacy between chats: a chat sees and acts on its own things only.  An alert is the
 chat's whose destination it went to (``/show``, ``/story``, its buttons); any other

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot import platforms
-from bot.commands import alerts, mutes, rules, search, sources, status
+from bot.commands import alerts, chatsettings, mutes, rules, search, sources, status
 from bot.commands.common import MAX_ARGS, UsageError, close_names
 from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
@@ -49,9 +49,9 @@ async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
         lines.append(f"{c.usage}\n    {c.summary}")
     lines.append(
         "Who may: in a chat Dozor serves, members may read and (unless the config says "
-        "otherwise) /watch, /unwatch, /mute and /unmute for that chat; admins may do "
-        "anything, /addsource and /removesource included. Each chat sees only its own "
-        "alerts, rules and mutes."
+        "otherwise) /watch, /unwatch, /mute, /unmute and set /languages for that chat; "
+        "admins may do anything, /addsource and /removesource included. Each chat sees "
+        "only its own alerts, rules and mutes."
     )
     platform = platforms.find(inv.platform)
     cannot = platform.cannot() if platform is not None else None
@@ -94,6 +94,14 @@ COMMANDS: tuple[Command, ...] = (
         "each term matches",
         rules.test,
         Access.READ,
+    ),
+    Command(
+        "languages",
+        "/languages [ru] [uk]",
+        "what the rules this chat adds inflect Cyrillic words in: Russian, Ukrainian or both "
+        "(the default); rules already made keep theirs",
+        chatsettings.languages,
+        Access.READ,  # setting it needs what /watch needs (chatsettings)
     ),
     Command(
         "search",

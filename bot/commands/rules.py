@@ -11,7 +11,8 @@ The simple /watch syntax (the rule's ``all``/``any``/``none`` lists):
 A query with the rule language's own syntax (parentheses, AND/NOT, NEAR/n, field:,
 /regex/) is taken whole as a rule-file query (``bot.matching``).  ``--translit``,
 ``--derived``, ``--english``, ``--exact``, ``--fuzzy``, ``--ru`` and ``--uk`` (``languages``:
-inflect in Russian or Ukrainian only) anywhere in the line set the rule-file options;
+inflect in Russian or Ukrainian only; without them, the chat's ``/languages``)
+anywhere in the line set the rule-file options;
 ``--anyway`` at the end adds a rule that would match more than half of the recent items,
 which is otherwise refused; ``/test --forms`` also lists every form each
 term matches, with warnings (``bot.matching.explain``, as ``dozor explain``).
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from bot.commands.chatsettings import chat_languages
 from bot.commands.common import (
     UsageError,
     find_name,
@@ -341,11 +343,16 @@ def _example(item: Item) -> str:
 # -- commands --------------------------------------------------------------------------
 
 
-def _query(inv: Invocation) -> Query:
+def _query(ctx: BotContext, inv: Invocation) -> Query:
+    """The query typed, in this chat's languages (``/languages``) unless it says
+    ``--ru`` or ``--uk``."""
     if not inv.args:
         raise UsageError()
     try:
         text, options = split_options(inv.args)
+        here = chat_languages(ctx, inv)
+        if here != LANGUAGES and not any(o in LANGUAGES for o in options):
+            options = (*options, *here)
         return replace(parse_query(text), options=options)
     except QueryError as e:
         raise UsageError(str(e)) from None
@@ -360,7 +367,7 @@ async def watch(ctx: BotContext, inv: Invocation) -> Reply:
     anyway = inv.args.rstrip().endswith(ANYWAY)
     if anyway:
         inv = replace(inv, args=inv.args.rstrip().removesuffix(ANYWAY).rstrip())
-    query = _query(inv)
+    query = _query(ctx, inv)
     if not anyway:
         looked, found = await recent_matches(ctx, query.rule("preview"))
         if looked >= BROAD_MINIMUM and len(found) > BROAD_SHARE * looked:
@@ -401,7 +408,7 @@ async def test(ctx: BotContext, inv: Invocation) -> Reply:
     forms = FORMS in words
     if forms:
         inv = replace(inv, args=" ".join(w for w in words if w != FORMS).strip())
-    query = _query(inv)
+    query = _query(ctx, inv)
     rule = query.rule("test")
     looked, found = await recent_matches(ctx, rule)
     lines = [

@@ -9,7 +9,7 @@ It keeps what must survive a restart, one module per concern, in pipeline order:
     deliveries.py  the outbox's queue: alerts, digests, notices, edits, broken
                    destinations, and how each delivery moves from state to state
     alerts.py      reads of the alerts log (commands, status, stats)
-    chats.py       what chat commands added: rules, mutes, destinations
+    chats.py       what chat commands added and set: rules, mutes, destinations
     reach.py       why a chat platform is down, and since when
     rows.py        how rows become model values (times, alerts as JSON)
 
@@ -119,6 +119,8 @@ class Store(Connection):
         self.chat_destinations = self.chats.chat_destinations
         self.set_destination_address = self.chats.set_destination_address
         self.destination_addresses = self.chats.destination_addresses
+        self.set_destination_languages = self.chats.set_destination_languages
+        self.destination_languages = self.chats.destination_languages
         # stories
         self.alerts_for_story = self.stories.alerts_for_story
         self.add_sighting = self.stories.add_sighting

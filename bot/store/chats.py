@@ -1,7 +1,8 @@
 """Store, chat state: what chat commands added and set (bot/commands).
 
 Rules added with /watch, mutes (routing reads the active ones), destinations made by
-chat commands, and chat ids that changed (a group upgraded to a supergroup).
+chat commands, chat ids that changed (a group upgraded to a supergroup), and what a
+chat set for itself (``/languages``).
 """
 
 from __future__ import annotations
@@ -173,6 +174,23 @@ class Chats(Concern):
             r["name"]: r["address"]
             for r in self.db.query("select name, address from destination_state where address")
         }
+
+    def set_destination_languages(self, name: str, languages: tuple[str, ...]) -> None:
+        """What the rules that this destination's chat adds inflect in (``/languages``)."""
+        with self._tx():
+            self.db.execute(
+                "insert into destination_settings (name, languages) values (?, ?)"
+                " on conflict(name) do update set languages = excluded.languages",
+                [name, json.dumps(languages)],
+            )
+
+    def destination_languages(self, name: str) -> tuple[str, ...] | None:
+        """What ``/languages`` set for this destination; None: never set."""
+        rows = self.db.query(
+            "select languages from destination_settings where name = ? and languages is not null",
+            [name],
+        )
+        return next((tuple(json.loads(r["languages"])) for r in rows), None)
 
 
 def _mute(r: dict[str, Any]) -> Mute:
