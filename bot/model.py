@@ -159,6 +159,7 @@ class Rule:
     english_forms: bool = False  # English terms match plurals and verb forms
     derived: bool = False  # Russian names also match вагнеровцы, вагнеровский (Вагнер)
     languages: tuple[str, ...] = ("ru", "uk")  # whose paradigms Cyrillic words inflect in
+    fuzzy: bool = False  # "~" (typos allowed) on every name-like word of the rule
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ poll.  For the items one poll of one source brought (oldest first):
    no sound, and a rule's or the destination's ``digest`` sets when it goes out;
 9. enqueue the alerts (the store refuses a story already sent to that destination),
    and when one source sends more than ``noisy_per_hour`` alerts into one chat, queue
-   a notice offering to mute it.
+   a notice offering to mute it (the alerts of a first poll's backfill do not count).
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ class Pipeline:
         one compiled before from disk)."""
         self.compile_rules = compile_rules
         self.noisy_per_hour = noisy_per_hour
+        # (destination, source) -> (first poll's time, alerts its backfill enqueued there)
+        self._backfilled: dict[tuple[str, str], tuple[datetime, int]] = {}
         self.stories: StoryIndex | None = None  # load_stories() turns near-dup stories on
         self.store = store
         self.clock = clock
@@ -130,7 +132,10 @@ class Pipeline:
                 )
                 if alert_id is not None and not suppressed:
                     alert_ids.append(alert_id)
-                    self._check_noise(alert.destination, source.name, now)
+                    if first_poll:  # backfill: old items, not the source's pace
+                        self._note_backfill(alert.destination, source.name, now)
+                    else:
+                        self._check_noise(alert.destination, source.name, now)
                 if alert_id is not None and "#" in alert.story_key:
                     first = self._first_alert(alert.story_key, alert.destination)
                     if first is not None:
@@ -269,11 +274,21 @@ class Pipeline:
                 times.append(min(rule_digest_due(r.digest, now) for r in rules if r and r.digest))
         return min(times) if times else None
 
+    def _note_backfill(self, destination: str, source: str, now: datetime) -> None:
+        when, count = self._backfilled.get((destination, source), (now, 0))
+        self._backfilled[(destination, source)] = (now, count + 1 if when == now else 1)
+
     def _check_noise(self, destination: str, source: str, now: datetime) -> None:
-        """A source flooding a chat: say so once (a day), with buttons to mute it."""
+        """A source flooding a chat: say so once (a day), with buttons to mute it.  The
+        alerts of a first poll's ``backfill`` do not count (kept in memory: after a
+        restart within that hour they would)."""
         if not self.noisy_per_hour:
             return
-        count = self.store.count_alerts(destination, source, now - timedelta(hours=1))
+        since = now - timedelta(hours=1)
+        count = self.store.count_alerts(destination, source, since)
+        backfill_at, backfilled = self._backfilled.get((destination, source), (since, 0))
+        if backfill_at >= since:
+            count -= backfilled
         if count <= self.noisy_per_hour:
             return
         if self.store.noticed_since(destination, "noisy", source, now - timedelta(days=1)):
