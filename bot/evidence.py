@@ -75,6 +75,7 @@ class EvidenceKeeper:
         self.allow_private = allow_private
         self.since = clock() - LOOK_BACK
         self._wake = asyncio.Event()
+        store.evidence.forget_unfinished()  # cut short by a stop: taken in hand again
 
     def wake(self) -> None:
         """New alerts were enqueued: look for pictures to keep."""
@@ -137,6 +138,10 @@ class EvidenceKeeper:
                     item.source,
                     self.folder,
                     exc.strerror or exc,
+                )
+            except Exception as exc:  # a bug must not stop the keeper, nor run --once
+                log.warning(
+                    "evidence of alert #%d (%s): internal error: %r", stored.id, item.source, exc
                 )
         self.store.evidence.finish_evidence(item.source, item.key, kept, self.clock())
         if kept:

@@ -25,7 +25,7 @@ from PIL import Image
 
 from bot.app import App
 from bot.cli import load_rules, main, status_command
-from bot.config import load_config
+from bot.config import ConfigError, load_config
 from tests.clock import Clock
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 from tests.fakes.tme_server import FakeChannel, TmeServer
@@ -377,3 +377,14 @@ def _with_cap(settings: object, limit_bytes: int) -> object:
     from dataclasses import replace
 
     return replace(settings, max_mb=limit_bytes / 1024 / 1024)  # type: ignore[type-var]
+
+
+def test_evidence_is_off_by_default_and_kept_beside_the_store(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\npath = "data/dozor.db"\n', encoding="utf-8")
+    settings = load_config(config)
+    assert not settings.evidence.enabled
+    assert settings.evidence_dir == tmp_path / "data" / "evidence"
+    config.write_text('[evidence]\nenabled = true\ndir = "kept"\nmax_mb = "lots"\n')
+    with pytest.raises(ConfigError, match=r"evidence\.max_mb"):
+        load_config(config)

@@ -56,6 +56,12 @@ class Evidence(Concern):
             )
             return bool(cursor.rowcount)
 
+    def forget_unfinished(self) -> int:
+        """Items taken in hand but never finished (the bot stopped meanwhile) become
+        pending again; how many."""
+        with self._tx():
+            return self.db.execute("delete from evidence_items where done_at is null").rowcount
+
     def finish_evidence(self, source: str, item_key: str, kept: int, now: datetime) -> None:
         with self._tx():
             self.db.execute(
