@@ -89,10 +89,16 @@ def _float(value: Any) -> float | None:
 
 
 def _http(url: Any, base: str | None) -> str | None:
-    if not isinstance(url, str) or not url.strip():
+    """An absolute http(s) URL (``url`` made absolute against ``base``), else None."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if url[:8].lower().startswith(("http://", "https://")):
+        return url
+    if not url:
         return None
     try:
-        full = urljoin(base or "", html.unescape(url.strip()))
+        full = urljoin(base or "", url)
         scheme = urlsplit(full).scheme.lower()
     except ValueError:
         return None
@@ -183,12 +189,12 @@ def feed_media(entry: Mapping[str, Any], base_url: str | None) -> tuple[Media, .
     found.extend(thumbs)
     for content in _dicts(entry.get("content")):
         value = content.get("value")
-        if isinstance(value, str) and "<img" in value.lower():
+        if isinstance(value, str) and _has_img(value):
             found.extend((m.url or "", m) for m in html_images(value, base_url))
             break
     else:
         summary = entry.get("summary")
-        if isinstance(summary, str) and "<img" in summary.lower():
+        if isinstance(summary, str) and _has_img(summary):
             found.extend((m.url or "", m) for m in html_images(summary, base_url))
     return merge_media(found)
 
@@ -229,9 +235,13 @@ def json_media(raw: Mapping[str, Any], base_url: str | None) -> tuple[Media, ...
             )
             found.append((address, record))
     content = raw.get("content_html")
-    if isinstance(content, str) and "<img" in content.lower():
+    if isinstance(content, str) and _has_img(content):
         found.extend((m.url or "", m) for m in html_images(content, base_url))
     return merge_media(found)
+
+
+def _has_img(fragment: str) -> bool:
+    return "<img" in fragment or "<IMG" in fragment or "<Img" in fragment
 
 
 _IMG = re.compile(r"<img\b([^>]*)>", re.IGNORECASE | re.DOTALL)
