@@ -1,10 +1,11 @@
 """Wiring: settings + rules -> store, watchers, pipeline, outbox and adapters on one loop.
 
 ``App`` owns the long-lived parts (the SQLite store, the shared HTTP client, the
-process pool that parses feeds off the event loop, one adapter per chat platform the
-config wants, made by looping over the registry ``bot.platforms``: no platform is
-named here) and offers the two
-ways to run: ``run_once`` (poll everything, deliver, return) and ``run_forever``
+process pool that parses feeds off the event loop, the evidence keeper when
+``[evidence]`` is on (bot/evidence.py, a task of its own beside the outbox), one adapter
+per chat platform the config wants, made by looping over the registry
+``bot.platforms``: no platform is named here) and offers the two ways to run:
+``run_once`` (poll everything, deliver, keep evidence, return) and ``run_forever``
 (APScheduler polls due sources, push sources stream, the outbox delivers, until
 ``stop`` is set).  Source kinds come from the registry ``watchers``.
 
@@ -30,6 +31,7 @@ import watchers
 from bot import platforms
 from bot.commands.limits import CommandLimiter
 from bot.config import Settings
+from bot.evidence import EvidenceKeeper
 from bot.matching import RuleFiles
 from bot.matching.cache import cache_path, cached_matcher
 from bot.metrics import Metrics
@@ -147,6 +149,16 @@ class App:
             destination_of=directory.destination,
             unavailable=self._unavailable.get,
         )
+        self.evidence: EvidenceKeeper | None = None
+        if s.evidence.enabled:
+            self.evidence = EvidenceKeeper(
+                self.store,
+                self.http,
+                s.evidence,
+                s.evidence_dir,
+                self.clock,
+                s.polling.allow_private,
+            )
         self.poller = Poller(
             directory.sources,
             s.polling,
@@ -157,7 +169,7 @@ class App:
             self.clock,
             metrics=self.metrics,
             fetchers=self._fetchers(),
-            on_alerts=self.outbox.wake,
+            on_alerts=self._on_alerts,
         )
         self.streams = Streams(
             directory.sources,
@@ -165,7 +177,7 @@ class App:
             watchers.WATCHERS,
             s.source_settings,
             self.environ,
-            on_alerts=self.outbox.wake,
+            on_alerts=self._on_alerts,
         )
         if self._rule_files is None:
             self.rule_files = RuleFiles(s.rules.paths, s.base_dir, frozenset(s.destination_names()))
@@ -175,6 +187,11 @@ class App:
         self._rule_errors: tuple[str, ...] = ()
         self._make_adapters()
         return self
+
+    def _on_alerts(self) -> None:
+        self.outbox.wake()
+        if self.evidence is not None:
+            self.evidence.wake()
 
     def _make_adapters(self) -> None:
         """One adapter per registered platform that is wanted (configured); one that
@@ -256,6 +273,8 @@ class App:
         await self.connect(listen=False)
         polls = await self.poller.poll_all()
         sent = await self.outbox.deliver_due()
+        if self.evidence is not None:  # after the alerts: they never wait for pictures
+            await self.evidence.keep_pending()
         return RunSummary(tuple(polls), sent)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -290,6 +309,11 @@ class App:
         )
         delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
         self.streams.start()
+        keeping = (
+            asyncio.create_task(self.evidence.run(stop), name="evidence")
+            if self.evidence is not None
+            else None
+        )
         try:
             await stop.wait()
         finally:
@@ -297,6 +321,8 @@ class App:
             await self.streams.stop()
             await self.poller.cancel()
             await delivery  # within outbox.STOP_GRACE
+            if keeping is not None:
+                await keeping  # a download in hand is abandoned at once
             if ops is not None:
                 await ops.cleanup()
 

@@ -345,6 +345,48 @@ def _m12_destination_settings(db: sqlite_utils.Database) -> None:
     db["destination_settings"].create({"name": str, "languages": str}, pk="name")
 
 
+def _m13_item_media(db: sqlite_utils.Database) -> None:
+    """Items keep their media records (a JSON list, watchers/media.py); older rows have
+    none (null), which reads as no media."""
+    db["items"].add_column("media", str)
+
+
+def _m14_evidence(db: sqlite_utils.Database) -> None:
+    """Evidence keeping (bot/evidence.py): the items taken care of, the pictures kept."""
+    db["evidence_items"].create(
+        {
+            "source": str,
+            "item_key": str,
+            "folder": str,  # the item's folder under the evidence dir
+            "started_at": str,
+            "done_at": str,
+            "kept": int,  # pictures kept (0: none could be, or removed for the disk cap)
+        },
+        pk=("source", "item_key"),
+        defaults={"kept": 0},
+    )
+    db["evidence_items"].create_index(["done_at"])
+    db["evidence_files"].create(
+        {
+            "id": int,
+            "source": str,
+            "item_key": str,
+            "folder": str,
+            "name": str,  # "<sha256>.<ext>" in the folder
+            "sha256": str,
+            "original_url": str,  # as the post gave it
+            "url": str,  # after redirects
+            "mime": str,
+            "size": int,
+            "fetched_at": str,
+        },
+        pk="id",
+    )
+    db["evidence_files"].create_index(["source", "item_key", "sha256"], unique=True)
+    db["evidence_files"].create_index(["sha256"])
+    db["evidence_files"].create_index(["original_url"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
@@ -358,4 +400,6 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m10_platform_state,
     _m11_addresses,
     _m12_destination_settings,
+    _m13_item_media,
+    _m14_evidence,
 ]

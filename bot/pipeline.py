@@ -10,8 +10,9 @@ state and health, and that its baseline is done.  For the items (oldest first):
    ones (a new revision), to be matched again;
 2. on a source's first successful poll, stop there (a baseline: no flood of old
    items), except the newest ``backfill`` items when the source asks for them;
-3. note changes under alerts already sent: a post gone from its channel ("deleted"),
-   and, with the source's ``note_edits``, an edited one; the outbox redraws them;
+3. note changes under alerts already sent: a post gone from its channel ("deleted",
+   saying what is kept: the text, and the pictures evidence keeping saved), and, with
+   the source's ``note_edits``, an edited one; the outbox redraws them;
 4. match them against the rules (the matcher decides which rules apply to which tags);
 5. route each match to its destinations, one alert per destination per item;
 6. collapse stories (bot/dedup): an item that tells a story already alerted there
@@ -218,7 +219,7 @@ class Pipeline:
                 key,
                 "deleted",
                 f"🗑 Deleted from {source.name} by {now:%Y-%m-%d %H:%M} UTC; "
-                "the text is kept: /show {id}",
+                f"{self._kept(source.name, key)}: /show {{id}}",
             )
             for key in gone
         ]
@@ -237,6 +238,14 @@ class Pipeline:
                     continue
                 self.store.add_note(stored.id, kind, text.replace("{id}", str(stored.id)), now)
                 self.store.request_edit(stored.id, now)
+
+    def _kept(self, source: str, key: str) -> str:
+        """What stays of a deleted post: its text, and the pictures evidence keeping
+        saved (bot/evidence.py)."""
+        count = len(self.store.evidence.evidence_files(source, key))
+        if not count:
+            return "the text is kept"
+        return f"the text and {count} picture{'s' if count != 1 else ''} are kept (evidence)"
 
     def _collapse(self, item: Item, alerts: list[Alert], now: datetime) -> list[Alert]:
         """One alert per story: an item that tells a story already alerted (the same

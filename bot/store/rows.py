@@ -1,6 +1,7 @@
 """How rows of the store become model values and back: times as ISO 8601 UTC strings
 (which sort as times), alerts as the JSON the outbox keeps (everything needed to render
-them again), items as the store kept them.  A leaf of the store package: every concern
+them again), items as the store kept them, media records as JSON lists (an old alert's plain kinds
+read as records of that kind).  A leaf of the store package: every concern
 module may import it; it imports none of them.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.model import Alert, Item, Match, Span
+from bot.model import Alert, Item, Match, Media, Span
 
 ITEM_TEXT_KEPT = 5000  # characters of each item's text kept for /test and /watch
 
@@ -45,7 +46,31 @@ def item_from_row(r: dict[str, Any]) -> Item:
         link=r["link"],
         published=from_iso(r["published_at"]),
         tags=tuple(json.loads(r["tags"] or "[]")),
+        media=media_from_json(json.loads(r.get("media") or "[]")),
     )
+
+
+_MEDIA_FIELDS = ("kind", "url", "width", "height", "size", "mime", "duration", "name", "alt")
+
+
+def media_to_json(media: tuple[Media, ...]) -> list[dict[str, Any]]:
+    """Media records as JSON objects, the fields not known left out."""
+    return [
+        {name: getattr(m, name) for name in _MEDIA_FIELDS if getattr(m, name) is not None}
+        for m in media
+    ]
+
+
+def media_from_json(data: Any) -> tuple[Media, ...]:
+    """Media records from ``media_to_json``'s list; a plain string (what alerts stored
+    before media were records: just the kind) is a record of that kind."""
+    out: list[Media] = []
+    for entry in data if isinstance(data, list) else ():
+        if isinstance(entry, str):
+            out.append(Media(entry))
+        elif isinstance(entry, dict) and isinstance(entry.get("kind"), str):
+            out.append(Media(**{k: v for k, v in entry.items() if k in _MEDIA_FIELDS}))
+    return tuple(out)
 
 
 def among(column: str, values: Collection[str] | None) -> tuple[str, list[str]]:
@@ -86,6 +111,7 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
             "published": iso(item.published) if item.published else None,
             "author": item.author,
             "tags": list(item.tags),
+            "media": media_to_json(item.media),
         },
         "matches": [
             {
@@ -110,6 +136,7 @@ def alert_from_json(data: dict[str, Any]) -> Alert:
         published=from_iso(raw["published"]),
         author=raw["author"],
         tags=tuple(raw["tags"]),
+        media=media_from_json(raw.get("media")),
     )
     matches = tuple(
         Match(
