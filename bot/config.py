@@ -36,6 +36,7 @@ from bot.configread import positive_int as _positive_int
 from bot.configread import string as _string
 from bot.configread import strings as _strings
 from bot.model import Destination, Source
+from bot.pictures import MODES as MEDIA_MODES
 from bot.schedules import DigestSchedule, QuietHours, parse_duration, parse_zone
 from watchers.expand import Expanded, expand_source
 
@@ -237,6 +238,7 @@ SOURCE_KEYS = (
 )
 TME_KEYS = ("base_url", "max_pages", "page_jitter")
 VK_KEYS = ("api_base_url",)
+MEDIA_CHOICES = '"none", "preview", "photo" or "album"'
 _DESTINATION_COMMON = (
     "silent",
     "link_preview",
@@ -245,6 +247,7 @@ _DESTINATION_COMMON = (
     "digest",
     "timezone",
     "also_seen",
+    "media",
 )
 
 
@@ -504,6 +507,7 @@ def _destinations(r: _Reader, raw: Any, got: _Parsed) -> tuple[Destination, ...]
         also_seen = r.get(
             t, where, "also_seen", _choice(("edit", "thread")), "edit", "edit or thread"
         )
+        media = r.get(t, where, "media", _choice(MEDIA_MODES), None, MEDIA_CHOICES)
         digest = r.get(
             t,
             where,
@@ -529,6 +533,7 @@ def _destinations(r: _Reader, raw: Any, got: _Parsed) -> tuple[Destination, ...]
                     quiet=quiet,
                     digest=digest,
                     also_seen=also_seen,
+                    media=media,
                 )
             )
     return tuple(destinations)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.model import Alert, Item, Match, Span
+from bot.model import Alert, Item, Match, Media, Span
 
 ITEM_TEXT_KEPT = 5000  # characters of each item's text kept for /test and /watch
 
@@ -76,6 +76,7 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
         "story_key": alert.story_key,
         "silent": alert.silent,
         "severity": alert.severity,
+        **({"media": alert.media} if alert.media else {}),
         "item": {
             "source": item.source,
             "key": item.key,
@@ -86,6 +87,7 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
             "published": iso(item.published) if item.published else None,
             "author": item.author,
             "tags": list(item.tags),
+            **({"media": [media_to_json(m) for m in item.media]} if item.media else {}),
         },
         "matches": [
             {
@@ -110,6 +112,7 @@ def alert_from_json(data: dict[str, Any]) -> Alert:
         published=from_iso(raw["published"]),
         author=raw["author"],
         tags=tuple(raw["tags"]),
+        media=tuple(media_from_json(m) for m in raw.get("media") or ()),
     )
     matches = tuple(
         Match(
@@ -126,4 +129,19 @@ def alert_from_json(data: dict[str, Any]) -> Alert:
         data["story_key"],
         bool(data.get("silent")),
         str(data.get("severity") or "normal"),
+        data.get("media"),
     )
+
+
+def media_to_json(media: Media | str) -> dict[str, Any]:
+    """A media record for an alert's payload, without its empty fields."""
+    if isinstance(media, str):  # a bare kind, as items of older stores carry
+        return {"kind": media}
+    return {k: v for k, v in asdict(media).items() if v is not None}
+
+
+def media_from_json(data: Any) -> Media:
+    if isinstance(data, str):
+        return Media(data)
+    known = {f.name for f in fields(Media)}
+    return Media(**{k: v for k, v in data.items() if k in known})
