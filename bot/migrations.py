@@ -339,6 +339,12 @@ def _m11_addresses(db: sqlite_utils.Database) -> None:
     db.execute("update destination_state set address = cast(chat_id as text) where chat_id")
 
 
+def _m12_item_media(db: sqlite_utils.Database) -> None:
+    """Items keep their media records (a JSON list, watchers/media.py); older rows have
+    none (null), which reads as no media."""
+    db["items"].add_column("media", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
@@ -351,4 +357,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m9_search,
     _m10_platform_state,
     _m11_addresses,
+    _m12_item_media,
 ]

@@ -83,7 +83,17 @@ class Item:
     revision: str = ""  # a content hash where posts can be edited: same key, new revision
     edited: bool = False  # the source marks the post as edited
     forwarded_from: str | None = None  # "channel/123", or the name shown when hidden
-    media: tuple[str, ...] = ()  # "photo", "video", "document", "poll", "link_preview", ...
+    media: tuple[Media, ...] = ()  # what the item carries, in the order the source shows it
+
+    @property
+    def media_kinds(self) -> tuple[str, ...]:
+        """The kinds of its media, each once, in order: ("photo", "link_preview")."""
+        return tuple(dict.fromkeys(m.kind for m in self.media))
+
+    @property
+    def images(self) -> tuple[Media, ...]:
+        """Its media that have a picture to show (a photo, a video's thumbnail ...)."""
+        return tuple(m for m in self.media if m.url)
 
 
 class FetchStatus(enum.Enum):

@@ -19,7 +19,6 @@ image URLs are untrusted and are fetched (for an upload) only by ``watchers.medi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.model import MEDIA_MODES, Alert, Destination, Item, Media
@@ -33,16 +32,11 @@ _ICONS = {"photo": "📷", "video": "🎬", "document": "📄", "audio": "🎵",
 CANNOT_SHOW = "📷 photo could not be shown"
 
 
-def records(item: Item) -> tuple[Media, ...]:
-    """The item's media as records (an item of an older store may carry bare kinds)."""
-    return tuple(m if isinstance(m, Media) else Media(str(m)) for m in item.media)
-
-
 def photos(item: Item) -> tuple[Media, ...]:
     """The item's photos that have an image address (http or https), in post order."""
     return tuple(
         m
-        for m in records(item)
+        for m in item.media
         if m.kind == "photo" and m.url and m.url.startswith(("http://", "https://"))
     )
 
@@ -67,15 +61,10 @@ def mode_for(alert: Alert, destination: Destination | None, limits: Limits) -> s
     return "none"
 
 
-def rule_mode(modes: Sequence[str | None]) -> str | None:
-    """The alert's ``media`` from its rules' (in match order): the first one set."""
-    return next((m for m in modes if m is not None), None)
-
-
 def media_lines(item: Item) -> list[str]:
     """The media as text lines, for the console and plain text: "📷 photo https://..."."""
     lines = []
-    for m in records(item):
+    for m in item.media:
         what = m.url or m.name or ""
         extra = f" ({m.alt})" if m.alt else ""
         lines.append(f"{_ICONS.get(m.kind, '📎')} {m.kind} {what}{extra}".rstrip())
@@ -84,7 +73,7 @@ def media_lines(item: Item) -> list[str]:
 
 def count_mark(item: Item) -> str:
     """ "📷 2" for an item with two photos (digest entries); "" with none."""
-    count = sum(1 for m in records(item) if m.kind == "photo")
+    count = sum(1 for m in item.media if m.kind == "photo")
     return f"📷 {count}" if count else ""
 
 

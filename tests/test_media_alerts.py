@@ -275,6 +275,34 @@ async def test_media_none_and_no_photos_send_plain_alerts_and_edits_reach_captio
     assert "Also seen in 1 source" in tg.messages(PHOTO)[-1].caption
 
 
+async def test_slack_receives_an_image_block_with_alt_text_from_the_real_client(
+    tmp_path: Path,
+) -> None:
+    from tests.fakes.slack_api import FakeSlack
+
+    bot, app_token = "xoxb-1111-2222-dozor-never-logged", "xapp-1-A0DOZOR-3333-never-logged"
+    async with FakeSlack(bot_token=bot, app_token=app_token) as slack:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[storage]\npath = "dozor.db"\n[rules]\npaths = ["{ROOT}/rules/*.toml"]\n'
+            f'[slack]\napi_base_url = "{slack.api_url}"\n'
+            '[[destinations]]\nname = "desk"\nkind = "slack"\nchannel = "CDESK01"\n',
+            encoding="utf-8",
+        )
+        settings = load_config(path)
+        rules, _ = load_rules(settings)
+        env = {"SLACK_BOT_TOKEN": bot, "SLACK_APP_TOKEN": app_token}
+        async with App(settings, rules, stream=io.StringIO(), pool=POOL, environ=env) as app:
+            await app.connect(listen=False)
+            urls = ["https://cdn.example/1.jpg", "https://cdn.example/2.jpg"]
+            assert await deliver(app, "desk", item(*urls)) == 1
+    (message,) = slack.messages("CDESK01")
+    assert message.blocks is not None
+    (image,) = [b for b in message.blocks if b["type"] == "image"]
+    assert image["image_url"] == urls[0] and image["alt_text"] == "photo 0"
+    assert "+1 photo>" in str(message.blocks)
+
+
 def test_slack_shows_the_first_photo_as_an_image_block_and_counts_the_rest() -> None:
     it = item("https://cdn.example/1.jpg", "https://cdn.example/2.jpg", "https://cdn.example/3.jpg")
     it = Item(**{**it.__dict__, "media": (Media("photo", it.media[0].url), *it.media[1:])})
@@ -338,23 +366,94 @@ def test_a_rules_media_wins_over_the_destinations() -> None:
 
 
 async def test_the_image_fetch_checks_every_hop_the_size_and_the_bytes() -> None:
-    from watchers.media import ImageError, fetch_image
+    from watchers.http import HttpClient
+    from watchers.media import FetchedImage, ImageError, fetch_image
+
+    async def fetch(url: str, allow: list[str]) -> FetchedImage:
+        async with HttpClient(allow=allow) as http:
+            return await fetch_image(http, url, timeout=10)
 
     async with FeedServer() as images:
         images.set("/a.jpg", body=JPEG, content_type="image/jpeg")
         images.set("/meta", body=b"", redirect="http://169.254.169.254/latest/meta-data/")
         images.set("/huge.jpg", body=b"", content_type="image/jpeg", oversized=30_000_000)
         images.set("/loop", body=b"", redirect="/loop")
+        images.set("/page.jpg", body=b"<html>login</html>", content_type="image/jpeg")
+        images.set("/page.html", body=JPEG, content_type="text/html")
         local = ["127.0.0.1"]
-        got = await fetch_image(images.url("/a.jpg"), allow=local)
-        assert (got.data, got.mime, got.name) == (JPEG, "image/jpeg", "photo.jpg")
+        got = await fetch(images.url("/a.jpg"), local)
+        assert (got.body, got.mime, got.extension) == (JPEG, "image/jpeg", ".jpg")
         for path, allow, why in [
             ("/a.jpg", [], "127.0.0.1"),  # loopback, not allowed
             ("/meta", local, "169.254.169.254"),  # a redirect hop to the metadata address
             ("/huge.jpg", local, "larger than"),
             ("/loop", local, "too many redirects"),
-            ("/page.jpg", local, "404"),
+            ("/page.jpg", local, "not an image"),  # HTML served as image/jpeg
+            ("/page.html", local, "not an image"),
+            ("/nothing.jpg", local, "404"),
         ]:
             with pytest.raises(ImageError, match=why):
-                await fetch_image(images.url(path), allow=allow)
-        assert images.requests_to("/huge.jpg")  # the cap cut it short, one line said why
+                await fetch(images.url(path), allow)
+
+
+async def test_a_feed_items_media_rss_picture_reaches_telegram_as_a_photo(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    """From the feed to the chat: the watcher records the picture, the store and the
+    outbox keep it, the rule's ``media = "photo"`` sends it as a photo."""
+    tg, images = servers
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rule]]\nname = "wagner"\nany = ["ЧВК"]\nmedia = "photo"\ndestinations = ["preview"]\n',
+        encoding="utf-8",
+    )
+
+    def feed(*guids: str) -> bytes:
+        entries = "".join(
+            f"<item><title>Дейр-эз-Зор {g}</title><link>https://example.org/{g}</link>"
+            f"<guid>{g}</guid><description>Бойцы ЧВК Вагнер, пост {g}</description>"
+            f'<media:content url="{images.url("/a.jpg")}" medium="image" width="800"/>'
+            "</item>"
+            for g in guids
+        )
+        return (
+            '<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
+            f"<channel><title>t</title>{entries}</channel></rss>"
+        ).encode()
+
+    path = config(tmp_path, tg)
+    text = path.read_text(encoding="utf-8").replace(f"{ROOT}/rules/*.toml", str(rules))
+    path.write_text(
+        text + f'[[sources]]\nname = "ria"\nurl = "{images.url("/feed.rss")}"\n', encoding="utf-8"
+    )
+    async with app_for(path) as app:
+        await app.connect(listen=False)
+        images.set("/feed.rss", body=feed("1"), content_type="application/rss+xml")
+        await app.poller.poll_all()
+        images.set("/feed.rss", body=feed("1", "2"))
+        await app.poller.poll_all()
+        assert await app.outbox.deliver_due() == 1
+    (photo,) = tg.messages(PREVIEW)  # the rule's media wins over the destination's
+    assert photo.file == images.url("/a.jpg") and "<b>ЧВК</b>" in photo.caption
+
+
+async def test_a_mute_button_under_a_photo_alert_redraws_its_caption(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    tg, images = servers
+    async with app_for(config(tmp_path, tg)) as app:
+        await app.connect(listen=True)
+        assert await deliver(app, "photo", item(images.url("/a.jpg"))) == 1
+        (photo,) = tg.messages(PHOTO)
+        mute = next(
+            b["callback_data"]
+            for row in photo.reply_markup["inline_keyboard"]
+            for b in row
+            if "Mute source" in b["text"]
+        )
+        tg.push_callback(PHOTO, photo.message_id, mute, user_id=7, username="anna")
+        await tg.wait_for("editMessageCaption", timeout=10)
+    assert tg.calls("editMessageText") == []
+    (edit,) = tg.messages(PHOTO)[0].edits
+    assert "@anna muted source ria until" in (edit.text or "")
+    assert "<b>ЧВК</b>" in (edit.text or "")

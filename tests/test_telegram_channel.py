@@ -106,7 +106,7 @@ def test_a_document_post_edited_with_links_kept() -> None:
     assert p.channel == "antichristone"
     assert p.permalink == "https://t.me/antichristone/503"
     assert p.published == datetime(2023, 3, 31, 15, 29, 7, tzinfo=UTC)
-    assert p.media == ("document",)
+    assert p.media_kinds == ("document",)
     assert p.edited is True
     assert p.views == "51.0K"
     assert p.text == (
@@ -120,7 +120,7 @@ def test_a_document_post_edited_with_links_kept() -> None:
 
 def test_a_post_without_data_post_emoji_and_a_video() -> None:
     p = post("antichristone", 521)
-    assert p.media == ("video",)  # its "not supported in your browser" fallback is no media
+    assert p.media_kinds == ("video",)  # its "not supported in your browser" fallback is no media
     assert p.published == datetime(2023, 5, 4, 17, 32, 31, tzinfo=UTC)
     assert p.text == (
         "Комп для чайника (https://t.me/+Npsfoq5kwvU2NDMy) - без лишних слов самый крупный "
@@ -132,13 +132,13 @@ def test_a_post_without_data_post_emoji_and_a_video() -> None:
 
 def test_polls_and_round_videos() -> None:
     poll = post("antichristone", 500)
-    assert (poll.media, poll.text) == (("poll",), "")
+    assert (poll.media_kinds, poll.text) == (("poll",), "")
     assert poll.poll == (
         "Какой вариант выбираете?",
         "1: завтра, но 150+ сервисов",
         "2: сегодня, но 50 сервисов",
     )
-    assert post("antichristone", 506).media == ("video",)  # a round video message
+    assert post("antichristone", 506).media_kinds == ("video",)  # a round video message
 
 
 def test_a_hidden_forward_and_a_renamed_channel() -> None:
@@ -147,13 +147,13 @@ def test_a_hidden_forward_and_a_renamed_channel() -> None:
     assert p.channel == "campcode"
     assert p.permalink == "https://t.me/campcode/2370"
     assert p.forwarded_from == "Киллер-фича"  # the origin hides its link: the name shown
-    assert p.media == ("video",)
+    assert p.media_kinds == ("video",)
     assert p.text.endswith("Пора создавать общество защиты прав роботов.\n\n@killerfeat")
 
 
 def test_a_link_preview() -> None:
     p = post("codecamp", 2371)
-    assert p.media == ("link_preview",)
+    assert p.media_kinds == ("link_preview",)
     assert p.link_preview == LinkPreview(
         title="Как выигрывать соревнования по программированию",
         url="https://habr.com/ru/articles/729998/?utm_campaign=16005020"
@@ -169,7 +169,7 @@ def test_a_link_preview() -> None:
 def test_forwards_with_a_link_and_an_id_only_in_data_view() -> None:
     forwarded = post("prg_memes", 8586)
     assert forwarded.forwarded_from == "SecLabNews/13666"
-    assert forwarded.media == ("photo",)
+    assert forwarded.media_kinds == ("photo",)
     assert forwarded.text.startswith("😎 Хотите бесплатно попасть на закрытую часть")
     assert forwarded.text.endswith(
         "🎫\n\nОни позволят вживую послушать доклады от признанных экспертов по "
@@ -223,7 +223,7 @@ def test_posts_become_items() -> None:
         "которого есть хобби:..."
     )
     assert "\n\nКак выигрывать соревнования по программированию\n" not in item.text  # in the text
-    assert (item.source, item.tags, item.media) == ("codecamp", ("tech",), ("link_preview",))
+    assert (item.source, item.tags, item.media_kinds) == ("codecamp", ("tech",), ("link_preview",))
     assert item.published == datetime(2023, 5, 4, 11, 51, 1, tzinfo=UTC)
     assert len(item.revision) == 32
 
@@ -286,7 +286,7 @@ def test_every_corpus_page(path: Path) -> None:
         else:
             assert p.published.tzinfo is UTC
         assert "<" not in p.text.replace("<-", "") and "&nbsp;" not in p.text
-        assert p.text or p.media  # nothing is lost: a post without text has media
+        assert p.text or p.media_kinds  # nothing is lost: a post without text has media
         assert p.permalink == f"https://t.me/{p.channel}/{p.id}"
 
 
@@ -524,12 +524,16 @@ async def test_forwards_replies_signatures_media(tme: TmeServer, http: HttpClien
     chan.post("", media="unsupported")
     result = await poll(source(tme), FetchState(), http)
     fwd, reply, poll_item, doc, unsupported = result.items
-    assert (fwd.forwarded_from, fwd.author, fwd.media) == ("rian_ru/271457", "Ivan", ("photo",))
+    assert (fwd.forwarded_from, fwd.author, fwd.media_kinds) == (
+        "rian_ru/271457",
+        "Ivan",
+        ("photo",),
+    )
     assert reply.text == "Reply"  # the quoted post is not this post's text
     assert (poll_item.title, poll_item.text) == ("Which one?", "Which one?\n- Yes\n- No")
-    assert doc.media == ("document", "link_preview")
+    assert doc.media_kinds == ("document", "link_preview")
     assert doc.text == "doc\n\nA title\n\nDesc"
-    assert unsupported.media == ("unsupported",)
+    assert unsupported.media_kinds == ("unsupported",)
     body = (await http.get(tme.channel_url("osint"))).body
     parsed = parse_channel_page(body, "osint", tme.base_url)
     assert parsed.posts[1].reply_to == "OSINT: the earlier post"

@@ -69,11 +69,11 @@ async def test_posts_become_items(vk: FakeVkApi, http: HttpClient) -> None:
     assert first.title == "Сирийская армия отразила атаки"
     assert first.text == "Сирийская армия отразила атаки\nв провинции Дейр-эз-Зор"
     assert first.published == datetime(2024, 12, 3, 6, 1, tzinfo=UTC)
-    assert (first.source, first.tags, first.media) == ("rbc-vk", ("vk",), ("photo",))
+    assert (first.source, first.tags, first.media_kinds) == ("rbc-vk", ("vk",), ("photo",))
     assert second.text == (
         "Подробности\n\nЧто происходит в Сирии\n\nhttps://www.rbc.ru/politics/03/12/2024/x"
     )
-    assert second.media == ("link_preview",)
+    assert second.media_kinds == ("link_preview",)
     assert (third.title, third.text) == (
         "Следите за новостями?",
         "Следите за новостями?\n- Да\n- Нет",

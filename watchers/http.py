@@ -237,6 +237,13 @@ class HttpClient:
                 await session.close()
         self._session = self._guarded_session = None
 
+    def guarded_session(self) -> aiohttp.ClientSession:
+        """The session for untrusted URLs (its resolver refuses private addresses at
+        connect time), for fetches that read the body their own way (watchers/media.py)."""
+        if self._guarded_session is None:
+            raise RuntimeError("HttpClient used outside `async with HttpClient() as http`")
+        return self._guarded_session
+
     async def get(
         self,
         url: str,

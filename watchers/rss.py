@@ -14,7 +14,8 @@ stored validators and body hash stay the old ones, so the same broken body is
 parsed again (and reported again) instead of passing as unchanged.
 
 ``parse_feed`` is pure and picklable and never raises: a body that is no feed comes
-back with ``error`` set.  Items come out oldest first, in plain text.  Encodings:
+back with ``error`` set.  Items come out oldest first, in plain text, with their media
+as records (enclosures, Media RSS, the content's first images: watchers/media.py).  Encodings:
 feedparser's rules (HTTP charset, XML declaration, BOM, chardet), except that a body
 that is valid UTF-8 is read as UTF-8 whatever it declares (as Miniflux does), and a
 missing Content-Type means "XML", not ISO-8859-1.  Blank lines before the XML
@@ -47,6 +48,7 @@ from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
 from watchers.common import about, failed, retry_note, run_off_loop
 from watchers.http import FetchError, HttpClient, parse_max_age, parse_retry_after, redact_url
 from watchers.identity import item_key, story_key
+from watchers.media import feed_media, json_media
 from watchers.text import collapse_whitespace, html_to_text
 
 # parse_max_age and parse_retry_after live in watchers.http; re-exported for old callers.
@@ -158,6 +160,7 @@ def _item_from_entry(
         published=published,
         author=author,
         tags=tuple(tags),
+        media=feed_media(entry, link or base_url),
     )
 
 
@@ -350,6 +353,7 @@ def _item_from_json(
         published=published,
         author=_json_authors(raw) or feed_authors,
         tags=tuple(tags),
+        media=json_media(raw, base_url),
     )
 
 

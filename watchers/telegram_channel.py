@@ -50,7 +50,7 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
+from bot.model import FetchResult, FetchState, FetchStatus, Item, Media, Source
 from watchers.common import failed, retry_note, run_off_loop
 from watchers.http import FetchError, HttpClient, parse_retry_after, redact_url
 from watchers.identity import content_hash, story_key
@@ -91,11 +91,15 @@ class ChannelPost:
     author: str | None = None  # the post's signature, if the channel signs posts
     forwarded_from: str | None = None  # "channel/123", or the name shown when hidden
     reply_to: str | None = None  # "<author>: <quoted snippet>" of the post replied to
-    media: tuple[str, ...] = ()  # photo, video, document, poll, link_preview, voice, ...
+    media: tuple[Media, ...] = ()  # photo, video, document, poll, link_preview, voice, ...
     link_preview: LinkPreview | None = None
     views: str | None = None  # as shown: "36.1K"
     edited: bool = False
     poll: tuple[str, ...] = ()  # the question, then the options
+
+    @property
+    def media_kinds(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.kind for m in self.media))
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ def _parse_post(node: LexborNode, channel: str, number: int, page_base: str) -> 
         author=_text(signature) or None,
         forwarded_from=_forwarded_from(node),
         reply_to=_reply_to(node),
-        media=_media(node),
+        media=_media(node, page_base),
         link_preview=_link_preview(node, page_base),
         views=_text(views) or None,
         edited=meta is not None and "edited" in _text(meta).lower(),
@@ -255,19 +259,105 @@ _MEDIA = (  # (kind, selector), in the order kinds are listed
     ("poll", ".tgme_widget_message_poll"),
     ("link_preview", ".tgme_widget_message_link_preview"),
 )
+_ANY_MEDIA = ", ".join(selector for _, selector in _MEDIA)
+_MEDIA_CLASSES = tuple(
+    (kind, tuple(part.strip().lstrip(".") for part in selector.split(",")))
+    for kind, selector in _MEDIA
+)
+# Where a medium's picture is: the element whose style holds "background-image:url(...)"
+_PICTURE = {
+    "video": ".tgme_widget_message_video_thumb, .tgme_widget_message_roundvideo_thumb",
+    "sticker": ".tgme_widget_message_sticker",
+    "location": ".tgme_widget_message_location",
+    "link_preview": ".link_preview_image, .link_preview_right_image",
+}
+_DURATION = (
+    ".message_video_duration, .tgme_widget_message_roundvideo_duration,"
+    " .tgme_widget_message_voice_duration"
+)
 
 
-def _media(node: LexborNode) -> tuple[str, ...]:
-    kinds = [
-        kind
-        for kind, selector in _MEDIA
-        if any(not _inside(found, _NOT_OWN) for found in node.css(selector))
-    ]
+def _media(node: LexborNode, page_base: str = PUBLIC_BASE) -> tuple[Media, ...]:
+    """The post's own media in page order by kind (see ``_MEDIA``): a photo's image URL
+    (from its wrap's ``background-image:url(...)`` style, size from the style's width and
+    the ratio the inner ``padding-top`` gives), a video's thumbnail and duration, a
+    document's file name, a link preview's picture."""
+    found: list[Media] = []
+    for element in node.css(_ANY_MEDIA):  # in page order: an album's photos and videos
+        if _inside(element, _NOT_OWN):
+            continue
+        classes = (element.attributes.get("class") or "").split()
+        kind = next(k for k, names in _MEDIA_CLASSES if any(c in classes for c in names))
+        found.append(_medium(kind, element, page_base))
     # "This media is not supported in your browser" also sits inside video players as
     # a fallback: only a media the page cannot show at all is "unsupported".
-    if not kinds and node.css_first(".message_media_not_supported_wrap") is not None:
-        kinds.append("unsupported")
-    return tuple(kinds)
+    if not found and node.css_first(".message_media_not_supported_wrap") is not None:
+        found.append(Media("unsupported"))
+    return tuple(found)
+
+
+def _medium(kind: str, element: LexborNode, page_base: str) -> Media:
+    style = element.attributes.get("style") or ""
+    if kind in _PICTURE:
+        picture = element.css_first(_PICTURE[kind])
+        style = (picture.attributes.get("style") or "") if picture is not None else ""
+        if kind == "sticker" and picture is not None and not _style_url(style):
+            style = f"background-image:url('{picture.attributes.get('data-webp') or ''}')"
+    url = _style_url(style)
+    width = _style_px(style, "width")
+    height = _style_px(style, "height")
+    if "grouped_media_wrap" in (element.attributes.get("class") or ""):
+        width = height = None  # an album's tile: the layout's size, not the picture's
+    elif kind == "photo" and height is None and width is not None:
+        inner = element.css_first(".tgme_widget_message_photo")
+        ratio = _style_percent((inner.attributes.get("style") or "") if inner else "")
+        height = round(width * ratio / 100) if ratio is not None else None
+    if kind not in ("photo",):
+        width = height = None  # the sizes on a player or preview are the layout's
+    name = None
+    if kind == "document":
+        name = _text(element.css_first(".tgme_widget_message_document_title")) or None
+    duration = None
+    if kind in ("video", "voice"):
+        duration = _clock_seconds(_text(element.css_first(_DURATION)))
+    return Media(
+        kind,
+        url=_absolute(url, page_base) if url else None,
+        width=width,
+        height=height,
+        duration=duration,
+        name=name,
+    )
+
+
+_STYLE_URL = re.compile(r"background-image\s*:\s*url\(\s*(['\"]?)(.*?)\1\s*\)", re.I)
+
+
+def _style_url(style: str) -> str | None:
+    m = _STYLE_URL.search(style)
+    url = m.group(2).strip() if m else ""
+    return url if url.lower().startswith(("http://", "https://", "//", "/")) else None
+
+
+def _style_px(style: str, prop: str) -> int | None:
+    m = re.search(rf"(?:^|;)\s*{prop}\s*:\s*(\d+(?:\.\d+)?)px", style)
+    return round(float(m.group(1))) if m else None
+
+
+def _style_percent(style: str) -> float | None:
+    m = re.search(r"padding-top\s*:\s*(\d+(?:\.\d+)?)%", style)
+    return float(m.group(1)) if m else None
+
+
+def _clock_seconds(shown: str) -> float | None:
+    """ "1:02:03" or "0:18" -> seconds."""
+    parts = shown.strip().split(":")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        return None
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    return float(seconds)
 
 
 def _forwarded_from(node: LexborNode) -> str | None:

@@ -33,10 +33,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from bot.model import FetchResult, FetchState, FetchStatus, Item, Source
+from bot.model import FetchResult, FetchState, FetchStatus, Item, Media, Source
 from watchers.common import failed, retry_note
 from watchers.http import FetchError, HttpClient, parse_retry_after, redact_url
 from watchers.identity import content_hash, story_key
+from watchers.media import vk_media
 from watchers.text import collapse_whitespace, first_line
 
 __all__ = ["API_VERSION", "NO_TOKEN", "WallPage", "fetch", "parse_wall", "wall_owner"]
@@ -44,12 +45,6 @@ __all__ = ["API_VERSION", "NO_TOKEN", "WallPage", "fetch", "parse_wall", "wall_o
 API_VERSION = "5.199"
 NO_TOKEN = "VK sources need a VK_TOKEN environment variable (a service token of a VK app)"
 _MOSCOW = timezone(timedelta(hours=3))
-_MEDIA = {
-    "photo": "photo", "posted_photo": "photo", "album": "photo", "graffiti": "photo",
-    "video": "video", "clip": "video", "doc": "document", "note": "document",
-    "poll": "poll", "link": "link_preview", "page": "link_preview", "audio": "audio",
-    "podcast": "audio",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -175,15 +170,13 @@ def _item(raw: dict[str, Any], names: dict[int, str], source: str, tags: tuple[s
     )
 
 
-def _post_text(raw: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
-    """A post's own text, with its link and poll attachments, and its media kinds."""
+def _post_text(raw: Mapping[str, Any]) -> tuple[str, tuple[Media, ...]]:
+    """A post's own text, with its link and poll attachments, and its media."""
     parts = [collapse_whitespace(str(raw.get("text") or ""))]
-    kinds: list[str] = []
     for attachment in raw.get("attachments") or ():
         if not isinstance(attachment, dict):
             continue
         kind = str(attachment.get("type") or "")
-        kinds.append(_MEDIA.get(kind, "unsupported"))
         body = attachment.get(kind)
         if not isinstance(body, dict):
             continue
@@ -200,7 +193,7 @@ def _post_text(raw: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
                 str(a.get("text", "")) for a in body.get("answers") or () if isinstance(a, dict)
             ]
             parts.append("\n".join([str(body.get("question") or ""), *(f"- {a}" for a in answers)]))
-    return "\n\n".join(p for p in parts if p), tuple(dict.fromkeys(kinds))
+    return "\n\n".join(p for p in parts if p), vk_media(raw.get("attachments"))
 
 
 def _timestamp(value: Any) -> datetime | None:

@@ -1,6 +1,7 @@
 """How rows of the store become model values and back: times as ISO 8601 UTC strings
 (which sort as times), alerts as the JSON the outbox keeps (everything needed to render
-them again), items as the store kept them.  A leaf of the store package: every concern
+them again), items as the store kept them, media records as JSON lists (an old alert's plain kinds
+read as records of that kind).  A leaf of the store package: every concern
 module may import it; it imports none of them.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +46,31 @@ def item_from_row(r: dict[str, Any]) -> Item:
         link=r["link"],
         published=from_iso(r["published_at"]),
         tags=tuple(json.loads(r["tags"] or "[]")),
+        media=media_from_json(json.loads(r.get("media") or "[]")),
     )
+
+
+_MEDIA_FIELDS = ("kind", "url", "width", "height", "size", "mime", "duration", "name", "alt")
+
+
+def media_to_json(media: tuple[Media, ...]) -> list[dict[str, Any]]:
+    """Media records as JSON objects, the fields not known left out."""
+    return [
+        {name: getattr(m, name) for name in _MEDIA_FIELDS if getattr(m, name) is not None}
+        for m in media
+    ]
+
+
+def media_from_json(data: Any) -> tuple[Media, ...]:
+    """Media records from ``media_to_json``'s list; a plain string (what alerts stored
+    before media were records: just the kind) is a record of that kind."""
+    out: list[Media] = []
+    for entry in data if isinstance(data, list) else ():
+        if isinstance(entry, str):
+            out.append(Media(entry))
+        elif isinstance(entry, dict) and isinstance(entry.get("kind"), str):
+            out.append(Media(**{k: v for k, v in entry.items() if k in _MEDIA_FIELDS}))
+    return tuple(out)
 
 
 def among(column: str, values: Collection[str] | None) -> tuple[str, list[str]]:
@@ -87,7 +112,7 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
             "published": iso(item.published) if item.published else None,
             "author": item.author,
             "tags": list(item.tags),
-            **({"media": [media_to_json(m) for m in item.media]} if item.media else {}),
+            "media": media_to_json(item.media),
         },
         "matches": [
             {
@@ -112,7 +137,7 @@ def alert_from_json(data: dict[str, Any]) -> Alert:
         published=from_iso(raw["published"]),
         author=raw["author"],
         tags=tuple(raw["tags"]),
-        media=tuple(media_from_json(m) for m in raw.get("media") or ()),
+        media=media_from_json(raw.get("media")),
     )
     matches = tuple(
         Match(
@@ -131,17 +156,3 @@ def alert_from_json(data: dict[str, Any]) -> Alert:
         str(data.get("severity") or "normal"),
         data.get("media"),
     )
-
-
-def media_to_json(media: Media | str) -> dict[str, Any]:
-    """A media record for an alert's payload, without its empty fields."""
-    if isinstance(media, str):  # a bare kind, as items of older stores carry
-        return {"kind": media}
-    return {k: v for k, v in asdict(media).items() if v is not None}
-
-
-def media_from_json(data: Any) -> Media:
-    if isinstance(data, str):
-        return Media(data)
-    known = {f.name for f in fields(Media)}
-    return Media(**{k: v for k, v in data.items() if k in known})

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.model import FetchState, Item, Source
 from bot.store.connection import Concern
-from bot.store.rows import ITEM_TEXT_KEPT, from_iso, iso, item_from_row
+from bot.store.rows import ITEM_TEXT_KEPT, from_iso, iso, item_from_row, media_to_json
 
 
 @dataclass(frozen=True)
@@ -240,8 +240,8 @@ class Sources(Concern):
             for item in items:
                 cursor = self.db.execute(
                     "insert or ignore into items (source, key, story_key, title, link,"
-                    " published_at, first_seen_at, text, tags, revision)"
-                    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " published_at, first_seen_at, text, tags, revision, media)"
+                    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         item.source,
                         item.key,
@@ -253,18 +253,21 @@ class Sources(Concern):
                         item.text[:ITEM_TEXT_KEPT],
                         json.dumps(list(item.tags), ensure_ascii=False),
                         item.revision or None,
+                        _media_json(item),
                     ],
                 )
                 if cursor.rowcount:
                     new.append(item)
                 elif item.revision:
                     changed = self.db.execute(
-                        "update items set revision = ?, title = ?, text = ? where source = ?"
-                        " and key = ? and revision is not null and revision != ?",
+                        "update items set revision = ?, title = ?, text = ?, media = ?"
+                        " where source = ? and key = ? and revision is not null"
+                        " and revision != ?",
                         [
                             item.revision,
                             item.title[:500],
                             item.text[:ITEM_TEXT_KEPT],
+                            _media_json(item),
                             item.source,
                             item.key,
                             item.revision,
@@ -284,3 +287,10 @@ class Sources(Concern):
             [iso(since), limit],
         )
         return [item_from_row(r) for r in rows]
+
+
+def _media_json(item: Item) -> str | None:
+    """An item's media records as stored (null for none: old rows and new look alike)."""
+    if not item.media:
+        return None
+    return json.dumps(media_to_json(item.media), ensure_ascii=False)

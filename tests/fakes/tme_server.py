@@ -50,6 +50,7 @@ class FakePost:
     html: str  # the message text as t.me renders it (HTML: <br>, <a>, <b>...)
     when: datetime
     media: str | None = None  # "photo", "video", "document", "poll", "unsupported"
+    image: str | None = None  # a photo's image URL (in its wrap's background-image style)
     forwarded_from: tuple[str | None, int | None, str] | None = None  # (channel, id, name)
     reply_to: tuple[str, str] | None = None  # (author, snippet)
     link_preview: tuple[str, str, str] | None = None  # (url, title, description)
@@ -284,7 +285,8 @@ def render_post(chan: FakeChannel, post: FakePost) -> str:
             f'<div class="tgme_widget_message_metatext js-message_reply_text" dir="auto">'
             f"{e(snippet)}</div></a>"
         )
-    parts.append(_MEDIA.get(post.media or "", "").format(link=link))
+    style = f"width:800px;background-image:url('{e(post.image)}')" if post.image else ""
+    parts.append(_MEDIA.get(post.media or "", "").format(link=link, style=style))
     if post.html:
         parts.append(
             f'<div class="tgme_widget_message_text js-message_text" dir="auto">{post.html}</div>'
@@ -336,8 +338,8 @@ _UNSUPPORTED = (
     "</div>"
 )
 _MEDIA = {
-    "photo": '<a class="tgme_widget_message_photo_wrap" href="{link}"><div class="tgme_widget_'
-    'message_photo" style="padding-top:100%"></div></a>',
+    "photo": '<a class="tgme_widget_message_photo_wrap" href="{link}" style="{style}"><div '
+    'class="tgme_widget_message_photo" style="padding-top:100%"></div></a>',
     "video": '<a class="tgme_widget_message_video_player js-message_video_player" href="{link}">'
     '<div class="tgme_widget_message_video_wrap"><video class="tgme_widget_message_video">'
     "</video></div>" + _UNSUPPORTED + "</a>",

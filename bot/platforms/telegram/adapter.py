@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -65,8 +66,8 @@ from bot.platforms.telegram.render import (
 )
 from bot.platforms.telegram.settings import TelegramSettings
 from bot.render import plain_alert
-from watchers.http import redact_url
-from watchers.media import Image, ImageError, fetch_image
+from watchers.http import FetchError, HttpClient, redact_url
+from watchers.media import fetch_image
 
 log = logging.getLogger("dozor.telegram")
 
@@ -340,16 +341,17 @@ class TelegramAdapter(ChatAdapter):
         except TelegramError as exc:
             log.warning("Telegram: alert %s's photo note not sent: %s", message.alert_id, exc)
 
-    async def _fetch(self, photo: Media) -> Image | None:
-        """The image, fetched by Dozor under the rules for untrusted URLs; None (with a
-        one-line warning) when it cannot be."""
+    async def _fetch(self, photo: Media) -> Upload | None:
+        """The image, fetched by Dozor under the rules for untrusted URLs
+        (``watchers.media.fetch_image``); None, with a one-line warning, when it cannot be."""
         assert photo.url is not None
         try:
-            image = await fetch_image(photo.url, allow=self.allow_private)
-        except ImageError as exc:
+            async with HttpClient(allow=self.allow_private) as http:
+                image = await fetch_image(http, photo.url, timeout=IMAGE_TIMEOUT)
+        except (FetchError, ValueError) as exc:  # ImageError is a FetchError
             log.warning("Telegram: photo of an alert not shown: %s", exc)
             return None
-        return image
+        return Upload(image.body, f"photo{image.extension}")
 
     async def post_plain(self, d: Destination, message: OutgoingMessage) -> str:
         sent = await self.app.bot.send_message(
@@ -562,6 +564,17 @@ URL_REFUSED = (
 def _url_refused(exc: BadRequest) -> bool:
     text = str(exc).lower()
     return any(marker in text for marker in URL_REFUSED)
+
+
+IMAGE_TIMEOUT = 20.0  # seconds to fetch a photo Telegram could not: the alert waits that long
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A photo fetched by Dozor, to upload."""
+
+    data: bytes
+    name: str  # "photo.jpg"
 
 
 FILE_COMMANDS = frozenset({"import"})  # commands that read the file they come with
