@@ -1,10 +1,11 @@
 """Wiring: settings + rules -> store, watchers, pipeline, outbox and adapters on one loop.
 
 ``App`` owns the long-lived parts (the SQLite store, the shared HTTP client, the
-process pool that parses feeds off the event loop, one adapter per chat platform the
-config wants, made by looping over the registry ``bot.platforms``: no platform is
-named here) and offers the two
-ways to run: ``run_once`` (poll everything, deliver, return) and ``run_forever``
+process pool that parses feeds off the event loop, the evidence keeper when
+``[evidence]`` is on (bot/evidence.py, a task of its own beside the outbox), one adapter
+per chat platform the config wants, made by looping over the registry
+``bot.platforms``: no platform is named here) and offers the two ways to run:
+``run_once`` (poll everything, deliver, keep evidence, return) and ``run_forever``
 (APScheduler polls due sources, the outbox delivers, until ``stop`` is set).
 
 Stopping is bounded (a few seconds, whatever the network does): polls in flight are
@@ -28,6 +29,7 @@ from typing import Any, TextIO
 from bot import platforms
 from bot.commands.context import BotContext
 from bot.config import Settings
+from bot.evidence import EvidenceKeeper
 from bot.matching import RuleFiles
 from bot.matching.cache import cache_path, cached_matcher
 from bot.metrics import Metrics
@@ -141,6 +143,16 @@ class App:
             destination_of=self.context.destination,
             unavailable=self._unavailable.get,
         )
+        self.evidence: EvidenceKeeper | None = None
+        if s.evidence.enabled:
+            self.evidence = EvidenceKeeper(
+                self.store,
+                self.http,
+                s.evidence,
+                s.evidence_dir,
+                self.clock,
+                s.polling.allow_private,
+            )
         self.poller = Poller(
             self.context.sources,
             s.polling,
@@ -149,7 +161,7 @@ class App:
             self.http,
             self.pool,
             self.clock,
-            on_alerts=self.outbox.wake,
+            on_alerts=self._on_alerts,
             metrics=self.metrics,
             fetchers=self._fetchers(),
         )
@@ -161,6 +173,11 @@ class App:
         self._rule_errors: tuple[str, ...] = ()
         self._make_adapters()
         return self
+
+    def _on_alerts(self) -> None:
+        self.outbox.wake()
+        if self.evidence is not None:
+            self.evidence.wake()
 
     def _make_adapters(self) -> None:
         """One adapter per registered platform that is wanted (configured); one that
@@ -258,6 +275,8 @@ class App:
         await self.connect(listen=False)
         polls = await self.poller.poll_all()
         sent = await self.outbox.deliver_due()
+        if self.evidence is not None:  # after the alerts: they never wait for pictures
+            await self.evidence.keep_pending()
         return RunSummary(tuple(polls), sent)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -291,12 +310,19 @@ class App:
             coalesce=True,
         )
         delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
+        keeping = (
+            asyncio.create_task(self.evidence.run(stop), name="evidence")
+            if self.evidence is not None
+            else None
+        )
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
             await self.poller.cancel()
             await delivery  # within outbox.STOP_GRACE
+            if keeping is not None:
+                await keeping  # a download in hand is abandoned at once
             if ops is not None:
                 await ops.cleanup()
 

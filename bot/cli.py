@@ -9,6 +9,7 @@
     dozor sources import FILE.opml | export   move the feed list in and out as OPML
     dozor explain "<query>" [--translit ...]  every form each term matches, with warnings
     dozor search --config FILE QUERY      stored items the query matches, newest first
+    dozor evidence export N [-o FILE.zip] an alert's text, kept pictures and their SHA-256
 
 ``python -m bot ...`` is the same (bot/__main__.py).
 
@@ -107,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--since", help="30d, 12h or 2024-12-01")
     find.add_argument("--source", help="only this source")
     find.add_argument("--page", type=int, default=1)
+    evidence = sub.add_parser("evidence", help="the pictures kept of alerted posts")
+    kept = evidence.add_subparsers(dest="action", required=True)
+    export = kept.add_parser("export", help="a zip of an alert's text, pictures and hashes")
+    export.add_argument("alert", type=int, help="the alert's number (Dozor alert #N)")
+    export.add_argument("-o", "--output", type=Path, help="default: dozor-alert-N.zip")
+    _config_option(export)
     return parser
 
 
@@ -136,6 +143,8 @@ def _main(args: argparse.Namespace) -> int:
         return export_opml(settings, args.output)
     if args.command == "search":
         return search_command(settings, args, sys.stdout)
+    if args.command == "evidence":
+        return export_evidence(settings, args.alert, args.output)
     files = RuleFiles(settings.rules.paths, settings.base_dir, _destinations(settings))
     rules, problems = load_rules(settings, files)
     if args.command == "check":
@@ -343,6 +352,31 @@ def search_command(settings: Settings, args: argparse.Namespace, out: TextIO) ->
     return code
 
 
+def export_evidence(settings: Settings, alert_id: int, output: Path | None) -> int:
+    """``dozor evidence export N``: the alert's text, its kept pictures and SHA256SUMS."""
+    from bot.evidence import export_zip
+
+    if not settings.storage.path.exists():
+        print(f"no store yet at {settings.storage.path}: run `dozor run` first", file=sys.stderr)
+        return 1
+    store = Store.open(settings.storage.path)
+    try:
+        stored = store.alert(alert_id)
+        if stored is None:
+            print(f"no alert #{alert_id} in {settings.storage.path}", file=sys.stderr)
+            return 1
+        data = export_zip(store, stored, settings.evidence_dir)
+        item = stored.alert.item
+        pictures = len(store.evidence.evidence_files(item.source, item.key))
+    finally:
+        store.close()
+    target = output or Path(f"dozor-alert-{alert_id}.zip")
+    target.write_bytes(data)
+    noun = "picture" if pictures == 1 else "pictures"
+    print(f"wrote {target}: the text of alert #{alert_id}, {pictures} {noun}, SHA256SUMS")
+    return 0
+
+
 def status_command(settings: Settings, out: TextIO) -> int:
     if not settings.storage.path.exists():
         print(f"no store yet at {settings.storage.path}: run `dozor run` first", file=out)
@@ -383,6 +417,14 @@ def status_command(settings: Settings, out: TextIO) -> int:
             line = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items())) or "empty"
             flag = f"  BROKEN: {broken[destination]}" if destination in broken else ""
             print(f"  {destination}: {line}{flag}", file=out)
+        if settings.evidence.enabled or store.evidence.evidence_usage()[0]:
+            files, size = store.evidence.evidence_usage()
+            state = "on" if settings.evidence.enabled else "off"
+            print(
+                f"Evidence ({state}): {_count(range(files), 'picture')}, {size / 1024 / 1024:.1f}"
+                f" MB of {settings.evidence.max_mb} MB in {settings.evidence_dir}",
+                file=out,
+            )
     finally:
         store.close()
     return 0

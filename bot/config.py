@@ -109,6 +109,18 @@ class DedupSettings:
 
 
 @dataclass(frozen=True)
+class EvidenceSettings:
+    """Pictures of alerted items kept on disk (bot/evidence.py); off by default."""
+
+    enabled: bool = False
+    dir: Path | None = None  # None: "evidence" beside the store
+    max_mb: int = 500  # disk use, at most: the oldest items' pictures go first
+    max_files_per_item: int = 10
+    max_file_mb: int = 20
+    timeout: timedelta = timedelta(seconds=30)  # one picture's whole download, at most
+
+
+@dataclass(frozen=True)
 class TmeSettings:
     """Public Telegram channels, read from their web preview at <base_url>/s/<channel>."""
 
@@ -137,7 +149,13 @@ class Settings:
     tme: TmeSettings = field(default_factory=lambda: TmeSettings())
     dedup: DedupSettings = field(default_factory=lambda: DedupSettings())
     vk: VkSettings = field(default_factory=lambda: VkSettings())
+    evidence: EvidenceSettings = field(default_factory=lambda: EvidenceSettings())
     platforms: Mapping[str, Any] = field(default_factory=dict)  # each platform's section
+
+    @property
+    def evidence_dir(self) -> Path:
+        """Where evidence is kept: ``[evidence] dir``, else "evidence" beside the store."""
+        return self.evidence.dir or self.storage.path.parent / "evidence"
 
     def destination_names(self) -> set[str]:
         return {d.name for d in self.destinations}
@@ -280,6 +298,7 @@ ROUTES_KEYS = ("default", "rules", "noisy_per_hour")
 LOG_KEYS = ("level", "format")
 METRICS_KEYS = ("listen",)
 DEDUP_KEYS = ("enabled", "threshold", "window")
+EVIDENCE_KEYS = ("enabled", "dir", "max_mb", "max_files_per_item", "max_file_mb", "timeout")
 
 
 def load_config(path: str | Path) -> Settings:
@@ -362,6 +381,23 @@ def _dedup(r: _Reader, raw: Any, got: _Parsed) -> DedupSettings:
         enabled=r.get(t, "dedup", "enabled", _boolean, True, "true or false"),
         threshold=r.get(t, "dedup", "threshold", _unit, 0.5, "a number from 0.1 to 1.0"),
         window=r.get(t, "dedup", "window", _duration, timedelta(hours=48), DURATION),
+    )
+
+
+def _evidence(r: _Reader, raw: Any, got: _Parsed) -> EvidenceSettings:
+    t = r.table(raw, "evidence", EVIDENCE_KEYS)
+    d, w, count = EvidenceSettings(), "evidence", "a positive integer"
+    folder = r.get(t, w, "dir", _string, None, "a folder path")
+    path = Path(folder) if folder else None
+    return EvidenceSettings(
+        enabled=r.get(t, w, "enabled", _boolean, d.enabled, "true or false"),
+        dir=path if path is None or path.is_absolute() else got.base_dir / path,
+        max_mb=r.get(t, w, "max_mb", _positive_int, d.max_mb, "a size in MB"),
+        max_files_per_item=r.get(
+            t, w, "max_files_per_item", _positive_int, d.max_files_per_item, count
+        ),
+        max_file_mb=r.get(t, w, "max_file_mb", _positive_int, d.max_file_mb, "a size in MB"),
+        timeout=r.get(t, w, "timeout", _duration, d.timeout, DURATION),
     )
 
 
@@ -598,6 +634,7 @@ SECTIONS: tuple[_Section, ...] = (
     _Section("routes", ROUTES_KEYS, _routes, {}),
     _Section("log", LOG_KEYS, _log, {}),
     _Section("metrics", METRICS_KEYS, _metrics, {}),
+    _Section("evidence", EVIDENCE_KEYS, _evidence, {}),
 )
 
 
@@ -648,6 +685,7 @@ def parse_config(data: dict[str, Any], config_path: Path) -> Settings:
         tme=v["tme"],
         vk=v["vk"],
         dedup=v["dedup"],
+        evidence=v["evidence"],
         platforms={s.name: v[s.name] for s in _platform_sections()},
     )
 

@@ -39,7 +39,6 @@ import heapq
 import json
 import re
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from bot.matching.normalize import fold_surface
 from bot.model import Item
 
 __all__ = [
@@ -68,8 +68,6 @@ _NAMES_OVERRULE = 0.8  # rare terms this alike: a differing name is an edit, not
 # ----------------------------------------------------------------------- text
 
 _URL = re.compile(r"(?:https?://|www\.|t\.me/|bit\.ly/)\S+", re.IGNORECASE)
-_DASHES = re.compile("[\u2010-\u2015\u2212\u2043\ufe58\ufe63\uff0d]")
-_SPACES = re.compile("[\u00a0\u2007\u2009\u202f]")
 # "1 510" (thin space or space between thousands) is one number
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d])")
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+(?:['’-][^\W\d_]+)*")
@@ -132,9 +130,9 @@ def _stem(word: str) -> str:
 
 
 def _normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = _SPACES.sub(" ", _DASHES.sub("-", text))
-    text = _URL.sub(" ", text).replace("ё", "е").replace("Ё", "Е")
+    """The matcher's folding, in its light "surface" form (NFKC, ё = е, dashes and
+    spaces unified; case and punctuation kept), without links; "1 510" = "1510"."""
+    text = _URL.sub(" ", fold_surface(text))
     return _THOUSANDS.sub(lambda m: m.group(0).replace(" ", ""), text)
 
 

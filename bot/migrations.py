@@ -345,6 +345,42 @@ def _m12_item_media(db: sqlite_utils.Database) -> None:
     db["items"].add_column("media", str)
 
 
+def _m13_evidence(db: sqlite_utils.Database) -> None:
+    """Evidence keeping (bot/evidence.py): the items taken care of, the pictures kept."""
+    db["evidence_items"].create(
+        {
+            "source": str,
+            "item_key": str,
+            "folder": str,  # the item's folder under the evidence dir
+            "started_at": str,
+            "done_at": str,
+            "kept": int,  # pictures kept (0: none could be, or removed for the disk cap)
+        },
+        pk=("source", "item_key"),
+        defaults={"kept": 0},
+    )
+    db["evidence_items"].create_index(["done_at"])
+    db["evidence_files"].create(
+        {
+            "id": int,
+            "source": str,
+            "item_key": str,
+            "folder": str,
+            "name": str,  # "<sha256>.<ext>" in the folder
+            "sha256": str,
+            "original_url": str,  # as the post gave it
+            "url": str,  # after redirects
+            "mime": str,
+            "size": int,
+            "fetched_at": str,
+        },
+        pk="id",
+    )
+    db["evidence_files"].create_index(["source", "item_key", "sha256"], unique=True)
+    db["evidence_files"].create_index(["sha256"])
+    db["evidence_files"].create_index(["original_url"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial,
     _m2_chat,
@@ -358,4 +394,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m10_platform_state,
     _m11_addresses,
     _m12_item_media,
+    _m13_evidence,
 ]

@@ -160,6 +160,7 @@ class Rule:
     derived: bool = False  # Russian names also match вагнеровцы, вагнеровский (Вагнер)
     languages: tuple[str, ...] = ("ru", "uk")  # whose paradigms Cyrillic words inflect in
     media: str | None = None  # its alerts' pictures: "none" | "preview" | "photo" | "album"
+    fuzzy: bool = False  # "~" (typos allowed) on every name-like word of the rule
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ poll.  For the items one poll of one source brought (oldest first):
    ones (a new revision), to be matched again;
 2. on a source's first successful poll, stop there (a baseline: no flood of old
    items), except the newest ``backfill`` items when the source asks for them;
-3. note changes under alerts already sent: a post gone from its channel ("deleted"),
-   and, with the source's ``note_edits``, an edited one; the outbox redraws them;
+3. note changes under alerts already sent: a post gone from its channel ("deleted",
+   saying what is kept: the text, and the pictures evidence keeping saved), and, with
+   the source's ``note_edits``, an edited one; the outbox redraws them;
 4. match them against the rules (the matcher decides which rules apply to which tags);
 5. route each match to its destinations, one alert per destination per item;
 6. collapse stories (bot/dedup): an item that tells a story already alerted there
@@ -21,7 +22,7 @@ poll.  For the items one poll of one source brought (oldest first):
    destination's ``digest`` sets when it goes out;
 9. enqueue the alerts (the store refuses a story already sent to that destination),
    and when one source sends more than ``noisy_per_hour`` alerts into one chat, queue
-   a notice offering to mute it.
+   a notice offering to mute it (the alerts of a first poll's backfill do not count).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class Pipeline:
         one compiled before from disk)."""
         self.compile_rules = compile_rules
         self.noisy_per_hour = noisy_per_hour
+        # (destination, source) -> (first poll's time, alerts its backfill enqueued there)
+        self._backfilled: dict[tuple[str, str], tuple[datetime, int]] = {}
         self.stories: StoryIndex | None = None  # load_stories() turns near-dup stories on
         self.store = store
         self.clock = clock
@@ -130,7 +133,10 @@ class Pipeline:
                 )
                 if alert_id is not None and not suppressed:
                     alert_ids.append(alert_id)
-                    self._check_noise(alert.destination, source.name, now)
+                    if first_poll:  # backfill: old items, not the source's pace
+                        self._note_backfill(alert.destination, source.name, now)
+                    else:
+                        self._check_noise(alert.destination, source.name, now)
                 if alert_id is not None and "#" in alert.story_key:
                     first = self._first_alert(alert.story_key, alert.destination)
                     if first is not None:
@@ -157,7 +163,7 @@ class Pipeline:
                 key,
                 "deleted",
                 f"🗑 Deleted from {source.name} by {now:%Y-%m-%d %H:%M} UTC; "
-                "the text is kept: /show {id}",
+                f"{self._kept(source.name, key)}: /show {{id}}",
             )
             for key in gone
         ]
@@ -176,6 +182,14 @@ class Pipeline:
                     continue
                 self.store.add_note(stored.id, kind, text.replace("{id}", str(stored.id)), now)
                 self.store.request_edit(stored.id, now)
+
+    def _kept(self, source: str, key: str) -> str:
+        """What stays of a deleted post: its text, and the pictures evidence keeping
+        saved (bot/evidence.py)."""
+        count = len(self.store.evidence.evidence_files(source, key))
+        if not count:
+            return "the text is kept"
+        return f"the text and {count} picture{'s' if count != 1 else ''} are kept (evidence)"
 
     def _collapse(self, item: Item, alerts: list[Alert], now: datetime) -> list[Alert]:
         """One alert per story: an item that tells a story already alerted (the same
@@ -262,11 +276,21 @@ class Pipeline:
                 times.append(min(rule_digest_due(r.digest, now) for r in rules if r and r.digest))
         return min(times) if times else None
 
+    def _note_backfill(self, destination: str, source: str, now: datetime) -> None:
+        when, count = self._backfilled.get((destination, source), (now, 0))
+        self._backfilled[(destination, source)] = (now, count + 1 if when == now else 1)
+
     def _check_noise(self, destination: str, source: str, now: datetime) -> None:
-        """A source flooding a chat: say so once (a day), with buttons to mute it."""
+        """A source flooding a chat: say so once (a day), with buttons to mute it.  The
+        alerts of a first poll's ``backfill`` do not count (kept in memory: after a
+        restart within that hour they would)."""
         if not self.noisy_per_hour:
             return
-        count = self.store.count_alerts(destination, source, now - timedelta(hours=1))
+        since = now - timedelta(hours=1)
+        count = self.store.count_alerts(destination, source, since)
+        backfill_at, backfilled = self._backfilled.get((destination, source), (since, 0))
+        if backfill_at >= since:
+            count -= backfilled
         if count <= self.noisy_per_hour:
             return
         if self.store.noticed_since(destination, "noisy", source, now - timedelta(days=1)):

@@ -6,7 +6,9 @@ each platform package only marks those parts up (Telegram HTML in
 ``bot/platforms/telegram/render.py``, Slack Block Kit in ``bot/platforms/slack/``).
 Digests, notes, thread replies and the plain-text fallback are built here too.  A
 snippet is a tuple of ``(text, marked)`` segments cut from the original item text
-around the matched spans, so the words that fired are exactly the ones marked.  Bidi
+around the matched spans, so the words that fired are exactly the ones marked; the
+line naming what fired quotes the same words (``matched_words``), grouped by the
+rule's term.  Bidi
 controls (``BIDI_CONTROLS``: embeddings, overrides, isolates and marks) are dropped
 from everything shown, so a title carrying a right-to-left override cannot reorder the
 rest of an alert.  Pure: no I/O.
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from bot.model import Alert, Span, story_root
+from bot.model import Alert, Item, Match, Span, story_root
 from bot.pictures import count_mark
 
 Segments = tuple[tuple[str, bool], ...]
@@ -46,7 +48,8 @@ class RenderedAlert:
     snippet: Segments
     link: str | None
     published: str | None
-    rules: tuple[tuple[str, tuple[str, ...]], ...]  # (rule, terms that fired)
+    # (rule, what fired: per term, the post's own words, "/"-joined: ``matched_words``)
+    rules: tuple[tuple[str, tuple[str, ...]], ...]
 
 
 def merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -121,7 +124,28 @@ def render(alert: Alert, width: int = 280) -> RenderedAlert:
         snippet=snippet(item.text, [(s.start, s.end) for s in spans["text"]], width),
         link=_unbidi_url(item.link) if item.link else item.link,
         published=format_time(item.published),
-        rules=tuple((unbidi(m.rule), tuple(unbidi(t) for t in m.terms)) for m in alert.matches),
+        rules=tuple((unbidi(m.rule), matched_words(item, m)) for m in alert.matches),
+    )
+
+
+_META = re.compile(r"^(?:source|tag|link):")
+
+
+def matched_words(item: Item, match: Match) -> tuple[str, ...]:
+    """What fired, as the post writes it: per term of the rule (rule order), the words
+    its spans cover in the title and text ("Дейр-эз-Зоре/Deir ez-Zor"), never a form or
+    transliteration the post does not contain; a ``source:``/``tag:``/``link:`` term,
+    which covers no words, as the rule writes it."""
+    words: dict[str, dict[str, None]] = {term: {} for term in match.terms}
+    for span in match.spans:
+        text = item.title if span.field == "title" else item.text
+        word = " ".join(unbidi(text[span.start : span.end]).split())
+        if word:
+            words.setdefault(span.term, {})[word] = None
+    return tuple(
+        "/".join(found) if found else unbidi(term)
+        for term, found in words.items()
+        if found or _META.match(term)
     )
 
 

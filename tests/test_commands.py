@@ -69,7 +69,7 @@ async def test_unknown_command_names_the_close_ones_and_help(
         ("/watch", "/watch <terms>", ""),
         ("/watch -Рихард", "/watch <terms>", "at least one term without '-'"),
         ("/watch a OR b c OR d", "/watch <terms>", "only one OR group"),
-        ('/watch "груз 200', "/watch <terms>", "a quote is not closed"),
+        ('/watch "груз 200', "/watch <terms>", "^ missing closing quote"),
         ("/watch OR Вагнер", "/watch <terms>", "OR goes between two terms"),
         ("/watch погиб*ли", "/watch <terms>", '"*" must end a word'),
         ("/test", "/test <terms>", ""),
@@ -163,6 +163,8 @@ async def test_watch_previews_what_it_would_have_matched_in_the_last_7_days(
     [
         ("Вагнер* погиб*", "watch-vagner-pogib", "all of: Вагнер*, погиб*"),
         ('"груз 200" Вагнер*', "watch-gruz-200-vagner", 'all of: "груз 200", Вагнер*'),
+        # the rule language's lexer reads the line: an exact phrase is one term
+        ('!"груз 200" Вагнер*', "watch-gruz-200-vagner", 'all of: "!груз 200", Вагнер*'),
         (
             "Wagner OR Вагнер погиб*",
             "watch-wagner-vagner-pogib",
@@ -768,9 +770,9 @@ async def test_watch_and_test_take_rule_options(testbot: ChatBot) -> None:
         False,
         True,
     )
-    wrong = await testbot.command("/watch Вагнер --fuzzy", chat=testbot.DESK)
-    known = "--translit, --derived, --english, --exact, --ru, --uk"
-    assert f"unknown option --fuzzy (known: {known})" in wrong.text
+    wrong = await testbot.command("/watch Вагнер --fuzy", chat=testbot.DESK)
+    known = "--translit, --derived, --english, --exact, --fuzzy, --ru, --uk"
+    assert f"unknown option --fuzy (known: {known})" in wrong.text
 
 
 async def test_rules_made_of_queries_are_shown_and_kept_apart(testbot: ChatBot) -> None:
@@ -793,3 +795,22 @@ async def test_rules_made_of_queries_are_shown_and_kept_apart(testbot: ChatBot) 
     name = first.text.split()[2].rstrip(":")
     gone = await testbot.command(f"/unwatch {name}", chat=testbot.DESK)
     assert gone.text == f"stopped watching {name} (query: (Вагнер OR ЧВК) NEAR/8 погиб*)"
+
+
+async def test_the_console_alert_quotes_the_posts_words_grouped_by_term(testbot: ChatBot) -> None:
+    """The console adapter's "Rule:" line: per term of the rule, the post's own words
+    (a Latin rule with --translit on a Russian post: Дейр-эз-Зоре, not "Deir ez-Zor")."""
+    from bot.platforms.console.adapter import ConsoleAdapter
+    from tests.test_telegram_e2e import DEIR_RU
+
+    ria = [p for p in from_source("ria") if p["message_id"] != 271457]
+    testbot.poll("ria", ria)  # the baseline
+    await testbot.command('/watch "Deir ez-Zor" погиб* --translit', chat=testbot.DESK)
+    testbot.poll("ria", [*ria, {**post(271457), "text": DEIR_RU + " Погибших похоронят."}])
+    [alert] = testbot.pending("desk")
+    shown = ConsoleAdapter(io.StringIO(), color=False).format(alert)
+    rule_line = next(line for line in shown.splitlines() if line.startswith("Rule:"))
+    assert rule_line == (
+        "Rule:    deir-ez-zor (Дейр-эз-Зоре); "
+        "watch-deir-ez-zor-pogib (Дейр-эз-Зоре, погибли/Погибших)"
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import platforms
 from bot.config import ConfigError, format_duration, load_config, parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +122,7 @@ default = ["consle"]
         'sources[0].tags: expected a list of strings, got "news"',
         "sources[1].name: missing",
         "sources[1].backfill: expected a whole number of items, got -1",
-        'destinations[0].kind: expected one of console, telegram, slack, got "fax"',
+        f'destinations[0].kind: expected one of {", ".join(platforms.names())}, got "fax"',
         'routes.default: no destination named "consle"',
     ]:
         assert expected in joined, f"{expected!r} not in:\n{joined}"

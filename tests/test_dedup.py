@@ -279,3 +279,22 @@ def test_minhash_and_lsh_are_datasketchs() -> None:
         assert ours.query(hv) == set(theirs.query(reference))
     assert len(values) >= 20
     assert any(len(ours.query(hv)) > 1 for hv in values)  # near-duplicates do meet
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ёлка — в Дейр\u2011эз\u2011Зоре погибли 1\u00a0510 человек",
+        "Zōr – «ПВО» сбила БПЛА\u2212 10:30, 1,5 км",
+        "Ваг\u00adнер Вагнeр ＷＡＧＮＥＲ",
+    ],
+)
+def test_dedup_reads_words_through_the_matchers_folding(text: str) -> None:
+    """One folding (bot.matching.normalize): dedup's light "surface" form keeps case and
+    punctuation, and folds every letter as the matcher does."""
+    from bot.matching.normalize import fold_cluster, fold_surface, normalize
+
+    light = fold_surface(text)
+    assert normalize(light) == normalize(text)
+    assert "ё" not in light and "Ё" not in light and "\u2011" not in light
+    assert all(fold_cluster(ch, surface=True) == ch for ch in light)  # folded once is done

@@ -151,3 +151,31 @@ def test_rule_from_query_makes_a_rule_or_points_at_the_error() -> None:
         rule_from_query("x", "Вагнер AND (погиб")
     assert caught.value.position == 11
     assert caught.value.pointer().splitlines()[1] == '           ^ missing ")" for this "("'
+
+
+def _readme_near_lines() -> list[tuple[str, str]]:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    start = readme.find("**How `NEAR` binds.**")
+    if start < 0:
+        return []
+    part = readme[start : readme.index("\n\n", readme.index("\n- ", start))]
+    return re.findall(r"^- `([^`]+)` is `([^`]+)`$", part, re.M)
+
+
+def test_readme_states_how_near_binds_with_examples() -> None:
+    assert len(_readme_near_lines()) >= 5
+
+
+@pytest.mark.parametrize(("query", "reading"), _readme_near_lines() or [("", "")])
+def test_each_readme_near_example_reads_as_it_says(query: str, reading: str) -> None:
+    assert show(parse_query(query).root) == show(parse_query(reading).root)
+
+
+def test_readme_near_needs_brackets_around_or() -> None:
+    grouped = parse_query("(Wagner OR Вагнер) NEAR/5 (погиб* OR убит)").root
+    assert show(grouped) == "(([wagner] OR [вагнер]) NEAR/5 ([погиб*] OR [убит]))"
+    with pytest.raises(QueryError, match="NOT"):
+        parse_query("Вагнер NEAR -погиб*")

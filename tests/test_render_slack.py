@@ -108,14 +108,14 @@ def test_real_post_renders_with_the_matched_word_bold_and_a_link() -> None:
     )
     blocks, fallback = slack_blocks(alert, note="🔇 @anna muted source ria until 15:00 UTC")
     head, title, body, footer, note = blocks
-    assert head["text"]["text"] == "🔔 *wagner (Вагнер∗, &lt;b&gt;)*\n📰 ria"
+    assert head["text"]["text"] == "🔔 *wagner (Дейр-эз-Зор)*\n📰 ria"  # the post's words
     assert title["text"]["text"] == "Сирийская армия отразила атаки"
     assert "провинции *Дейр-эз-Зор*" in body["text"]["text"]
     assert footer["elements"][0]["text"] == (
         "🕒 2024-12-03 07:08 UTC · <https://t.me/rian_ru/271457|Open the post>"
     )
     assert note["text"]["text"] == "🔇 @anna muted source ria until 15:00 UTC"
-    assert fallback == "wagner (Вагнер∗, &lt;b&gt;) · ria: Сирийская армия отразила атаки"
+    assert fallback == "wagner (Дейр-эз-Зор) · ria: Сирийская армия отразила атаки"
 
 
 def test_formatting_characters_in_feed_text_never_toggle_bold_or_italics() -> None:

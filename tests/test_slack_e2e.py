@@ -193,6 +193,37 @@ async def test_watch_by_slash_command_then_next_poll_alerts_that_channel(
     assert slack.messages(DESK) == []  # default route is empty: only the watching channel
 
 
+async def test_the_alert_quotes_the_posts_words_not_the_rules_transliteration(
+    tmp_path: Path, servers: tuple[FakeSlack, FeedServer]
+) -> None:
+    """A Latin rule with --translit fires on a Russian post: the Block Kit head and the
+    fallback name the post's words (Дейр-эз-Зоре, погибли), never "Deir ez-Zor"."""
+    from tests.test_telegram_e2e import DEIR_RU
+
+    slack, feeds = servers
+    older = [p for p in real_posts() if p["message_id"] != 271457]
+    channel = "CNEW0001"
+    path = write_config(tmp_path, slack, feeds, tail="[routes]\ndefault = []")
+    async with app_for(path) as app:
+        await app.connect(listen=True)
+        await slack.wait_connected()
+        feeds.set("/ria.rss", body=rss(older))
+        await app.poller.poll_all()
+        envelope = await slack.push_slash_command(
+            text='watch "Deir ez-Zor" погиб --translit', user_id=BOSS, channel_id=channel
+        )
+        await slack.wait_ack(envelope)
+        await slack.wait_for("response_url")
+        feeds.set("/ria.rss", body=rss([*older, {**post(271457), "text": DEIR_RU}]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        _, alert = await wait_messages(slack, channel, 2)
+    head = texts(alert).split("\n")[0]
+    assert head == "🔔 *watch-deir-ez-zor-pogib (Дейр-эз-Зоре, погибли)*", head
+    assert alert.text and alert.text.startswith("watch-deir-ez-zor-pogib (Дейр-эз-Зоре, погибли)")
+    assert "Deir" not in texts(alert) + alert.text
+
+
 async def test_help_mentions_and_refusals(
     tmp_path: Path, servers: tuple[FakeSlack, FeedServer]
 ) -> None:
@@ -497,9 +528,11 @@ async def test_the_noisy_source_buttons_mute_it_in_slack_too(
 ) -> None:
     """The notice's "Mute ria 24h" button, pressed in Slack, mutes ria in that channel."""
     slack, feeds = servers
-    path = write_config(tmp_path, slack, feeds, tail="backfill = 50\n[routes]\nnoisy_per_hour = 2")
+    path = write_config(tmp_path, slack, feeds, tail="[routes]\nnoisy_per_hour = 2")
     async with app_for(path) as app:
         await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(real_posts()[:1]))
+        await app.poller.poll_all()  # the first poll: a baseline
         feeds.set("/ria.rss", body=rss(real_posts()))
         await app.poller.poll_all()
         await app.outbox.deliver_due()

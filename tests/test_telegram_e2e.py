@@ -137,6 +137,39 @@ async def test_watch_from_chat_then_next_poll_alerts_there(
     assert [c.params["commands"] for c in tg.calls("setMyCommands")]
 
 
+# A Russian post (RIA's Deir ez-Zor report, retold with casualties) for a Latin rule.
+DEIR_RU = (
+    "Сирийская армия при поддержке союзных сил отразила атаки курдских формирований в "
+    "Дейр-эз-Зоре, в боях погибли шесть военных, сообщило сирийское госагентство САНА."
+)
+
+
+async def test_the_alert_quotes_the_posts_words_not_the_rules_transliteration(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    """A rule written in Latin letters (with --translit) fires on a Russian post: the
+    alert names what the post says (Дейр-эз-Зоре, погибли), never "Deir ez-Zor"."""
+    tg, feeds = servers
+    older = [p for p in real_posts() if p["message_id"] != 271457]
+    deir = {**post(271457), "text": DEIR_RU}
+    chat = -1001000000003
+    async with app_for(write_config(tmp_path, tg, feeds, "[routes]\ndefault = []")) as app:
+        await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(older))
+        await app.poller.poll_all()
+        tg.push_command(chat, '/watch "Deir ez-Zor" killed --translit', user_id=1)
+        await wait_messages(tg, chat, 1)
+        tg.push_command(chat, '/watch "Deir ez-Zor" погиб --translit', user_id=1)
+        await wait_messages(tg, chat, 2)
+        feeds.set("/ria.rss", body=rss([*older, deir]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        alert = (await wait_messages(tg, chat, 3))[2]
+    head = alert.text.split("\n")[0]
+    assert head == "🔔 <b>watch-deir-ez-zor-pogib (Дейр-эз-Зоре, погибли)</b>", head
+    assert "Deir" not in alert.text and "<b>Дейр-эз-Зоре</b>" in alert.text
+
+
 async def wait_messages(tg: FakeTelegram, chat: int, count: int, seconds: float = 5) -> list:
     for _ in range(int(seconds / 0.02)):
         if len(tg.messages(chat)) >= count:
@@ -354,9 +387,11 @@ async def test_a_noisy_source_is_pointed_out_once_with_mute_buttons(
     tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
 ) -> None:
     tg, feeds = servers
-    path = write_config(tmp_path, tg, feeds, "backfill = 50\n[routes]\nnoisy_per_hour = 2")
+    path = write_config(tmp_path, tg, feeds, "[routes]\nnoisy_per_hour = 2")
     async with app_for(path) as app:
         await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(real_posts()[:1]))
+        await app.poller.poll_all()  # the first poll: a baseline
         feeds.set("/ria.rss", body=rss(real_posts()))
         await app.poller.poll_all()
         await app.outbox.deliver_due()
@@ -372,6 +407,28 @@ async def test_a_noisy_source_is_pointed_out_once_with_mute_buttons(
         mutes = app.store.active_mutes(app.clock())
     assert [(m.chat, m.kind, m.target) for m in mutes] == [(f"telegram:{DESK}", "source", "ria")]
     assert mutes[0].until - app.clock() > timedelta(hours=23)
+
+
+async def test_backfilled_items_do_not_make_a_source_noisy(
+    tmp_path: Path, servers: tuple[FakeTelegram, FeedServer]
+) -> None:
+    """The alerts of a first poll's backfill are old items, not the source's pace: no
+    "mute it?" for them, nor when they are counted with the next poll's alerts."""
+    tg, feeds = servers
+    posts = real_posts()
+    path = write_config(tmp_path, tg, feeds, "backfill = 50\n[routes]\nnoisy_per_hour = 2")
+    async with app_for(path) as app:
+        await app.connect(listen=True)
+        feeds.set("/ria.rss", body=rss(posts[:-3]))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        backfilled = len(tg.messages(DESK))
+        feeds.set("/ria.rss", body=rss(posts))
+        await app.poller.poll_all()
+        await app.outbox.deliver_due()
+        desk = tg.messages(DESK)
+    assert backfilled > 2 and 0 < len(desk) - backfilled <= 2  # more than 2 in the hour
+    assert [m.text for m in desk if m.text.startswith("📢")] == []
 
 
 async def test_export_gives_admins_an_opml_file(

@@ -506,10 +506,15 @@ async def _fetch(
             raise ImageError(
                 f"not an image: the bytes of {shown} (served as {declared}) are not a picture"
             )
-        return FetchedImage(current, url, body, kind, hashlib.sha256(body).hexdigest())
+        digest = await asyncio.to_thread(_sha256, body)  # up to max_bytes: off the loop
+        return FetchedImage(current, url, body, kind, digest)
     raise ImageError(
         f"image not fetched: too many redirects (more than {max_redirects}) from {redact_url(url)}"
     )
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int, shown: str) -> bytes:

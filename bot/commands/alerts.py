@@ -1,5 +1,5 @@
-"""/show and /story: an alert's full text as it was stored (the post may be gone), and
-every source that told the same story.
+"""/show and /story: an alert's full text as it was stored (the post may be gone), the
+pictures kept as evidence (bot/evidence.py), and every source that told the same story.
 
 Only the chat the alert went to (and admins) may read it: for anyone else an alert of
 another chat is answered exactly as a number that does not exist (``NO_SUCH``), so
@@ -64,7 +64,27 @@ async def show(ctx: BotContext, inv: Invocation) -> Reply:
         lines.append(f"Link: {item.link}")
     for _, note in ctx.store.notes(found.id):
         lines.append(note)
+    lines += _evidence_lines(ctx, found)
     return Reply("\n".join(lines))
+
+
+def _evidence_lines(ctx: BotContext, found: StoredAlert) -> list[str]:
+    """The pictures evidence keeping saved of the alert's item (bot/evidence.py)."""
+    item = found.alert.item
+    files = ctx.store.evidence.evidence_files(item.source, item.key)
+    if not files:
+        return []
+    noun = "picture" if len(files) == 1 else "pictures"
+    lines = ["", f"📎 Evidence kept: {len(files)} {noun} in the folder {files[0].folder}"]
+    for f in files:
+        lines.append(f"- {f.name} ({_size(f.size)}, {f.mime}), sha256 {f.sha256}")
+        lines.append(f"  from {f.original_url}, fetched {f.fetched_at:%Y-%m-%d %H:%M} UTC")
+    lines.append(f"(dozor evidence export {found.id} writes them with the text to a zip)")
+    return lines
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(1, round(n / 1024))} KB"
 
 
 async def story(ctx: BotContext, inv: Invocation) -> Reply:

@@ -10,8 +10,8 @@ The simple /watch syntax (the rule's ``all``/``any``/``none`` lists):
 
 A query with the rule language's own syntax (parentheses, AND/NOT, NEAR/n, field:,
 /regex/) is taken whole as a rule-file query (``bot.matching``).  ``--translit``,
-``--derived``, ``--english``, ``--exact``, ``--ru`` and ``--uk`` (``languages``: inflect
-in Russian or Ukrainian only) anywhere in the line set the rule-file options;
+``--derived``, ``--english``, ``--exact``, ``--fuzzy``, ``--ru`` and ``--uk`` (``languages``:
+inflect in Russian or Ukrainian only) anywhere in the line set the rule-file options;
 ``--anyway`` at the end adds a rule that would match more than half of the recent items,
 which is otherwise refused; ``/test --forms`` also lists every form each
 term matches, with warnings (``bot.matching.explain``, as ``dozor explain``).
@@ -52,14 +52,13 @@ from bot.matching import QueryError as LanguageError
 from bot.matching.explain import explain_rule
 from bot.matching.explain import render as render_forms
 from bot.matching.inflect import LANGUAGES
-from bot.matching.query import without_comments
+from bot.matching.query import LexToken, lex, without_comments
 from bot.model import Item, Match, Rule
 from bot.store import ChatRule
 
 LOOK_BACK = timedelta(days=7)
 MAX_TERMS = 30
 SLUG_CHARS = 24
-QUOTES = {'"': '"', "“": "”", "„": "“”", "«": "»"}  # opening quote -> closing quotes
 _LATIN = "a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh shch - y - e yu ya i yi ye g"
 _TRANSLIT = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґ", _LATIN.split(), strict=True))
 
@@ -108,6 +107,7 @@ OPTIONS = {
     "derived": "derived",  # Вагнер: вагнеровцы, вагнеровский
     "english": "english_forms",  # killed = kill, kills
     "exact": "inflect",  # no inflection: the words as written (inflect = false)
+    "fuzzy": "fuzzy",  # names allow typos, as if written Вагнер~
     "ru": "languages",  # inflect in Russian only (languages = ["ru"])
     "uk": "languages",  # inflect in Ukrainian only; --ru --uk: both, the default
 }
@@ -138,11 +138,10 @@ def split_options(text: str) -> tuple[str, tuple[str, ...]]:
     return " ".join(words).strip(), tuple(dict.fromkeys(options))
 
 
-# What only the full rule language has: then /watch and /test take it as a query, the
-# same language as rule files (README "Rule files").
-_LANGUAGE = re.compile(
-    r"[()]|\bNEAR(/\d+)?\b|\bAND\b|\bNOT\b|\b(title|text|source|tag|link):|(^|\s)/\S.*/(\s|$)"
-)
+# The tokens of a "flat" query: terms, "-term" and OR.  Anything else (parentheses,
+# AND/NOT, NEAR/n, field:, /regex/) is the full rule language: then /watch and /test
+# take the line whole as a rule-file query (README "Rule files").
+_FLAT = frozenset({"WORD", "PHRASE", "OR", "-", "END"})
 
 
 def language_query(text: str) -> Query:
@@ -169,6 +168,7 @@ def _what(rule: Rule) -> tuple[object, ...]:
         rule.derived,
         rule.english_forms,
         rule.languages,
+        rule.fuzzy,
     )
 
 
@@ -196,12 +196,17 @@ def describe(rule: Rule, limit: int = 0) -> str:
 
 
 def parse_query(text: str) -> Query:
-    """The query syntax above -> terms; raises QueryError with the reason.  A query that
-    uses the rule language's own syntax (parentheses, AND/NOT, NEAR/n, field:, /regex/)
-    is taken whole as a rule-language query."""
-    if _LANGUAGE.search(text):
+    """The query syntax above -> terms; raises QueryError with the reason.  The line is
+    read by the rule language's lexer (``bot.matching.query.lex``: quotes, "-", "!",
+    "*", OR); a line with more of the language than terms, "-term" and OR is taken
+    whole as a rule-language query."""
+    try:
+        tokens = lex(text)
+    except LanguageError as exc:
+        raise QueryError(exc.pointer()) from None
+    words = _flat_terms(tokens)
+    if words is None:
         return language_query(text)
-    words = _split(text)
     if not words:
         raise QueryError("say what to watch for, e.g. Вагнер* погиб*")
     groups: list[list[str]] = []
@@ -243,34 +248,33 @@ def parse_query(text: str) -> Query:
     return query
 
 
-def _split(text: str) -> list[tuple[str, bool, bool]]:
-    """(term, negated, quoted) for each space-separated word or quoted phrase."""
+def _flat_terms(tokens: Sequence[LexToken]) -> list[tuple[str, bool, bool]] | None:
+    """(term, negated, quoted) for each word, quoted phrase and OR of a flat query, as
+    the rule files write terms ("!" exact, "*" prefix); None when the query uses more
+    of the rule language."""
+    if any(t.kind not in _FLAT for t in tokens):
+        return None
     out = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i].isspace():
-            i += 1
+    negated = False
+    for token in tokens:
+        if token.kind == "-":
+            if negated:
+                return None  # "- -a": NOT NOT a
+            negated = True
             continue
-        negated = text[i] == "-" and i + 1 < n and not text[i + 1].isspace()
-        if negated:
-            i += 1
-        if text[i] in QUOTES:
-            closing = QUOTES[text[i]]
-            end = next((j for j in range(i + 1, n) if text[j] in closing), -1)
-            if end < 0:
-                raise QueryError(f"a quote is not closed: {shorten(text[i:], 40)}")
-            phrase = " ".join(text[i + 1 : end].split())
-            if not phrase:
-                raise QueryError("an empty quoted phrase")
-            out.append((phrase, negated, True))
-            i = end + 1
-        else:
-            end = i
-            while end < n and not text[end].isspace():
-                end += 1
-            out.append((text[i:end], negated, False))
-            i = end
-    return out
+        if token.kind == "END":
+            break
+        if token.kind == "OR":
+            if negated:
+                return None
+            out.append(("OR", False, False))
+            continue
+        body = " ".join(token.value.split()) if token.kind == "PHRASE" else token.value
+        if token.kind == "PHRASE" and not body:
+            raise QueryError("an empty quoted phrase")
+        out.append((("!" if token.exact else "") + body, negated, token.kind == "PHRASE"))
+        negated = False
+    return None if negated else out
 
 
 def _unique(terms: Iterable[str]) -> tuple[str, ...]:

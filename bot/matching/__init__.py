@@ -13,6 +13,7 @@ order:
 - ``inflect`` / ``translit``: a term's word forms and other-script spellings, at compile
   time only;
 - ``automaton``: every rule's word and phrase forms in one Aho-Corasick automaton;
+- ``fuzzy``: ``word~``, the words within a few typos of a term's forms;
 - ``matcher``: ``Matcher(rules).match(item) -> list[Match]``, ``rule_from_query``;
 - ``cache``: ``cached_matcher``, the compiled Matcher kept beside the store and read
   back at the next start (keyed by the rules, the code and the dictionaries);

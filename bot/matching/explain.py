@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.matching.forms import grouped_forms
+from bot.matching.fuzzy import distance_for, sample_typos
 from bot.matching.inflect import (
     analyzer,
     dictionary_words,
@@ -33,9 +34,9 @@ from bot.matching.inflect import (
     is_name,
     readings,
 )
-from bot.matching.matcher import rule_from_query, rule_tree
+from bot.matching.matcher import _Options, fuzziness, rule_from_query, rule_tree
 from bot.matching.normalize import CYRILLIC_LETTER, normalize_term
-from bot.matching.query import Meta, Regex, Term, leaves
+from bot.matching.query import Meta, Regex, Term, Word, leaves
 from bot.model import Rule
 
 __all__ = ["TermForms", "WordForms", "explain_query", "explain_rule", "render"]
@@ -135,8 +136,27 @@ def _term(leaf: Term | Regex | Meta, rule: Rule) -> TermForms:
             rule.english_forms,
             rule.languages,
         )
-        words.append(_word(raw, word.prefix, len(word.tokens), groups, rule))
+        found = _word(raw, word.prefix, len(word.tokens), groups, rule)
+        spec = fuzziness(word, leaf.exact, _Options.of(rule))
+        if spec is not None:
+            found = replace(found, notes=(*found.notes, _typos(word, spec, found.count)))
+        words.append(found)
     return TermForms(leaf.text, tuple(words))
+
+
+def _typos(word: Word, spec: int, forms: int) -> str:
+    """How a "~" word is fuzzy: the typos per token, and a sample of what they reach."""
+    parts, sample = [], []
+    for token in word.tokens:
+        distance = distance_for(token, spec)
+        parts.append(f"{token} {distance}" if distance else f"{token} none (1-2 letters)")
+        sample += sample_typos(token, distance)
+    how = "; ".join(parts)
+    shown = f", e.g. {', '.join(sample[:4])}" if sample else ""
+    return (
+        f"~ typos (Damerau–Levenshtein, after folding) in each of its {_plural(forms, 'form')}: "
+        f"{how}{shown}"
+    )
 
 
 def _word(

@@ -11,7 +11,10 @@ Part of the "Item -> Match" stage; pure, imports only ``bot.model``.  Evaluation
    A key's value is an int "group" (the atoms it stands for); the compiled state is
    tuples of ints, no Python object per form;
 2. per item: fold title and text (``normalize``), collapse runs of spaces, scan once; the
-   groups hit give the atoms found (a phrase's check is a slice and a set lookup);
+   groups hit give the atoms found (a phrase's check is a slice and a set lookup).  With
+   "~" terms (``fuzzy``), the words within reach of one are scanned again around it as
+   their class's placeholder: the placeholders are keys of the same automaton, and the
+   fuzzy index is part of the compiled state;
 3. only the rules one of whose trigger terms occurred (plus the few that have none:
    regex-only or metadata-only queries) are evaluated: source and tag filters first
    (``Rule.sources``, ``Rule.tags``), then the tree; the usual "any of these terms"
@@ -42,6 +45,8 @@ from typing import Any, TypeAlias
 
 from bot.matching.automaton import Automaton
 from bot.matching.forms import word_forms
+from bot.matching.fuzzy import AUTO, FuzzyIndex, distance_for
+from bot.matching.inflect import is_name
 from bot.matching.normalize import (
     Folded,
     fold,
@@ -72,6 +77,7 @@ MAX_REGEX_SPANS = 50  # per field and regex: enough to mark, bounded work
 MAX_NEAR_GROUPS = 200  # pairs a NEAR keeps: enough to mark, bounded work
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 _FOLDED = re.compile(r"[а-я0-9]+|[a-z0-9]+")  # what folding leaves as it is
+_CYRILLIC_WORD = re.compile(r"[а-яєіїґў]")
 
 COMBOS = 24  # a phrase's keys are all its form combinations when there are at most this many
 _SECOND = operator.itemgetter(1)
@@ -89,11 +95,20 @@ class _Options:
     derived: bool = False
     english: bool = False
     languages: tuple[str, ...] = ("ru", "uk")
+    fuzzy: bool = False  # "~" on every name-like word
 
     @classmethod
     def of(cls, rule: Rule) -> _Options:
-        """The form options a rule asks for (inflection, translit, English, derived)."""
-        return cls(rule.inflect, rule.translit, rule.derived, rule.english_forms, rule.languages)
+        """The form options a rule asks for (inflection, translit, English, derived,
+        languages, fuzzy names)."""
+        return cls(
+            inflect=rule.inflect,
+            translit=rule.translit,
+            derived=rule.derived,
+            english=rule.english_forms,
+            languages=rule.languages,
+            fuzzy=rule.fuzzy,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,7 @@ class _Compiler:
         self._words: dict[tuple[Word, bool, _Options], tuple[frozenset[tuple[str, bool]], ...]]
         self._words = {}
         self._entries: dict[str, Term | Regex] = {}
+        self.fuzzy = FuzzyIndex()
 
     def atom(self, term: Term, options: _Options) -> int:
         slots: tuple[frozenset[tuple[str, bool]], ...] = ()
@@ -143,7 +159,7 @@ class _Compiler:
             key = (word, term.exact, options)
             found = self._words.get(key)
             if found is None:
-                found = self._words[key] = _word_slots(word, term.exact, options)
+                found = self._words[key] = _word_slots(word, term.exact, options, self.fuzzy)
             slots += found
         atom = _Atom(slots, None if term.field is None else FIELDS.index(term.field))
         found = self._atom_ids.get(atom)
@@ -332,10 +348,36 @@ def term_slots(term: Term, options: _Options) -> list[frozenset[tuple[str, bool]
     return [slot for word in term.words for slot in _word_slots(word, term.exact, options)]
 
 
+def fuzziness(word: Word, exact: bool, options: _Options) -> int | None:
+    """The word's "~" (``fuzzy.AUTO``, 1 or 2), or None: its own, or with the rule's
+    ``fuzzy`` option a name-like word's (capitalised in the rule, and a name or no word
+    the dictionaries know: "Вагнер", "Prigozhin", not "Погибли")."""
+    if word.fuzzy is not None or exact or word.prefix:
+        return word.fuzzy
+    if not options.fuzzy:
+        return None
+    raw = _EDGES.sub("", word.raw)
+    return AUTO if raw[:1].isupper() and _name_like(raw) else None
+
+
+def _name_like(raw: str) -> bool:
+    from bot.matching.inflect import analyzer
+
+    word = raw.casefold().replace("ё", "е")
+    if not _CYRILLIC_WORD.search(word):
+        return True  # Latin: the dictionaries are Russian and Ukrainian
+    if is_name(word):
+        return True
+    return not any(analyzer(lang).word_is_known(word) for lang in ("ru", "uk"))
+
+
 def _word_slots(
-    word: Word, exact: bool, options: _Options
+    word: Word, exact: bool, options: _Options, fuzzy: FuzzyIndex | None = None
 ) -> tuple[frozenset[tuple[str, bool]], ...]:
-    """Per token of ``word``: the (token, is-prefix) alternatives that stand for it."""
+    """Per token of ``word``: the (token, is-prefix) alternatives that stand for it.
+    A fuzzy word (``fuzziness``) also gets, per token, its class's placeholder words
+    (``fuzzy``: compiling) or ("", True), a prefix of anything, for the search
+    prefilter (without ``fuzzy``), which cannot narrow a fuzzy word."""
     n = len(word.tokens)
     base = [{(token, False)} for token in word.tokens]
     if word.prefix:
@@ -348,6 +390,17 @@ def _word_slots(
             if len(tokens) == n:
                 for i, token in enumerate(tokens):
                     base[i].add((token, word.prefix and i == n - 1))
+    spec = fuzziness(word, exact, options)
+    if spec is not None:
+        for i, token in enumerate(word.tokens):
+            distance = distance_for(token, spec)
+            if not distance:
+                continue  # "~" on a word of 1-2 letters: none
+            if fuzzy is None:
+                base[i].add(("", True))
+                continue
+            class_id = fuzzy.add(frozenset(t for t, _ in base[i]), distance)
+            base[i].update((p, False) for p in fuzzy.placeholders(class_id))
     return tuple(frozenset(slot) for slot in base)
 
 
@@ -429,10 +482,50 @@ class _Scan:
         self.text = text = f" {' '.join(collapsed)} "
         self.text_start = text.index("\x00") + 2
         self.hits = hits = matcher._index.automaton.scan(text)
+        windows = self._fuzzy_windows(collapsed) if matcher._fuzzy else None
+        if windows:  # words near a fuzzy term: scanned again as their placeholders
+            known = set(hits)
+            more = {hit for _, _, found in windows for hit in found} - known
+            if more:
+                self.hits = hits = sorted([*hits, *more])
         self.hit_groups = groups = set(map(_SECOND, hits))
         anchored = groups & matcher._anchored_groups
         if anchored:
-            self._check(anchored)
+            self._check(anchored, text, hits, 0)
+            for window, offset, found in windows or ():
+                self._check(anchored, window, found, offset)
+
+    def _fuzzy_windows(self, words: list[str]) -> list[tuple[str, int, list[tuple[int, int]]]]:
+        """(text, offset in ``self.text``, hits) of each run of words around a word near a
+        fuzzy term, with it replaced by its class's placeholder (same length): as far on
+        either side as the longest term reaches, so its keys and checks see it; the
+        whole text when such words are many."""
+        rounds = self.matcher._fuzzy.swaps(words)
+        if not rounds:
+            return []
+        first = rounds[0]
+        where = [j for j, word in enumerate(words) if word in first]
+        reach = self.matcher._longest
+        scan = self.matcher._index.automaton.scan
+        lengths = list(itertools.accumulate(map(len, words), initial=0))
+        out = []
+        for swap in rounds:
+            if len(where) * 2 * reach > len(words):  # many: the whole text once
+                runs = [[0, len(words)]]
+            else:
+                runs = []
+                for j in where:
+                    if words[j] in swap:
+                        a, b = max(0, j - reach + 1), min(len(words), j + reach)
+                        if runs and a <= runs[-1][1]:
+                            runs[-1][1] = b
+                        else:
+                            runs.append([a, b])
+            for a, b in runs:
+                window = " " + " ".join([swap.get(w, w) for w in words[a:b]]) + " "
+                offset = lengths[a] + a  # where words[a] starts, less its space
+                out.append((window, offset, [(end + offset, g) for end, g in scan(window)]))
+        return out
 
     @property
     def folded(self) -> tuple[str, str]:
@@ -452,29 +545,33 @@ class _Scan:
 
     # -- atoms in the collapsed text --
 
-    def _place(self, end: int, words: int) -> tuple[int, int]:
+    def _place(self, end: int, words: int, text: str | None = None) -> tuple[int, int]:
         """(start, end) of the words a key ending at ``end`` hit (a prefix key's whole
-        last word)."""
-        text = self.text
+        last word); ``text``: another text with the same spaces (a fuzzy window)."""
+        if text is None:
+            text = self.text
         stop = end if text[end] == " " else text.find(" ", end)
         for _ in range(words):
             end = text.rfind(" ", 0, end)
         return end + 1, stop
 
-    def _check(self, groups: set[int]) -> None:
-        """The anchored atoms of ``groups``: check the words around each hit."""
+    def _check(self, groups: set[int], text: str, hits: list[tuple[int, int]], offset: int) -> None:
+        """The anchored atoms of ``groups``: check the words around each hit (``text``:
+        the scanned text, or a fuzzy window of it that starts at ``offset``)."""
         index = self.matcher._index
-        text = self.text
-        self._checked = checked = {}
-        for end, group in [hit for hit in self.hits if hit[1] in groups]:
-            start, stop = self._place(end, index.words[group])
+        if not self._checked:
+            self._checked = {}
+        checked = self._checked
+        for end, group in [hit for hit in hits if hit[1] in groups]:
+            start, stop = self._place(end - offset, index.words[group], text)
             for atom, before, after in index.anchored[group]:
                 first = _words_before(text, start, before) if before else start
                 if first < 0:
                     continue
                 last = _words_after(text, stop, after) if after else stop
-                if last >= 0:
-                    checked.setdefault(atom, []).append((first, last))
+                place = (first + offset, last + offset)
+                if last >= 0 and place not in checked.get(atom, ()):
+                    checked.setdefault(atom, []).append(place)
 
     def occurrences(self, atom_id: int) -> list[tuple[int, int]]:
         """(start, end) in the collapsed text of every occurrence of the atom, sorted."""
@@ -769,6 +866,9 @@ class Matcher:
         compiler = _Compiler()
         self._rules = [compiler.rule(rule) for rule in rules]
         atoms = compiler.atoms
+        self._fuzzy = compiler.fuzzy  # the fuzzy classes: compiled state, as the automaton
+        self._fuzzy.build()
+        self._longest = max((len(atom.slots) for atom in atoms), default=1)  # words
         self._index = index = _index(atoms)
         self._anchored_groups = frozenset(index.anchored)
         self._fields = [atom.field for atom in atoms]

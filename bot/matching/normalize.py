@@ -20,6 +20,10 @@ compare equal:
   punctuation: ``O`Neil``'s backtick is an apostrophe, ``Ваг*нер`` in a rule a
   misplaced prefix star.
 
+``fold_surface`` is the same folding with ``surface`` set, for readers of a word's
+shape rather than its letters (dedup): NFKC, ё = е, dashes and spaces unified, case,
+accents and punctuation kept.
+
 Invariant: ``fold(text)`` keeps a map back to ``text``, so a span found in the folded
 text is a span of the ORIGINAL string.  Almost every real text folds one character to
 one character, so the map is the identity and costs nothing; only texts with
@@ -95,11 +99,23 @@ def _drop_marks(text: str) -> str:
 _APOSTROPHE_LETTERS = frozenset("\u02bc\u02b9\u02bb\u02bd\u02be\u02bf")
 
 
+# Dashes that Unicode files as math or other punctuation (minus, hyphen bullet).
+_OTHER_DASHES = frozenset("\u2212\u2043")
+
+
 @lru_cache(maxsize=65536)
-def fold_cluster(cluster: str) -> str:
-    """The folded form of one character with its combining marks ("" when it vanishes)."""
+def fold_cluster(cluster: str, surface: bool = False) -> str:
+    """The folded form of one character with its combining marks ("" when it vanishes).
+    ``surface``: the light folding of ``fold_surface`` (case, accents, punctuation and
+    invisible characters kept; ё = е, every dash "-", every space " ")."""
     first = cluster[0]
     category = unicodedata.category(first)
+    if surface:
+        if category == "Pd" or first in _OTHER_DASHES:
+            return "-"
+        if category == "Zs":
+            return " "
+        return unicodedata.normalize("NFKC", cluster).replace("ё", "е").replace("Ё", "Е")
     if category == "Cf" or category[0] == "M":  # soft hyphen, ZWJ, BOM, stray marks
         return ""
     if not first.isalnum() or first in _APOSTROPHE_LETTERS:
@@ -413,6 +429,23 @@ def _fold_around(text: str, one: str) -> tuple[str, list[int], list[int]]:
     starts.extend(range(done, len(text)))
     ends.extend(range(done + 1, len(text) + 1))
     return fold_mixed("".join(out)), starts, ends
+
+
+class _SurfaceTable(dict[int, str]):
+    def __missing__(self, cp: int) -> str:
+        self[cp] = value = fold_cluster(chr(cp), surface=True)
+        return value
+
+
+_SURFACE = _SurfaceTable()
+
+
+def fold_surface(text: str) -> str:
+    """The same folding with ``surface`` set: for readers of a word's shape (dedup reads
+    case for names, "1,5" and "10:00" for numbers, "Дейр-эз-Зор" as one word).  Unicode
+    NFKC, ё = е (Ё = Е), every dash a hyphen-minus, every space variant a space; case,
+    accents, punctuation, look-alike letters and markup kept, no offset map."""
+    return unicodedata.normalize("NFKC", text).translate(_SURFACE)
 
 
 def fold_exact(text: str) -> Folded:

@@ -90,6 +90,7 @@ class Word:
     raw: str  # as written, without "*" (hyphens and apostrophes kept: morphology needs them)
     tokens: tuple[str, ...]  # its normalized tokens ("дейр", "эз", "зор")
     prefix: bool = False  # the last token is a prefix ("погиб*")
+    fuzzy: int | None = None  # "~": fuzzy.AUTO, "~1": 1, "~2": 2 (typos allowed); None: none
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ def parse_term(text: str, position: int = 0, field: str | None = None) -> Term:
     ``TermError`` naming the term when it is unusable."""
     exact = text.startswith("!")
     body = text[1:] if exact else text
+    body, tildes = _tildes(text, body, exact)
     tokens = tokenize(body)
     if not tokens:
         raise TermError(f'term "{text}" has no words (letters or digits)')
@@ -206,10 +208,49 @@ def parse_term(text: str, position: int = 0, field: str | None = None) -> Term:
         if not inside:
             continue
         prefix = body[inside[-1].end : inside[-1].end + 1] == "*"
+        fuzzy = tildes.get(m.end())
+        if fuzzy is not None and prefix:
+            raise TermError(f'term "{text}": a prefix ("*") cannot also take "~"')
         words.append(
-            Word(raw=raw.replace("*", ""), tokens=tuple(t.text for t in inside), prefix=prefix)
+            Word(
+                raw=raw.replace("*", ""),
+                tokens=tuple(t.text for t in inside),
+                prefix=prefix,
+                fuzzy=fuzzy,
+            )
         )
     return Term(text=text, words=tuple(words), exact=exact, field=field, position=position)
+
+
+_TILDE = re.compile(r"~(\d*)(?=\s|$)")
+
+
+def _tildes(text: str, body: str, exact: bool) -> tuple[str, dict[int, int]]:
+    """``body`` with each word's "~", "~1", "~2" blanked (same length), and the typos
+    each allows by where its word ends."""
+    if "~" not in body:
+        return body, {}
+    from bot.matching.fuzzy import AUTO, MAX_DISTANCE
+
+    found: dict[int, int] = {}
+    for m in _TILDE.finditer(body):
+        if exact:
+            raise TermError(
+                f'term "{text}": "!" (exactly as written) and "~" (typos allowed) '
+                'cannot go together: write "!Вагнер" or "Вагнер~"'
+            )
+        if m.start() == 0 or body[m.start() - 1].isspace():
+            raise TermError(f'term "{text}": "~" must come right after a word, as in "Вагнер~"')
+        digits = m.group(1)
+        if digits and (len(digits) > 1 or not 1 <= int(digits) <= MAX_DISTANCE):
+            raise TermError(
+                f'term "{text}": "~" takes 1 or 2 (letters that may differ), as in "Вагнер~1"'
+            )
+        found[m.start()] = int(digits) if digits else AUTO
+        body = body[: m.start()] + " " * (m.end() - m.start()) + body[m.end() :]
+    if "~" in body:
+        raise TermError(f'term "{text}": "~" must end a word, as in "Вагнер~"')
+    return body, found
 
 
 def _check_stars(text: str, body: str, tokens: list[Token]) -> None:
@@ -259,7 +300,9 @@ _STOP = set("()") | set(_QUOTES)
 
 
 @dataclass
-class _Token:
+class LexToken:
+    """One token of a query: the lexer's output, also read by chat's ``/watch``."""
+
     kind: str  # "(" ")" OR AND NOT NEAR - FIELD WORD PHRASE REGEX END
     value: str
     position: int
@@ -270,7 +313,7 @@ class _Token:
 class _Lexer:
     def __init__(self, text: str):
         self.text = text
-        self.tokens: list[_Token] = []
+        self.tokens: list[LexToken] = []
         self.comments: list[tuple[int, int]] = []  # (start, end) of each "# ..." comment
         self._run()
 
@@ -288,18 +331,18 @@ class _Lexer:
                 self.comments.append((i, n if end < 0 else end))
                 i = n if end < 0 else end
             elif ch in "()":
-                self.tokens.append(_Token(ch, ch, i))
+                self.tokens.append(LexToken(ch, ch, i))
                 i += 1
             elif ch in _QUOTES or (ch == "!" and text[i + 1 : i + 2] in _QUOTES):
                 i = self._phrase(i)
             elif ch == "/":
                 i = self._regex(i)
             elif ch == "-" and i + 1 < n and not text[i + 1].isspace() and text[i + 1] not in ")":
-                self.tokens.append(_Token("-", "-", i))
+                self.tokens.append(LexToken("-", "-", i))
                 i += 1
             else:
                 i = self._word(i)
-        self.tokens.append(_Token("END", "", n))
+        self.tokens.append(LexToken("END", "", n))
 
     def _phrase(self, i: int) -> int:
         exact = self.text[i] == "!"
@@ -310,7 +353,7 @@ class _Lexer:
             end += 1
         if end >= len(self.text):
             raise self.error(f"missing closing quote {closing[0]}", start)
-        self.tokens.append(_Token("PHRASE", self.text[start + 1 : end], start, exact=exact))
+        self.tokens.append(LexToken("PHRASE", self.text[start + 1 : end], start, exact=exact))
         return end + 1
 
     def _regex(self, i: int) -> int:
@@ -322,7 +365,7 @@ class _Lexer:
         pattern = self.text[i + 1 : j].replace("\\/", "/")
         if not pattern:
             raise self.error("empty regex //", i)
-        self.tokens.append(_Token("REGEX", pattern, i))
+        self.tokens.append(LexToken("REGEX", pattern, i))
         return j + 1
 
     def _word(self, i: int) -> int:
@@ -331,7 +374,7 @@ class _Lexer:
             j += 1
         word = self.text[i:j]
         if word in ("OR", "AND", "NOT"):
-            self.tokens.append(_Token(word, word, i))
+            self.tokens.append(LexToken(word, word, i))
             return j
         near = _NEAR.match(word)
         if near:
@@ -340,7 +383,7 @@ class _Lexer:
                 shown = word if len(word) <= 12 else f"{word[:12]}…"
                 raise self.error(f"{shown} is too far: at most NEAR/{MAX_NEAR}", i)
             number = int(digits)
-            self.tokens.append(_Token("NEAR", word, i, number=number))
+            self.tokens.append(LexToken("NEAR", word, i, number=number))
             return j
         if word.startswith("NEAR/"):
             raise self.error('write NEAR/ and a number of words, as in "NEAR/5"', i)
@@ -348,7 +391,7 @@ class _Lexer:
         if field_match:
             name = field_match.group(1)
             if name in TEXT_FIELDS or name in META_FIELDS:
-                self.tokens.append(_Token("FIELD", name, i))
+                self.tokens.append(LexToken("FIELD", name, i))
                 return i + len(name) + 1
             if name.islower() and len(word) > len(name) + 1:
                 known = ", ".join(f"{f}:" for f in (*TEXT_FIELDS, *META_FIELDS))
@@ -358,7 +401,7 @@ class _Lexer:
                     i,
                 )
         exact = word.startswith("!") and len(word) > 1
-        self.tokens.append(_Token("WORD", word[1:] if exact else word, i, exact=exact))
+        self.tokens.append(LexToken("WORD", word[1:] if exact else word, i, exact=exact))
         return j
 
 
@@ -379,7 +422,7 @@ class _Parser:
         self.i = 0
         self.level = 0  # (), NOT, NEAR and field: around the token being parsed
 
-    def enter(self, token: _Token) -> None:
+    def enter(self, token: LexToken) -> None:
         """One level deeper at ``token`` (the parser recurses); at most ``MAX_DEPTH``."""
         self.level += 1
         if self.level > MAX_DEPTH:
@@ -388,10 +431,10 @@ class _Parser:
     def error(self, message: str, position: int) -> QueryError:
         return QueryError(message, position, self.text)
 
-    def peek(self) -> _Token:
+    def peek(self) -> LexToken:
         return self.tokens[self.i]
 
-    def take(self) -> _Token:
+    def take(self) -> LexToken:
         token = self.tokens[self.i]
         self.i += 1
         return token
@@ -477,7 +520,7 @@ class _Parser:
             f'expected a word, "phrase", ( or /regex/ here, not {what}', token.position
         )
 
-    def parse_field(self, token: _Token, scope: str | None) -> Node:
+    def parse_field(self, token: LexToken, scope: str | None) -> Node:
         name = token.value
         following = self.peek()
         if following.position != token.position + len(name) + 1 or following.kind in (
@@ -503,7 +546,7 @@ class _Parser:
             return self.parse_primary(name)
         return self.parse_near(name)
 
-    def term(self, token: _Token, scope: str | None) -> Term:
+    def term(self, token: LexToken, scope: str | None) -> Term:
         text = ("!" if token.exact else "") + token.value
         try:
             term = parse_term(text, token.position, scope)
@@ -564,6 +607,12 @@ def without_comments(text: str) -> str:
         kept.append(text[at:start])
         at = end
     return "".join(kept) + text[at:]
+
+
+def lex(text: str) -> list[LexToken]:
+    """The tokens of ``text`` (the last is END); raises ``QueryError`` pointing at a
+    quote or regex that is not closed, an unknown field or a bad NEAR."""
+    return _Lexer(text).tokens
 
 
 def parse_query(text: str) -> Query:

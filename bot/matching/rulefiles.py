@@ -46,6 +46,7 @@ RULE_KEYS = (
     "destinations",
     "digest",
     "english_forms",
+    "fuzzy",
     "inflect",
     "languages",
     "media",
@@ -60,7 +61,7 @@ RULE_KEYS = (
 )
 _TERM_KEYS = ("any", "all", "none")
 _LIST_KEYS = ("tags", "sources", "destinations")
-_BOOL_KEYS = ("silent", "inflect", "translit", "english_forms", "derived")
+_BOOL_KEYS = ("silent", "inflect", "translit", "english_forms", "derived", "fuzzy")
 _NAME = re.compile(r"^[\w-]+(?: [\w-]+)*$")
 _RULE_HEADER = re.compile(r"""^\s*\[\[\s*(?:rule|"rule"|'rule')\s*\]\]""")
 _TABLE_HEADER = re.compile(r"^\s*\[")
@@ -431,6 +432,7 @@ class _RuleFile:
             derived=flags["derived"] is True,
             languages=languages,
             media=media if isinstance(media, str) else None,
+            fuzzy=flags["fuzzy"] is True,
         )
 
     def _string(

@@ -13,6 +13,8 @@ PACKAGES = (  # one line per platform; the order is the order config problems ar
     "bot.platforms.console",
     "bot.platforms.telegram",
     "bot.platforms.slack",
+    "bot.platforms.matrix",
+    "bot.platforms.email",
 )
 
 PLATFORMS: list[Platform] = [import_module(name).PLATFORM for name in PACKAGES]

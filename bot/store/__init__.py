@@ -11,6 +11,7 @@ It keeps what must survive a restart, one module per concern, in pipeline order:
     alerts.py      reads of the alerts log (commands, status, stats)
     chats.py       what chat commands added: rules, mutes, destinations
     reach.py       why a chat platform is down, and since when
+    evidence.py    the pictures of alerted items kept on disk (bot/evidence.py)
     rows.py        how rows become model values (times, alerts as JSON)
 
 ``Store`` is the facade: ``store.deliveries``, ``store.sources`` ... are the
@@ -36,6 +37,7 @@ from bot.store.connection import (
     retry_locked_async,
 )
 from bot.store.deliveries import TRANSITIONS, Deliveries, IllegalTransition, Move, State, Verdict
+from bot.store.evidence import Evidence, EvidenceFile
 from bot.store.reach import Reach
 from bot.store.rows import (
     ITEM_TEXT_KEPT,
@@ -55,6 +57,7 @@ __all__ = [
     "START_BUSY_MS",
     "TRANSITIONS",
     "ChatRule",
+    "EvidenceFile",
     "IllegalTransition",
     "Move",
     "Sighting",
@@ -85,6 +88,7 @@ class Store(Connection):
         self.alerts = Alerts(db)
         self.deliveries = Deliveries(db)
         self.reach = Reach(db)
+        self.evidence = Evidence(db)
         # the flat names, each a concern's method
         # sources
         self.sync_sources = self.sources.sync_sources
