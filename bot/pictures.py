@@ -51,10 +51,14 @@ def wanted(alert: Alert, destination: Destination | None) -> str:
 
 def mode_for(alert: Alert, destination: Destination | None, limits: Limits) -> str:
     """How this platform shows the alert's pictures: the wanted way, or the next one
-    down that it offers; "none" when the item has no photo."""
-    if not photos(alert.item):
+    down that it offers ("album" with one photo is "photo"); "none" when the item has no
+    photo."""
+    shown = photos(alert.item)
+    if not shown:
         return "none"
     mode = wanted(alert, destination)
+    if mode == "album" and len(shown) < 2:  # an album holds two photos or more
+        mode = "photo"
     for step in MODES[MODES.index(mode) :: -1]:
         if step == "none" or step in limits.media:
             return step

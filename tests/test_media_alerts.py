@@ -185,16 +185,23 @@ async def test_a_url_telegram_refuses_is_fetched_by_dozor_and_uploaded_as_multip
         assert await deliver(app, "photo", item(images.url("/a.jpg"))) == 1
         album = item(images.url("/a.jpg"), images.url("/b.png"), images.url("/c.jpg"), key="2")
         assert await deliver(app, "album", album) == 1
-    refused, uploaded = tg.calls("sendPhoto")
+        one_left = item(images.url("/a.jpg"), images.url("/c.jpg"), key="3")
+        assert await deliver(app, "album", one_left) == 1
+        assert await deliver(app, "album", item(images.url("/b.png"), key="4")) == 1
+    refused, uploaded, *rest = tg.calls("sendPhoto")
     assert refused.status == 400 and "HTTP URL" in refused.response["description"]
     assert uploaded.encoding == "multipart" and uploaded.status == 200
     (photo,) = tg.messages(PHOTO)
     assert isinstance(photo.file, UploadedFile) and photo.file.data == JPEG
     assert "<b>ЧВК</b>" in photo.caption
-    assert len(images.requests_to("/a.jpg")) == 2  # once per alert, by Dozor
-    _, *pictures = tg.messages(ALBUM)  # c.jpg is no image: left out of the upload
-    assert [p.file.data for p in pictures if isinstance(p.file, UploadedFile)] == [JPEG, PNG]
-    assert tg.calls("sendMediaGroup")[-1].encoding == "multipart"
+    assert len(images.requests_to("/a.jpg")) == 3  # once per alert, by Dozor
+    _, a, b, text, single, photo = tg.messages(ALBUM)  # c.jpg is no image: left out
+    assert [m.file.data for m in (a, b) if isinstance(m.file, UploadedFile)] == [JPEG, PNG]
+    assert [r.encoding for r in tg.calls("sendMediaGroup")] == ["form", "multipart", "form"]
+    assert single.reply_to_message_id == text.message_id  # one picture left: a photo
+    assert isinstance(single.file, UploadedFile) and single.file.data == JPEG
+    assert photo.caption and "<b>ЧВК</b>" in photo.caption  # an album of one is a photo
+    assert len(rest) == 3
 
 
 @pytest.mark.parametrize("path", ["/page.jpg", "/c.jpg", "/missing.jpg"])
@@ -357,9 +364,10 @@ def test_a_rules_media_wins_over_the_destinations() -> None:
     from bot.pictures import mode_for
     from bot.platforms.telegram.render import LIMITS
 
-    it = item("https://cdn.example/1.jpg")
+    it = item("https://cdn.example/1.jpg", "https://cdn.example/2.jpg")
     desk = Destination("desk", "telegram", "-1", media="album")
     assert mode_for(alert("desk", it), desk, LIMITS) == "album"
+    assert mode_for(alert("desk", item("https://cdn.example/1.jpg")), desk, LIMITS) == "photo"
     chosen = Alert("desk", it, alert("desk", it).matches, it.story_key, media="none")
     assert mode_for(chosen, desk, LIMITS) == "none"
     assert mode_for(alert("desk", item()), desk, LIMITS) == "none"  # no photo

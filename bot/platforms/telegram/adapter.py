@@ -10,6 +10,14 @@ turns every Bot API answer into a ``SendResult`` the outbox acts on:
     can't parse entities        -> send the same alert as plain text
     TimedOut, NetworkError, 5xx -> retry with backoff
 
+An alert's photos (``bot.pictures``): by default the first one as the message's link
+preview above the text; with ``media = "photo"`` sent as a photo with the alert as its
+caption (the rest of a long post in a reply), with ``"album"`` as an album answering the
+alert.  A photo URL Telegram cannot fetch is fetched by Dozor (``watchers.media``, the
+rules for untrusted URLs) and uploaded; failing that the alert goes out as text saying
+"photo could not be shown".  Every request of an alert is paced; a 429 on the photo
+retries the whole alert later, as for text.
+
 Inbound, commands and button presses become neutral ``Invocation``s and ``Press``es for
 ``bot.commands``; replies go back as plain text (no markup to escape).  The token comes
 from ``TELEGRAM_BOT_TOKEN`` and is never logged.
@@ -323,6 +331,12 @@ class TelegramAdapter(ChatAdapter):
                     raise
                 log.info("Telegram could not fetch an album's photos (%s); uploading", exc)
             uploads = [u for u in [await self._fetch(p) for p in photos] if u is not None]
+            if len(uploads) == 1:  # an album holds two or more
+                await self._next_request(d)
+                await self.app.bot.send_photo(
+                    photo=InputFile(uploads[0].data, uploads[0].name), **where
+                )
+                return
             if uploads:
                 await self._next_request(d)
                 await self.app.bot.send_media_group(
