@@ -40,6 +40,7 @@ from bot.configread import string as _string
 from bot.configread import strings as _strings
 from bot.matching.inflect import LANGUAGES
 from bot.model import Destination, Source
+from bot.pictures import MODES as MEDIA_MODES
 from bot.schedules import DigestSchedule, QuietHours, parse_duration, parse_zone
 from watchers.expand import Expanded, expand_source
 
@@ -257,6 +258,7 @@ SOURCE_KEYS = (
     "enabled",
     "note_edits",
 )
+MEDIA_CHOICES = '"none", "preview", "photo" or "album"'
 _DESTINATION_COMMON = (
     "silent",
     "link_preview",
@@ -266,6 +268,7 @@ _DESTINATION_COMMON = (
     "timezone",
     "also_seen",
     "languages",
+    "media",
 )
 
 
@@ -543,6 +546,7 @@ def _destinations(r: _Reader, raw: Any, got: _Parsed) -> tuple[Destination, ...]
             t, where, "also_seen", _choice(("edit", "thread")), "edit", "edit or thread"
         )
         languages = _languages(r, t, where)
+        media = r.get(t, where, "media", _choice(MEDIA_MODES), None, MEDIA_CHOICES)
         digest = r.get(
             t,
             where,
@@ -569,6 +573,7 @@ def _destinations(r: _Reader, raw: Any, got: _Parsed) -> tuple[Destination, ...]
                     digest=digest,
                     also_seen=also_seen,
                     languages=languages,
+                    media=media,
                 )
             )
     return tuple(destinations)

@@ -159,6 +159,7 @@ class Rule:
     english_forms: bool = False  # English terms match plurals and verb forms
     derived: bool = False  # Russian names also match вагнеровцы, вагнеровский (Вагнер)
     languages: tuple[str, ...] = ("ru", "uk")  # whose paradigms Cyrillic words inflect in
+    media: str | None = None  # its alerts' pictures: "none" | "preview" | "photo" | "album"
     fuzzy: bool = False  # "~" (typos allowed) on every name-like word of the rule
 
 
@@ -200,6 +201,7 @@ class Destination:
     digest: DigestSchedule | None = None  # collect alerts into one message on a schedule
     also_seen: str = "edit"  # later sightings of a story: "edit" the alert | "thread" replies
     languages: tuple[str, ...] = ("ru", "uk")  # what rules added in its chat inflect in
+    media: str | None = None  # pictures: "none" | "preview" | "photo" | "album"; None: default
 
     @property
     def kind(self) -> str:
@@ -246,9 +248,11 @@ class Alert:
     story_key: str
     silent: bool = False  # every rule that sent it asks for no notification sound
     severity: str = "normal"  # the highest of its rules': "low" | "normal" | "high" | "urgent"
+    media: str | None = None  # its first rule's ``media`` that names one; None: the destination's
 
 
 SEVERITY_ORDER = ("low", "normal", "high", "urgent")
+MEDIA_MODES = ("none", "preview", "photo", "album")  # how an alert shows pictures: bot.pictures
 
 
 def story_root(story_key: str) -> str:

@@ -22,7 +22,8 @@ state and health, and that its baseline is done.  For the items (oldest first):
    source is muted there, or with no match left, is recorded as suppressed (never
    sent, not even after the mute ends);
 8. apply the rules' options: the highest severity, ``silent`` (or ``low``) alerts make
-   no sound, and a rule's or the destination's ``digest`` sets when it goes out;
+   no sound, the first rule's ``media`` shows pictures its way, and a rule's or the
+   destination's ``digest`` sets when it goes out;
 9. enqueue the alerts (the store refuses a story already sent to that destination),
    and when one source sends more than ``noisy_per_hour`` alerts into one chat, queue
    a notice offering to mute it (the alerts of a first poll's backfill do not count).
@@ -307,16 +308,17 @@ class Pipeline:
     def _rule_options(self, alert: Alert) -> Alert:
         """The alert's severity (the highest of its rules'), and a rule file's ``silent =
         true``: its alerts make no sound (when every rule that sent the alert asks for it,
-        or is of ``low`` severity)."""
+        or is of ``low`` severity); its pictures: the first of its rules' ``media``."""
         rules = [self.rules.get(m.rule) for m in alert.matches]
         levels = [SEVERITY_ORDER.index(r.severity) for r in rules if r is not None]
         severity = SEVERITY_ORDER[max(levels)] if levels else "normal"
         silent = bool(rules) and all(
             r is not None and (r.silent or r.severity == "low") for r in rules
         )
-        if severity == alert.severity and silent == alert.silent:
+        media = next((r.media for r in rules if r is not None and r.media), alert.media)
+        if (severity, silent, media) == (alert.severity, alert.silent, alert.media):
             return alert
-        return replace(alert, severity=severity, silent=silent or alert.silent)
+        return replace(alert, severity=severity, silent=silent or alert.silent, media=media)
 
     def _digest_at(self, alert: Alert, now: datetime) -> datetime | None:
         """When the alert goes out in a digest: the destination's schedule, or the rules'

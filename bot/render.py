@@ -23,6 +23,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from bot.model import Alert, Item, Match, Span, story_root
+from bot.pictures import count_mark
 
 Segments = tuple[tuple[str, bool], ...]
 
@@ -191,7 +192,8 @@ def thread_reply_text(
 
 
 def digest_text(alerts: Sequence[Alert], schedule: str, at: datetime) -> str:
-    """One message for many alerts, grouped by rule and then by story."""
+    """One message for many alerts, grouped by rule and then by story; an entry whose
+    item has photos says how many ("📷 2")."""
     by_rule: dict[str, dict[str, list[Alert]]] = {}
     for alert in alerts:
         rule = ", ".join(m.rule for m in alert.matches)
@@ -205,7 +207,8 @@ def digest_text(alerts: Sequence[Alert], schedule: str, at: datetime) -> str:
             first = items[0].item
             title = first.title or first.text[:100]
             when = f"{first.published:%H:%M} " if first.published else ""
-            lines.append(f"• {when}{first.source}: {title[:200]}")
+            photos = f" {count_mark(first)}" if count_mark(first) else ""
+            lines.append(f"• {when}{first.source}: {title[:200]}{photos}")
             if first.link:
                 lines.append(f"  {first.link}")
             if len(items) > 1:

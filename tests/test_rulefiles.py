@@ -97,8 +97,8 @@ ERRORS = [
         7,
         [
             'rule "wagner": unknown key "anyy" (expected one of: all, any, derived, description, '
-            "destinations, digest, english_forms, fuzzy, inflect, languages, name, none, query, "
-            "severity, silent, sources, tags, translit)",
+            "destinations, digest, english_forms, fuzzy, inflect, languages, media, name, none, "
+            "query, severity, silent, sources, tags, translit)",
             'did you mean "any"?',
         ],
     ),
@@ -494,8 +494,8 @@ def test_unreadable_and_empty_files(tmp_path: Path) -> None:
 def test_rule_keys_are_the_documented_ones() -> None:
     assert RULE_KEYS == (
         "all", "any", "derived", "description", "destinations", "digest", "english_forms",
-        "fuzzy", "inflect", "languages", "name", "none", "query", "severity", "silent",
-        "sources", "tags", "translit",
+        "fuzzy", "inflect", "languages", "media", "name", "none", "query", "severity",
+        "silent", "sources", "tags", "translit",
     )  # fmt: skip
     text = (ROOT / "rules" / "wagner.toml").read_text(encoding="utf-8")
     for key in RULE_KEYS:

@@ -35,7 +35,7 @@ from typing import Any
 
 from bot.matching.inflect import LANGUAGES
 from bot.matching.query import QueryError, Regex, Term, TermError, parse_list_entry, parse_query
-from bot.model import SEVERITY_ORDER, Rule
+from bot.model import MEDIA_MODES, SEVERITY_ORDER, Rule
 from bot.schedules import rule_digest_due
 
 RULE_KEYS = (
@@ -49,6 +49,7 @@ RULE_KEYS = (
     "fuzzy",
     "inflect",
     "languages",
+    "media",
     "name",
     "none",
     "query",
@@ -320,6 +321,12 @@ class _RuleFile:
                 f'"daily 08:00" (optionally with a time zone: "daily 08:00 Europe/Moscow"), '
                 f"got {_show(digest)}",
             )
+        media = self._string(n, label, entry, "media", None)
+        if isinstance(media, str) and media not in MEDIA_MODES:
+            self.error(
+                self._key_line(n, "media"),
+                f'{label}: "media" must be one of {", ".join(MEDIA_MODES)}, got {_show(media)}',
+            )
         flags = {key: self._bool(n, label, entry, key) for key in _BOOL_KEYS}
         languages = self._languages(n, label, entry)
 
@@ -424,6 +431,7 @@ class _RuleFile:
             english_forms=flags["english_forms"] is True,
             derived=flags["derived"] is True,
             languages=languages,
+            media=media if isinstance(media, str) else None,
             fuzzy=flags["fuzzy"] is True,
         )
 

@@ -49,6 +49,10 @@ class Limits:
     button_label: int = 0  # characters of a button's label
     notice: int = 0  # the answer to a button press (a toast)
     measure: Callable[[str], int] = len  # Telegram counts UTF-16 units
+    # how it shows an alert's pictures (``bot.pictures.MODES``: "preview", "photo",
+    # "album"); empty: as text lines only.  ``album``: photos in one album.
+    media: tuple[str, ...] = ()
+    album: int = 0
 
     @property
     def text_limit(self) -> int:

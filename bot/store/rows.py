@@ -101,6 +101,7 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
         "story_key": alert.story_key,
         "silent": alert.silent,
         "severity": alert.severity,
+        **({"media": alert.media} if alert.media else {}),
         "item": {
             "source": item.source,
             "key": item.key,
@@ -153,4 +154,5 @@ def alert_from_json(data: dict[str, Any]) -> Alert:
         data["story_key"],
         bool(data.get("silent")),
         str(data.get("severity") or "normal"),
+        data.get("media"),
     )

@@ -112,6 +112,8 @@ __all__ = [
 JsonDict = dict[str, Any]
 
 MAX_BLOCKS = 50
+MAX_IMAGE_URL = 3000
+MAX_ALT_TEXT = 2000
 MAX_SECTION_TEXT = 3000
 MAX_SECTION_FIELDS = 10
 MAX_FIELD_TEXT = 2000
@@ -304,7 +306,9 @@ def _text_errors(obj: Any, pointer: str, limit: int) -> list[str]:
 def block_errors(blocks: Any) -> list[str]:
     """Slack's ``invalid_blocks`` messages for ``blocks`` (empty when Slack would accept it).
 
-    Checks the limits a renderer can hit: count, section text/fields, header text, block_id.
+    Checks the limits a renderer can hit: count, section text/fields, header text, block_id,
+    an image's http(s) ``image_url`` (at most 3,000 characters) and required ``alt_text``
+    (at most 2,000).
     """
     if not isinstance(blocks, list):
         return ["must be an array [json-pointer:/blocks]"]
@@ -337,6 +341,23 @@ def block_errors(blocks: Any) -> list[str]:
                 else:
                     for i, item in enumerate(fields):
                         errors += _text_errors(item, f"{pointer}/fields/{i}", MAX_FIELD_TEXT)
+        elif kind == "image":
+            url = block.get("image_url")
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                errors.append(f"must be a valid URL [json-pointer:{pointer}/image_url]")
+            elif len(url) > MAX_IMAGE_URL:
+                errors.append(
+                    f"must be less than {MAX_IMAGE_URL + 1} characters "
+                    f"[json-pointer:{pointer}/image_url]"
+                )
+            alt = block.get("alt_text")
+            if not isinstance(alt, str) or not alt:
+                errors.append(f"missing required field: alt_text [json-pointer:{pointer}]")
+            elif len(alt) > MAX_ALT_TEXT:
+                errors.append(
+                    f"must be less than {MAX_ALT_TEXT + 1} characters "
+                    f"[json-pointer:{pointer}/alt_text]"
+                )
         elif kind == "header":
             text = block.get("text")
             if isinstance(text, dict) and text.get("type") != "plain_text":

@@ -44,8 +44,12 @@ Test-facing API:
 Methods: getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo, set/get/
 deleteMyCommands (per scope + language_code), sendMessage, editMessageText,
 editMessageReplyMarkup, answerCallbackQuery (ids pushed here only), sendDocument, sendPhoto,
-getFile (+ download), close, logOut. Others: 404 "Not Found: method not found"; a wrong
-token: 401 "Unauthorized" (a malformed one: 404), as Telegram answers.
+sendMediaGroup (an album: URLs, file ids or multipart ``attach://`` uploads; one message per
+item sharing ``media_group_id``), editMessageCaption, getFile (+ download), close, logOut.
+``refuse_urls(prefix, description)`` makes photos sent by such URLs fail as Telegram does
+when it cannot fetch them; ``RecordedRequest.size`` is the body's length in bytes.
+Others: 404 "Not Found: method not found"; a wrong token: 401 "Unauthorized" (a malformed
+one: 404), as Telegram answers.
 
 Behaviour: JSON, form-encoded and multipart bodies and query strings are accepted (form
 values are decoded like the real server: ``"123"`` -> 123, ``'{"a":1}'`` -> dict, except
@@ -102,11 +106,14 @@ _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _STRING_PARAMS = frozenset(
     "text caption parse_mode callback_query_id inline_message_id url secret_token ip_address "
     "language_code description short_description name title business_connection_id "
-    "message_effect_id file_id emoji first_name last_name username question explanation".split()
+    "message_effect_id file_id emoji first_name last_name username question explanation "
+    "photo document".split()
 )
 _SENDING_METHODS = frozenset(
-    "sendmessage senddocument sendphoto editmessagetext editmessagereplymarkup".split()
+    "sendmessage senddocument sendphoto sendmediagroup editmessagetext editmessagecaption "
+    "editmessagereplymarkup".split()
 )
+_URL_REFUSED = "Bad Request: wrong file identifier/HTTP URL specified"
 _HTML_TAGS = frozenset(
     "a b strong i em u ins s strike del code pre span tg-spoiler tg-emoji blockquote".split()
 )
@@ -153,6 +160,7 @@ class RecordedRequest:
     http_method: str
     status: int | None = None  # None while answering, or if the client went away
     response: JsonDict | None = None
+    size: int = 0  # bytes of the request body
 
 
 @dataclass(frozen=True)
@@ -181,6 +189,7 @@ class SentMessage:
     caption: str | None = None
     file: UploadedFile | str | None = None  # the upload, or the file_id / URL sent
     media: JsonDict | None = None  # {"document": {...}} or {"photo": [...]}
+    media_group_id: str | None = None  # the album a photo of sendMediaGroup belongs to
     edit_date: int | None = None
     edits: list[MessageEdit] = field(default_factory=list)
 
@@ -203,6 +212,8 @@ class SentMessage:
             message["text"] = self.text
         if self.media:
             message.update(self.media)
+        if self.media_group_id is not None:
+            message["media_group_id"] = self.media_group_id
         if self.caption is not None:
             message["caption"] = self.caption
         if self.reply_markup and "inline_keyboard" in self.reply_markup:
@@ -516,6 +527,8 @@ class FakeTelegram:
         self._files: dict[str, tuple[UploadedFile, str]] = {}  # file_id -> (file, path)
         self._failures: list[_Failure] = []
         self._flood_until: dict[ChatKey, float] = {}
+        self._refused_urls: dict[str, str] = {}  # URL prefix -> Telegram's error
+        self._next_group = 13_000_000_000_000_000
         self._delays: dict[ChatKey, float] = {}
         self._waiters = Waiters()
         self._poll_generation = 0
@@ -537,6 +550,8 @@ class FakeTelegram:
                 "answerCallbackQuery": self._answer_callback_query,
                 "sendDocument": self._send_document,
                 "sendPhoto": self._send_photo,
+                "sendMediaGroup": self._send_media_group,
+                "editMessageCaption": self._edit_message_caption,
                 "getFile": self._get_file,
                 "close": self._true,
                 "logOut": self._true,
@@ -754,6 +769,12 @@ class FakeTelegram:
             )
         )
 
+    def refuse_urls(self, prefix: str, description: str = _URL_REFUSED) -> None:
+        """Photos sent by a URL starting with ``prefix`` get 400 ``description`` (Telegram
+        could not fetch them: "wrong file identifier/HTTP URL specified", "failed to get
+        HTTP URL content"); uploads are taken."""
+        self._refused_urls[prefix] = description
+
     def slow(self, chat_id: int | str, seconds: float) -> None:
         """Answer every call naming ``chat_id`` only after ``seconds`` (a slow network
         path or an overloaded chat); 0 makes it fast again."""
@@ -861,7 +882,14 @@ class FakeTelegram:
         except _ApiError as error:
             return _json(error.status, _error_body(error.status, error.description))
         record = RecordedRequest(
-            canonical, params, files, self.clock(), encoding, token, request.method
+            canonical,
+            params,
+            files,
+            self.clock(),
+            encoding,
+            token,
+            request.method,
+            size=request.content_length or 0,
         )
         self.requests.append(record)
         self._waiters.notify()
@@ -1119,6 +1147,7 @@ class FakeTelegram:
             source = str(p[kind])  # a file_id or URL
         if source is None:
             raise _ApiError(400, f"Bad Request: there is no {kind} in the request")
+        self._check_url(source)
         if p.get("caption") is not None:
             self._check_text(p["caption"], p.get("parse_mode"), caption=True)
         self._check_markup(p.get("reply_markup"))
@@ -1130,6 +1159,69 @@ class FakeTelegram:
             file=source,
             media=media,
         )
+        return message.to_api(self.bot_user)
+
+    def _check_url(self, source: UploadedFile | str) -> None:
+        if isinstance(source, str):
+            for prefix, description in self._refused_urls.items():
+                if source.startswith(prefix):
+                    raise _ApiError(400, description)
+
+    async def _send_media_group(self, record: RecordedRequest) -> list[JsonDict]:
+        """An album: 2-10 photos (or documents ...), each a URL, a file_id or an
+        ``attach://name`` upload; one message each, sharing a ``media_group_id``."""
+        p = record.params
+        key = self._target_chat(p)
+        media = p.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            raise _ApiError(400, "Bad Request: wrong number of messages in the media group")
+        sources: list[tuple[JsonDict, UploadedFile | str]] = []
+        for entry in media:
+            if not isinstance(entry, dict) or entry.get("type") not in ("photo", "video"):
+                raise _ApiError(400, "Bad Request: can't parse InputMedia")
+            ref = str(entry.get("media") or "")
+            source: UploadedFile | str | None = ref
+            if ref.startswith("attach://"):
+                source = record.files.get(ref.removeprefix("attach://"))
+            if not source:
+                raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            self._check_url(source)
+            if entry.get("caption") is not None:
+                self._check_text(entry["caption"], entry.get("parse_mode"), caption=True)
+            sources.append((entry, source))
+        self._next_group += 1
+        group = str(self._next_group)
+        out = []
+        for entry, source in sources:
+            message = self._store(
+                key,
+                record,
+                caption=None if entry.get("caption") is None else str(entry["caption"]),
+                file=source,
+                media=self._media(str(entry["type"]), source),
+                media_group_id=group,
+            )
+            out.append(message.to_api(self.bot_user))
+        return out
+
+    async def _edit_message_caption(self, record: RecordedRequest) -> JsonDict | bool:
+        p = record.params
+        self._check_text(p.get("caption"), p.get("parse_mode"), caption=True)
+        markup = self._check_markup(p.get("reply_markup"))
+        message = self._edit_target(record)
+        if message is None:
+            return True
+        if message.media is None:
+            raise _ApiError(400, "Bad Request: there is no caption in the message to edit")
+        if (p.get("caption"), markup) == (message.caption, message.reply_markup):
+            raise _ApiError(400, _NOT_MODIFIED)
+        message.caption, message.parse_mode, message.reply_markup = (
+            str(p.get("caption") or ""),
+            p.get("parse_mode"),
+            markup,
+        )
+        message.edit_date = int(time.time())
+        message.edits.append(MessageEdit(record.time, message.caption, p.get("parse_mode"), markup))
         return message.to_api(self.bot_user)
 
     def _media(self, kind: str, source: UploadedFile | str) -> JsonDict:

@@ -1,7 +1,8 @@
 """The console destination: prints alerts to a text stream (stdout by default).
 
 It is the adapter ``make run`` uses when no chat tokens are set, and the one tests
-read.  Matched words are shown in **bold** markdown-style (ANSI bold on a terminal).
+read.  Matched words are shown in **bold** markdown-style (ANSI bold on a terminal); an
+item's media as "Media:" lines (kind and address).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TextIO
 
 from bot.commands.types import Button
 from bot.model import OutgoingMessage, SendResult, SendStatus
+from bot.pictures import media_lines
 from bot.render import plain, render
 
 
@@ -55,6 +57,7 @@ class ConsoleAdapter:
             lines.append(f"Snippet: {text}")
         if shown.link:
             lines.append(f"Link:    {shown.link}")
+        lines.extend(f"Media:   {line}" for line in media_lines(message.alert.item))
         if message.note:
             lines.extend(f"Note:    {line}" for line in message.note.split("\n"))
         return "\n".join(lines) + "\n"

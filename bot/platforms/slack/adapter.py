@@ -51,6 +51,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import pictures
 from bot.commands import alert_buttons, dispatch, press
 from bot.commands.buttons import BUTTON_KINDS
 from bot.commands.context import BotContext
@@ -246,7 +247,8 @@ class SlackAdapter(ChatAdapter):
     # -- outbound: the skeleton is ChatAdapter's -------------------------------------------
 
     async def post_alert(self, d: Destination, message: OutgoingMessage) -> str:
-        blocks, fallback = slack_blocks(message.alert, message.note)
+        media = pictures.mode_for(message.alert, d, self.limits)
+        blocks, fallback = slack_blocks(message.alert, message.note, media)
         buttons = alert_buttons(message.alert_id, message.alert)
         posted = await self._post(d, fallback, with_buttons(blocks, buttons))
         return str(posted["ts"])
@@ -281,7 +283,8 @@ class SlackAdapter(ChatAdapter):
         )
 
     async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
-        blocks, fallback = slack_blocks(message.alert, message.note)
+        media = pictures.mode_for(message.alert, d, self.limits)
+        blocks, fallback = slack_blocks(message.alert, message.note, media)
         buttons = alert_buttons(message.alert_id, message.alert)
         await self.client.chat_update(
             channel=d.address,

@@ -1,6 +1,7 @@
 """Slack's markup for an alert: Block Kit sections in mrkdwn (``slack_blocks``) over
-the parts ``bot.render.alert_parts`` builds, plain replies as sections
-(``slack_text``), buttons as an ``actions`` block, and mrkdwn escaping.  Pure: no I/O."""
+the parts ``bot.render.alert_parts`` builds, with an image block for its first photo;
+plain replies as sections (``slack_text``), buttons as an ``actions`` block, and mrkdwn
+escaping.  Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from bot.model import Alert
+from bot import pictures
+from bot.model import Alert, Media
 from bot.platforms.base import Limits
 from bot.render import (
     SNIPPET_WIDTHS,
@@ -28,7 +30,10 @@ SLACK_SECTION_LIMIT = 3000  # characters of a section's text
 SLACK_MAX_BLOCKS = 50
 SLACK_FALLBACK_LIMIT = 3000  # the message's `text` (notifications); Slack allows 40,000
 # a section's text; a plain message is split at 3,500; an actions block holds 25 buttons
-LIMITS = Limits(SLACK_SECTION_LIMIT, text=3500, buttons=25, button_label=75)
+# pictures: an image block for the first photo ("preview" and "photo" alike)
+LIMITS = Limits(
+    SLACK_SECTION_LIMIT, text=3500, buttons=25, button_label=75, media=("preview", "photo")
+)
 # mrkdwn has no escape for its formatting characters: user text gets look-alikes, so a
 # title like "*NEW*" or "_id_" never toggles bold or italics (jsx-slack does the same).
 _SLACK_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
@@ -92,11 +97,15 @@ def _fits(text: str) -> bool:
     return bool(text.strip()) and len(text) <= SLACK_SECTION_LIMIT
 
 
-def slack_blocks(alert: Alert, note: str | None = None) -> tuple[list[dict[str, object]], str]:
+def slack_blocks(
+    alert: Alert, note: str | None = None, media: str = "none"
+) -> tuple[list[dict[str, object]], str]:
     """An alert as Block Kit sections (rules and source; title and snippet with the
-    matched words in bold; time and link; the note) and its plain fallback text.  Every
-    section is non-empty and at most 3,000 characters *after* escaping: the snippet is
-    narrowed until it fits.  The adapter appends the buttons (one more block)."""
+    matched words in bold; its first photo as an image block with alt text unless
+    ``media`` is "none", "+3 photos" for the rest; time and link; the note) and its
+    plain fallback text.  Every section is non-empty and at most 3,000 characters
+    *after* escaping: the snippet is narrowed until it fits.  The adapter appends the
+    buttons (one more block)."""
     parts = alert_parts(alert)
     rules = parts.rules
     source = clip(parts.source, 100).strip()
@@ -116,10 +125,17 @@ def slack_blocks(alert: Alert, note: str | None = None) -> tuple[list[dict[str, 
         else:  # a match longer than the section: the text's start, unmarked
             body = slack_escape(clip(parts.text.strip(), 500))
         blocks.append(_section(body))
+    photos = pictures.photos(alert.item)
+    shown = photos[:1] if media != "none" and len(photos[0].url or "") <= 3000 else ()
+    blocks.extend(_image(photo, parts.source) for photo in shown)
     tail = []
     if parts.published:
         tail.append(f"🕒 {parts.published}")
-    if parts.link and parts.link.startswith(("http://", "https://")) and len(parts.link) <= 2000:
+    linked = parts.link and parts.link.startswith(("http://", "https://"))
+    more = pictures.more_photos(len(shown), alert.item)
+    if more:
+        tail.append(f"📷 <{slack_url(parts.link)}|{more}>" if linked else f"📷 {more}")
+    if linked and len(parts.link) <= 2000:
         tail.append(f"<{slack_url(parts.link)}|Open the post>")
     if tail:
         blocks.append(
@@ -133,6 +149,16 @@ def slack_blocks(alert: Alert, note: str | None = None) -> tuple[list[dict[str, 
         fallback += f": {plain_title}"
     fallback = slack_escape(clip(fallback.strip() or "Dozor alert", 600))
     return blocks[: SLACK_MAX_BLOCKS - 1], fallback
+
+
+def _image(photo: Media, source: str) -> dict[str, object]:
+    """An image block: Slack fetches the picture itself; alt text is required."""
+    alt = " ".join((photo.alt or f"photo from {source}").split())
+    return {
+        "type": "image",
+        "image_url": photo.url or "",
+        "alt_text": clip(unbidi(no_surrogates(alt)), 2000) or "photo",
+    }
 
 
 def slack_text(text: str, reserve: int = 1) -> tuple[list[dict[str, object]], str]:

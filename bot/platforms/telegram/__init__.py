@@ -72,6 +72,7 @@ class TelegramPlatform(Platform):
             self.own(settings),
             wiring.context,
             webhook_secret=wiring.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            allow_private=settings.polling.allow_private,
         )
 
 

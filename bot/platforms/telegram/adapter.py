@@ -10,6 +10,14 @@ turns every Bot API answer into a ``SendResult`` the outbox acts on:
     can't parse entities        -> send the same alert as plain text
     TimedOut, NetworkError, 5xx -> retry with backoff
 
+An alert's photos (``bot.pictures``): by default the first one as the message's link
+preview above the text; with ``media = "photo"`` sent as a photo with the alert as its
+caption (the rest of a long post in a reply), with ``"album"`` as an album answering the
+alert.  A photo URL Telegram cannot fetch is fetched by Dozor (``watchers.media``, the
+rules for untrusted URLs) and uploaded; failing that the alert goes out as text saying
+"photo could not be shown".  Every request of an alert is paced; a 429 on the photo
+retries the whole alert later, as for text.
+
 Inbound, commands and button presses become neutral ``Invocation``s and ``Press``es for
 ``bot.commands``; replies go back as plain text (no markup to escape).  The token comes
 from ``TELEGRAM_BOT_TOKEN`` and is never logged.
@@ -23,8 +31,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +43,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    InputMediaPhoto,
     LinkPreviewOptions,
     ReplyParameters,
     Update,
@@ -48,15 +59,23 @@ from telegram.error import (
 )
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot import pacing
+from bot import pacing, pictures
 from bot.commands import COMMANDS, alert_buttons, dispatch, press
 from bot.commands.context import BotContext
 from bot.commands.types import Button, Invocation, Press
-from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
+from bot.model import Destination, Media, OutgoingMessage, SendResult, SendStatus
 from bot.platforms.shared import ChatAdapter, TextPart, parse_command, pressed_alert
-from bot.platforms.telegram.render import LIMITS, TELEGRAM_LIMIT, split_text, telegram_html
+from bot.platforms.telegram.render import (
+    LIMITS,
+    TELEGRAM_LIMIT,
+    split_text,
+    telegram_caption,
+    telegram_html,
+)
 from bot.platforms.telegram.settings import TelegramSettings
 from bot.render import plain_alert
+from watchers.http import FetchError, HttpClient, redact_url
+from watchers.media import fetch_image
 
 log = logging.getLogger("dozor.telegram")
 
@@ -120,8 +139,10 @@ class TelegramAdapter(ChatAdapter):
         context: BotContext,
         *,
         webhook_secret: str | None = None,
+        allow_private: Sequence[str] = (),
     ):
         self.settings = settings
+        self.allow_private = tuple(allow_private)  # [polling] allow_private, for image fetches
         self.webhook_secret = webhook_secret  # Telegram sends it back on every webhook call
         self.context = context
         root = settings.api_base_url.rstrip("/")
@@ -199,14 +220,152 @@ class TelegramAdapter(ChatAdapter):
         }
 
     async def post_alert(self, d: Destination, message: OutgoingMessage) -> str:
+        """The alert as the destination's ``media`` way asks (``bot.pictures``): as text
+        with its first photo as the link preview ("preview", the default), as a photo
+        with the alert as its caption ("photo"), or as text with an album under it
+        ("album"); without photos, as text."""
+        mode = pictures.mode_for(message.alert, d, self.limits)
+        shown = pictures.photos(message.alert.item)
+        if mode == "photo":
+            return await self._post_photo(d, message, shown[0])
+        if mode == "album":
+            remote = await self._post_message(d, message)
+            await self._post_album(d, message, shown[: self.limits.album], remote)
+            return remote
+        return await self._post_message(d, message, shown[0] if mode == "preview" else None)
+
+    async def _post_message(
+        self,
+        d: Destination,
+        message: OutgoingMessage,
+        preview: Media | None = None,
+        note: str | None = None,
+    ) -> str:
+        """The alert as one text message; ``preview``: a photo to show above the text as
+        its link preview; ``note``: a line under the alert's own note."""
+        options = LinkPreviewOptions(is_disabled=not d.link_preview)
+        if preview is not None:
+            options = LinkPreviewOptions(
+                url=preview.url, show_above_text=True, prefer_large_media=True
+            )
         sent = await self.app.bot.send_message(
-            text=telegram_html(message.alert, message.note),
+            text=telegram_html(message.alert, _joined(message.note, note)),
             parse_mode="HTML",
-            link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
+            link_preview_options=options,
             reply_markup=keyboard(alert_buttons(message.alert_id, message.alert)),
             **self._where(d, message.silent),
         )
         return str(sent.message_id)
+
+    async def _next_request(self, d: Destination) -> None:
+        """Pace the next request of one alert that takes several (photo and reply)."""
+        key = self.pace_key(d)
+        self.pacer.sent(key)
+        await self.pacer.wait(key)
+
+    async def _post_photo(self, d: Destination, message: OutgoingMessage, photo: Media) -> str:
+        """The photo with the alert as its caption, the snippet's rest in a reply.  If
+        Telegram cannot fetch the image, Dozor fetches it (``watchers.media``) and
+        uploads it; if that fails too, the alert goes out as text saying so."""
+        assert photo.url is not None
+        caption, rest = telegram_caption(message.alert, message.note)
+        send = partial(
+            self.app.bot.send_photo,
+            caption=caption,
+            parse_mode="HTML",
+            reply_markup=keyboard(alert_buttons(message.alert_id, message.alert)),
+            **self._where(d, message.silent),
+        )
+        try:
+            sent = await send(photo=photo.url)
+        except BadRequest as exc:
+            if not _url_refused(exc):
+                raise
+            log.info("Telegram could not fetch %s (%s); uploading it", redact_url(photo.url), exc)
+            image = await self._fetch(photo)
+            if image is None:
+                return await self._cannot_show(d, message, photo)
+            await self._next_request(d)
+            try:
+                sent = await send(photo=InputFile(image.data, filename=image.name))
+            except BadRequest as again:
+                if self.refused_markup(again):
+                    raise
+                log.warning("Telegram refused the upload of %s: %s", redact_url(photo.url), again)
+                return await self._cannot_show(d, message, photo)
+        remote = str(sent.message_id)
+        if rest:
+            await self._next_request(d)
+            try:
+                await self.app.bot.send_message(
+                    text=rest,
+                    parse_mode="HTML",
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    reply_parameters=ReplyParameters(sent.message_id),
+                    **self._where(d, True),
+                )
+            except TelegramError as exc:  # the alert is out; its longer text is not
+                log.warning("Telegram: the rest of alert %s not sent: %s", message.alert_id, exc)
+        return remote
+
+    async def _cannot_show(self, d: Destination, message: OutgoingMessage, photo: Media) -> str:
+        await self._next_request(d)
+        return await self._post_message(d, message, note=f"{pictures.CANNOT_SHOW}: {photo.url}")
+
+    async def _post_album(
+        self, d: Destination, message: OutgoingMessage, photos: Sequence[Media], reply_to: str
+    ) -> None:
+        """Up to ``album`` photos as one album answering the alert's message; photos
+        Telegram cannot fetch are uploaded, those no one can fetch are left out, and when
+        none is left a line says so.  The alert is out already: nothing here fails it."""
+        where = {**self._where(d, True), "reply_parameters": ReplyParameters(int(reply_to))}
+        await self._next_request(d)
+        try:
+            try:
+                await self.app.bot.send_media_group(
+                    media=[InputMediaPhoto(p.url or "") for p in photos], **where
+                )
+                return
+            except BadRequest as exc:
+                if not _url_refused(exc):
+                    raise
+                log.info("Telegram could not fetch an album's photos (%s); uploading", exc)
+            uploads = [u for u in [await self._fetch(p) for p in photos] if u is not None]
+            if len(uploads) == 1:  # an album holds two or more
+                await self._next_request(d)
+                await self.app.bot.send_photo(
+                    photo=InputFile(uploads[0].data, uploads[0].name), **where
+                )
+                return
+            if uploads:
+                await self._next_request(d)
+                await self.app.bot.send_media_group(
+                    media=[InputMediaPhoto(u.data, filename=u.name) for u in uploads], **where
+                )
+                return
+        except TelegramError as exc:
+            log.warning("Telegram: the album of alert %s not sent: %s", message.alert_id, exc)
+        await self._next_request(d)
+        try:
+            await self.app.bot.send_message(
+                text=f"{pictures.CANNOT_SHOW}: {photos[0].url}",
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                **where,
+            )
+        except TelegramError as exc:
+            log.warning("Telegram: alert %s's photo note not sent: %s", message.alert_id, exc)
+
+    async def _fetch(self, photo: Media) -> Upload | None:
+        """The image, fetched by Dozor under the rules for untrusted URLs
+        (``watchers.media.fetch_image``); None, with a one-line warning, when it cannot be."""
+        assert photo.url is not None
+        try:
+            async with HttpClient(allow=self.allow_private) as http:
+                image = await fetch_image(http, photo.url, timeout=IMAGE_TIMEOUT)
+        except (FetchError, ValueError) as exc:  # ImageError is a FetchError
+            log.warning("Telegram: photo of an alert not shown: %s", exc)
+            return None
+        return Upload(image.body, f"photo{image.extension}")
 
     async def post_plain(self, d: Destination, message: OutgoingMessage) -> str:
         sent = await self.app.bot.send_message(
@@ -232,15 +391,36 @@ class TelegramAdapter(ChatAdapter):
         return str(sent.message_id)
 
     async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
+        """Redraw the alert's text, or its caption when it went out as a photo."""
         assert message.remote_id is not None
-        await self.app.bot.edit_message_text(
-            telegram_html(message.alert, message.note),
-            chat_id=int(d.address or 0),
-            message_id=int(message.remote_id),
-            parse_mode="HTML",
-            link_preview_options=LinkPreviewOptions(is_disabled=not d.link_preview),
-            reply_markup=keyboard(alert_buttons(message.alert_id, message.alert)),
-        )
+        markup = keyboard(alert_buttons(message.alert_id, message.alert))
+        mode = pictures.mode_for(message.alert, d, self.limits)
+        shown = pictures.photos(message.alert.item)
+        try:
+            await self.app.bot.edit_message_text(
+                telegram_html(message.alert, message.note),
+                chat_id=int(d.address or 0),
+                message_id=int(message.remote_id),
+                parse_mode="HTML",
+                link_preview_options=(
+                    LinkPreviewOptions(
+                        url=shown[0].url, show_above_text=True, prefer_large_media=True
+                    )
+                    if mode == "preview"
+                    else LinkPreviewOptions(is_disabled=not d.link_preview)
+                ),
+                reply_markup=markup,
+            )
+        except BadRequest as exc:
+            if "no text in the message" not in str(exc).lower():
+                raise
+            await self.app.bot.edit_message_caption(
+                chat_id=int(d.address or 0),
+                message_id=int(message.remote_id),
+                caption=telegram_caption(message.alert, message.note)[0],
+                parse_mode="HTML",
+                reply_markup=markup,
+            )
         return None
 
     def refused_markup(self, exc: BaseException) -> bool:
@@ -362,6 +542,13 @@ class TelegramAdapter(ChatAdapter):
         )
         if redraw is None:
             return
+        if query.message.photo:  # an alert sent as a photo: its caption
+            await query.edit_message_caption(
+                telegram_caption(redraw.alert, redraw.note)[0],
+                parse_mode="HTML",
+                reply_markup=keyboard(outcome.buttons),
+            )
+            return
         await query.edit_message_text(
             telegram_html(redraw.alert, redraw.note),
             parse_mode="HTML",
@@ -371,6 +558,37 @@ class TelegramAdapter(ChatAdapter):
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram: handling an update failed: %r", context.error)
+
+
+def _joined(*notes: str | None) -> str | None:
+    return "\n".join(n for n in notes if n) or None
+
+
+# Telegram's words when it cannot fetch a photo's URL: Dozor then uploads it itself
+URL_REFUSED = (
+    "wrong file identifier/http url specified",
+    "failed to get http url content",
+    "wrong type of the web page content",
+    "image_process_failed",
+    "webpage_media_empty",
+    "wrong remote file identifier",
+)
+
+
+def _url_refused(exc: BadRequest) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in URL_REFUSED)
+
+
+IMAGE_TIMEOUT = 20.0  # seconds to fetch a photo Telegram could not: the alert waits that long
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A photo fetched by Dozor, to upload."""
+
+    data: bytes
+    name: str  # "photo.jpg"
 
 
 FILE_COMMANDS = frozenset({"import"})  # commands that read the file they come with

@@ -1,6 +1,7 @@
 """Telegram's markup for an alert: HTML parse mode (``telegram_html``) over the parts
-``bot.render.alert_parts`` builds, and splitting plain text within Telegram's limit,
-which it counts in UTF-16 units.  Pure: no I/O."""
+``bot.render.alert_parts`` builds, the same as a photo's caption with the rest for a
+reply (``telegram_caption``), and splitting plain text within Telegram's limit, which
+it counts in UTF-16 units.  Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -31,7 +32,14 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-LIMITS = Limits(TELEGRAM_LIMIT, caption=1024, notice=200, measure=utf16_len)
+LIMITS = Limits(
+    TELEGRAM_LIMIT,
+    caption=1024,
+    notice=200,
+    measure=utf16_len,
+    media=("preview", "photo", "album"),
+    album=10,
+)
 
 
 def _html(segments: Segments, tag: str) -> str:
@@ -75,3 +83,18 @@ def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Split a long reply at line breaks into messages Telegram accepts (its limit is in
     UTF-16 units); without bidi controls, as in alerts (``/show`` quotes a post)."""
     return split_plain(unbidi(text) or "…", limit, utf16_len)
+
+
+def telegram_caption(alert: Alert, note: str | None = None) -> tuple[str, str | None]:
+    """An alert as a photo's caption (at most 1,024 UTF-16 units of markup: the snippet
+    is narrowed to fit) and, when that left text out, the rest: the whole snippet, for a
+    reply under the photo (None when the caption says everything)."""
+    caption = telegram_html(alert, note, limit=LIMITS.caption)
+    if caption == telegram_html(alert, note):
+        return caption, None
+    parts = alert_parts(alert)
+    for width in SNIPPET_WIDTHS:
+        body = _html(parts.snippet_at(width), "b")
+        if body.strip() and utf16_len(body) <= TELEGRAM_LIMIT - 10:
+            return caption, body
+    return caption, None
