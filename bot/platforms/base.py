@@ -12,6 +12,8 @@ that defines one ``Platform`` subclass and is named on one line of the registry,
   ``parse_destination`` into a neutral ``Address``);
 - who its admins are and which chats it serves besides its destinations' chats
   (``is_admin``, ``serves``, ``members_can_watch``, ``is_private``);
+- its secrets (``secret_variables``, and ``secret_keys``: destination keys that name
+  a variable), which the logs hide;
 - its limits and what it can do, as data (``Limits``, ``Capabilities``): /help and
   README say what a platform cannot do from ``Capabilities.missing``;
 - ``connect`` builds its runtime ``Adapter`` (start/stop, send/edit/send_text), or
@@ -175,6 +177,10 @@ class Platform(ABC):
     # ids, the key listing chats served besides destinations' (None: none).
     admins_key: str | None = None
     served_key: str | None = None
+    # Its secrets, for the logs to hide (bot/logs.py): the environment variables that
+    # hold one, and the destination keys whose value names such a variable.
+    secret_variables: tuple[str, ...] = ()
+    secret_keys: tuple[str, ...] = ()
 
     # -- settings ----------------------------------------------------------------------
 
@@ -193,6 +199,18 @@ class Platform(ABC):
         store made for a chat, an address that moved): e.g. options derived from the
         address.  By default, as it is."""
         return destination
+
+    def secrets(self, settings: Settings | None) -> tuple[str, ...]:
+        """The environment variables that hold this platform's secrets: its own, and
+        those its destinations' ``secret_keys`` name (with the loaded ``settings``)."""
+        named = [
+            str(d.option(key))
+            for d in (settings.destinations if settings is not None else ())
+            if d.platform == self.name
+            for key in self.secret_keys
+            if d.option(key)
+        ]
+        return tuple(dict.fromkeys((*self.secret_variables, *named)))
 
     # -- who may do what ----------------------------------------------------------------
 

@@ -35,6 +35,7 @@ class DiscordPlatform(Platform):
     section = Section("discord", own_settings.KEYS, own_settings.parse)
     default, destination_keys = own_settings.DiscordSettings(), own_settings.DESTINATION_KEYS
     admins_key, chats_key, served_key = "admins", "channels", "channels"
+    secret_variables, secret_keys = (TOKEN_ENV,), ("webhook_env",)
 
     def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
         return own_settings.parse_destination(r, table, where)

@@ -38,6 +38,7 @@ class SlackPlatform(Platform):
 
     default, destination_keys = own_settings.SlackSettings(), own_settings.DESTINATION_KEYS
     admins_key, chats_key, served_key = "admins", "channels", "channels"
+    secret_variables = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
 
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         own = self.own(settings)

@@ -47,6 +47,7 @@ class TelegramPlatform(Platform):
 
     default, destination_keys = own_settings.TelegramSettings(), own_settings.DESTINATION_KEYS
     admins_key, chats_key, served_key = "admins", "chats", "chats"
+    secret_variables = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
 
     def complete(self, destination: Destination) -> Destination:
         """``chat_id`` and ``thread_id`` as numbers, from the address and the thread."""

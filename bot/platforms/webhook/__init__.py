@@ -29,6 +29,7 @@ class WebhookPlatform(Platform):
     can = Capabilities(commands=False, buttons=False, threads=False, files=False, edits=True)
     section = Section("webhook", own_settings.KEYS, own_settings.parse)
     default, destination_keys = own_settings.WebhookSettings(), own_settings.DESTINATION_KEYS
+    secret_keys = ("secret_env",)
 
     def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
         return own_settings.parse_destination(r, table, where)
