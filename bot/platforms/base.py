@@ -121,22 +121,12 @@ class Wiring:
     stream: TextIO | None = None
 
 
-class Adapter(Protocol):
-    """A connected platform, as the app and the outbox drive it.  ``send`` and ``edit``
-    and ``send_text`` never raise for a platform error: the ``SendResult`` says whether
-    to retry later (rate limit, network) or that the destination is broken."""
+class Sender(Protocol):
+    """What the outbox drives of a connected platform.  ``send`` and ``edit`` and
+    ``send_text`` never raise for a platform error: the ``SendResult`` says whether to
+    retry later (rate limit, network) or that the destination is broken."""
 
     kind: str  # the platform's name
-    started: bool  # connected (start returned)
-    listening: bool  # taking commands
-
-    async def start(self, *, listen: bool = True) -> None:
-        """Connect; with ``listen``, also take commands (where the platform has them)."""
-        ...
-
-    async def stop(self) -> None:
-        """Disconnect, also after a ``start`` cut short; the app bounds it in time."""
-        ...
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         """Post one alert (``message.alert``, ``message.note`` under it) to
@@ -157,6 +147,21 @@ class Adapter(Protocol):
     ) -> SendResult:
         """A plain message, split as the platform needs (digests, notices); ``reply_to``:
         a sent message's id (its remote id) to answer, in its thread."""
+        ...
+
+
+class Adapter(Sender, Protocol):
+    """A connected platform, as the app drives it: a ``Sender`` it starts and stops."""
+
+    started: bool  # connected (start returned)
+    listening: bool  # taking commands
+
+    async def start(self, *, listen: bool = True) -> None:
+        """Connect; with ``listen``, also take commands (where the platform has them)."""
+        ...
+
+    async def stop(self) -> None:
+        """Disconnect, also after a ``start`` cut short; the app bounds it in time."""
         ...
 
 
