@@ -39,6 +39,8 @@ class Command:
 
 
 async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
+    if inv.args.strip().casefold() == "platforms":
+        return Reply(platforms_help(ctx, inv.platform), ephemeral=True)
     if inv.args:
         command = BY_NAME.get(inv.args.lstrip("/").casefold())
         if command is None:
@@ -53,6 +55,7 @@ async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
         "admins may do anything, /addsource and /removesource included. Each chat sees "
         "only its own alerts, rules and mutes."
     )
+    lines.append("/help platforms says what each platform Dozor posts to cannot do.")
     platform = platforms.find(inv.platform)
     cannot = platform.cannot() if platform is not None else None
     if cannot:  # what this platform cannot do, as it says itself
@@ -60,8 +63,30 @@ async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply("\n".join(lines), ephemeral=True)
 
 
+def platforms_help(ctx: BotContext, here: str) -> str:
+    """What each configured platform cannot do (``Platform.cannot``), with the
+    destinations on it: every platform a destination posts to, and the caller's own."""
+    destinations = ctx.destinations()
+    lines = ["What each platform Dozor posts to cannot do:"]
+    for platform in platforms.PLATFORMS:
+        names = [d.name for d in destinations if d.platform == platform.name]
+        if not names and platform.name != here:
+            continue
+        cannot = platform.cannot() or f"{platform.title} can do everything Dozor offers"
+        where = f"destinations: {', '.join(names)}" if names else "no destinations"
+        mark = "; you are here" if platform.name == here else ""
+        lines.append(f"{cannot} ({where}{mark}).")
+    return "\n".join(lines)
+
+
 COMMANDS: tuple[Command, ...] = (
-    Command("help", "/help [command]", "every command with its usage", help_command, Access.ANYONE),
+    Command(
+        "help",
+        "/help [command|platforms]",
+        "every command with its usage; platforms: what each platform cannot do",
+        help_command,
+        Access.ANYONE,
+    ),
     Command(
         "watch",
         "/watch <terms>",
