@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from bot import platforms
 from bot.commands import alerts, chatsettings, mutes, rules, search, sources, status
 from bot.commands.common import MAX_ARGS, UsageError, close_names
-from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
 from bot.commands.types import Invocation, Reply
+from bot.runtime import Runtime
 from bot.store import retry_locked_async
 
 log = logging.getLogger("dozor.commands")
 
-Handler = Callable[[BotContext, Invocation], Awaitable[Reply]]
+Handler = Callable[[Runtime, Invocation], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Command:
     action: str = ""  # for refusals: "only admins may <action>"
 
 
-async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
+async def help_command(ctx: Runtime, inv: Invocation) -> Reply:
     if inv.args.strip().casefold() == "platforms":
         return Reply(platforms_help(ctx, inv.platform), ephemeral=True)
     if inv.args:
@@ -63,7 +63,7 @@ async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply("\n".join(lines), ephemeral=True)
 
 
-def platforms_help(ctx: BotContext, here: str) -> str:
+def platforms_help(ctx: Runtime, here: str) -> str:
     """What each configured platform cannot do (``Platform.cannot``), with the
     destinations on it: every platform a destination posts to, and the caller's own."""
     destinations = ctx.destinations()
@@ -241,7 +241,7 @@ def _unknown(name: str) -> str:
     return f"unknown command /{name}.{hint} /help lists every command."
 
 
-async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
+async def dispatch(ctx: Runtime, inv: Invocation) -> Reply:
     """Run one command for one user in one chat; always returns a Reply."""
     name = inv.command.lstrip("/").casefold()
     command = BY_NAME.get(name)
@@ -281,7 +281,7 @@ async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
         return Reply(f"/{name} failed: that is a bug in Dozor, and it is logged", ephemeral=True)
 
 
-async def _run_waiting_out_locks(ctx: BotContext, command: Command, inv: Invocation) -> Reply:
+async def _run_waiting_out_locks(ctx: Runtime, command: Command, inv: Invocation) -> Reply:
     """Run the command, waiting out another program's write lock (bot/store/connection.py)."""
     return await retry_locked_async(
         ctx.store,

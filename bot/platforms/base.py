@@ -33,11 +33,11 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
-    from bot.commands.context import BotContext
     from bot.commands.types import Button
     from bot.config import Settings
     from bot.configread import Reader
     from bot.model import Destination, OutgoingMessage, SendResult
+    from bot.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class Wiring:
     """What ``connect`` may use: the commands' context (store, destinations, clock),
     the environment (tokens live there, never in config), the console's stream."""
 
-    context: BotContext
+    context: Runtime
     environ: Mapping[str, str]
     stream: TextIO | None = None
 

@@ -50,13 +50,13 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from bot import pacing
 from bot.commands import COMMANDS, alert_buttons, dispatch, press
-from bot.commands.context import BotContext
 from bot.commands.types import Button, Invocation, Press
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.platforms.shared import ChatAdapter, TextPart, parse_command, pressed_alert
 from bot.platforms.telegram.render import LIMITS, TELEGRAM_LIMIT, split_text, telegram_html
 from bot.platforms.telegram.settings import TelegramSettings
 from bot.render import plain_alert
+from bot.runtime import Runtime
 
 log = logging.getLogger("dozor.telegram")
 
@@ -117,7 +117,7 @@ class TelegramAdapter(ChatAdapter):
         self,
         token: str,
         settings: TelegramSettings,
-        context: BotContext,
+        context: Runtime,
         *,
         webhook_secret: str | None = None,
     ):
