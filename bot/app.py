@@ -258,7 +258,9 @@ class App:
             except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
                 platform = platforms.find(name)
                 title = platform.title if platform else name
-                why = cannot_connect(self.store, name, exc, self.clock(), self.environ)
+                why = cannot_connect(
+                    self.store, name, exc, self.clock(), self.environ, self.settings
+                )
                 log.error(
                     "%s: %s; alerts for it wait in the outbox (dozor status shows it)",
                     title,

@@ -134,7 +134,7 @@ def _main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _problems(f"{exc.path}: the config has {_count(exc.problems, 'problem')}:", exc.problems)
         return 1
-    setup_logging(settings.log.level, settings.log.format)
+    setup_logging(settings.log.level, settings.log.format, settings=settings)
     if args.command == "stats":
         return stats_command(settings, args.days, args.output)
     if args.command == "sources":

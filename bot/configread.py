@@ -9,12 +9,16 @@ A converter takes the raw TOML value and returns the typed one or raises ValueEr
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.schedules import parse_duration
+
+T = TypeVar("T")
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 
 
 class Reader:
@@ -122,6 +126,37 @@ def host_port(value: Any) -> str:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError
     return text
+
+
+def matching(pattern: str) -> Callable[[Any], str]:
+    """Text that matches ``pattern`` (a regex, anchored at both ends) once stripped:
+    an id of a platform's own form ("C0123ABC", "!room:example.org")."""
+    compiled = re.compile(pattern)
+
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or not compiled.fullmatch(value.strip()):
+            raise ValueError
+        return value.strip()
+
+    return convert
+
+
+def list_of(item: Callable[[Any], T]) -> Callable[[Any], tuple[T, ...]]:
+    """A list whose every value ``item`` converts."""
+
+    def convert(value: Any) -> tuple[T, ...]:
+        if not isinstance(value, list):
+            raise ValueError
+        return tuple(item(v) for v in value)
+
+    return convert
+
+
+def env_name(value: Any) -> str:
+    """The name of an environment variable (a secret's, which config never holds)."""
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+        raise ValueError
+    return value
 
 
 def choice(options: tuple[str, ...]) -> Callable[[Any], str]:

@@ -3,7 +3,10 @@
 Secrets (bot tokens, from the environment) must never reach a log line, including
 the lines libraries write: httpx logs every request URL, and Telegram's URLs carry the
 token.  ``setup_logging`` installs a filter on the handler that replaces every secret
-value in the final message with ``[redacted]``.
+value in the final message with ``[redacted]``.  Which variables hold secrets is each
+platform's and each watcher's to say (``secret_variables``, and the variables a
+destination's ``webhook_env``/``secret_env`` names in the loaded config):
+``secret_variables`` asks both registries.
 """
 
 from __future__ import annotations
@@ -14,16 +17,30 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-SECRET_VARIABLES = (
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_WEBHOOK_SECRET",
-    "SLACK_BOT_TOKEN",
-    "SLACK_APP_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "VK_TOKEN",
-)
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+
+def secret_variables(settings: Settings | None = None) -> tuple[str, ...]:
+    """Every environment variable that holds a secret: each registered platform's and
+    watcher's, and (with ``settings``) those its destinations name."""
+    from bot.platforms import PLATFORMS  # the registries import every package: not at
+    from watchers import WATCHERS  # import time, as platform packages log too
+
+    names = [name for p in PLATFORMS for name in p.secrets(settings)]
+    names += [name for w in WATCHERS for name in w.secret_variables]
+    return tuple(dict.fromkeys(names))
+
+
+def secret_values(
+    environ: Mapping[str, str] | None = None, settings: Settings | None = None
+) -> list[str]:
+    """The secrets' values that are set, longest first (so a longer one is hidden whole)."""
+    env = os.environ if environ is None else environ
+    values = {env.get(name, "").strip() for name in secret_variables(settings)}
+    return sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
 
 
 class RedactSecrets(logging.Filter):
@@ -68,15 +85,15 @@ def setup_logging(
     fmt: str = "text",
     stream: TextIO | None = None,
     environ: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> None:
-    env = os.environ if environ is None else environ
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         JsonFormatter()
         if fmt == "json"
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
-    handler.addFilter(RedactSecrets(env.get(name, "") for name in SECRET_VARIABLES))
+    handler.addFilter(RedactSecrets(secret_values(environ, settings)))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

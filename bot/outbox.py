@@ -27,12 +27,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from bot.commands.buttons import notice_buttons
-from bot.commands.types import Button
 from bot.metrics import Metrics
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus, story_root
+from bot.platforms.base import Sender
 from bot.render import digest_text, notes_text, thread_reply_text
 from bot.store import Store, retry_locked
 from bot.store.deliveries import BROKEN_RETRY, State
@@ -40,28 +40,6 @@ from bot.store.deliveries import BROKEN_RETRY, State
 log = logging.getLogger("dozor.outbox")
 
 T = TypeVar("T")
-
-
-class Adapter(Protocol):
-    kind: str
-
-    async def send(self, message: OutgoingMessage) -> SendResult: ...
-
-    async def edit(self, message: OutgoingMessage) -> SendResult:
-        """Redraw a sent alert (``message.remote_id``) with ``message.note`` under it."""
-        ...
-
-    async def send_text(
-        self,
-        destination: str,
-        text: str,
-        buttons: tuple[Button, ...] = (),
-        *,
-        reply_to: str | None = None,
-    ) -> SendResult:
-        """A plain message, split as the platform needs (digests, notices); ``reply_to``:
-        a sent message's id (its remote id) to answer, in its thread."""
-        ...
 
 
 def compose_note(store: Store, alert_id: int, story_key: str) -> str | None:
@@ -95,7 +73,7 @@ class Outbox:
     def __init__(
         self,
         store: Store,
-        adapter_for: Callable[[str], Adapter | None],
+        adapter_for: Callable[[str], Sender | None],
         clock: Callable[[], datetime],
         *,
         batch: int = 50,
@@ -142,7 +120,7 @@ class Outbox:
             adapter = self._adapter(destination)
             return 0 if adapter is None else await self._drain(destination, adapter)
 
-    def _adapter(self, destination: str) -> Adapter | None:
+    def _adapter(self, destination: str) -> Sender | None:
         adapter = self.adapter_for(destination)
         if adapter is None and destination not in self._warned:
             self._warned.add(destination)
@@ -159,7 +137,7 @@ class Outbox:
             )
         return adapter
 
-    async def _drain(self, destination: str, adapter: Adapter) -> int:
+    async def _drain(self, destination: str, adapter: Sender) -> int:
         target = self.destination_of(destination)
         silent = False
         if target is not None and target.quiet_hours is not None:
@@ -193,7 +171,7 @@ class Outbox:
                 await _write(partial(self._told, message, target, told), destination)
                 sent += 1
 
-    async def _digest(self, destination: str, adapter: Adapter, target: Destination | None) -> int:
+    async def _digest(self, destination: str, adapter: Sender, target: Destination | None) -> int:
         """Send the collected alerts of a digest destination as one message, if due."""
         due = self.deliveries.due_digest(destination, self.clock())
         if not due:
@@ -213,7 +191,7 @@ class Outbox:
         )
         return 0
 
-    async def _notices(self, destination: str, adapter: Adapter) -> None:
+    async def _notices(self, destination: str, adapter: Sender) -> None:
         for notice in self.deliveries.pending_notices(destination):
             buttons = notice_buttons(notice["id"], notice["kind"], notice["subject"])
             result = await _attempt(
@@ -225,7 +203,7 @@ class Outbox:
             sent = partial(self.deliveries.mark_notice_sent, notice["id"], result.remote_id)
             await _write(sent, destination)
 
-    async def _edits(self, destination: str, adapter: Adapter, target: Destination | None) -> None:
+    async def _edits(self, destination: str, adapter: Sender, target: Destination | None) -> None:
         if target is not None and target.also_seen == "thread":
             await self._replies(destination, adapter)
             return
@@ -266,7 +244,7 @@ class Outbox:
         if self.stories.told_counts(message.alert_id, story) == told:
             self.deliveries.edit_done(message.alert_id)
 
-    async def _replies(self, destination: str, adapter: Adapter) -> None:
+    async def _replies(self, destination: str, adapter: Sender) -> None:
         """``also_seen = "thread"``: answer each alert with what is new under it (new
         sightings of its story, new notes) instead of redrawing it."""
         for stored in self.deliveries.due_edits(destination, self.clock()):

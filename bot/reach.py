@@ -14,17 +14,20 @@ from the exception chain by duck typing).
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
-from bot.logs import SECRET_VARIABLES
+from bot.logs import secret_values
 from bot.model import Destination
 from bot.store import Store, is_locked
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger("dozor")
 
@@ -48,9 +51,10 @@ def cannot_connect(
     error: BaseException,
     now: datetime,
     environ: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> str:
     """Record that connecting to ``platform`` failed with ``error``; the reason (redacted)."""
-    reason = redact(f"{CANNOT_CONNECT}: {connect_error(error)}", environ)
+    reason = redact(f"{CANNOT_CONNECT}: {connect_error(error)}", environ, settings)
     _record(store.mark_platform_down, platform, reason, now)
     return reason
 
@@ -86,12 +90,11 @@ def connect_error(error: BaseException) -> str:
     return text
 
 
-def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    secrets = sorted((env.get(name, "") for name in SECRET_VARIABLES), key=len, reverse=True)
-    for secret in secrets:
-        if len(secret) >= 6:
-            text = text.replace(secret, "[redacted]")
+def redact(
+    text: str, environ: Mapping[str, str] | None = None, settings: Settings | None = None
+) -> str:
+    for secret in secret_values(environ, settings):
+        text = text.replace(secret, "[redacted]")
     return text
 
 

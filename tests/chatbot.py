@@ -20,9 +20,9 @@ from pathlib import Path
 from bot.app import App
 from bot.cli import load_rules
 from bot.commands import Invocation, Press, PressOutcome, Reply, dispatch, press
-from bot.commands.context import BotContext
 from bot.config import load_config
 from bot.model import FetchResult, FetchStatus, Item, OutgoingMessage, Source
+from bot.runtime import Runtime
 from bot.scheduler import PollReport
 from bot.store import Store
 from tests import clock
@@ -131,7 +131,7 @@ tags = ["en"]
         await self.start()
 
     @property
-    def ctx(self) -> BotContext:
+    def ctx(self) -> Runtime:
         assert self.app is not None
         return self.app.context
 

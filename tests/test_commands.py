@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bot.commands import COMMANDS, alert_buttons
 from bot.commands.rules import QueryError, parse_query, rule_name
 from bot.platforms.console.chat import run_chat
-from tests.chatbot import START, ChatBot
+from tests.chatbot import START, TELEGRAM, ChatBot
 from tests.feeds import post, real_posts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +46,32 @@ async def test_help_lists_every_command_with_its_usage(testbot: ChatBot) -> None
             assert command.usage in text and command.summary in text
     one = await testbot.command("/help mute", chat=testbot.DESK)
     assert one.text.startswith("/mute <source|rule> [for 6h|2d|until 18:00]")
+
+
+async def test_help_platforms_says_what_each_configured_platform_cannot_do(
+    tmp_path: Path,
+) -> None:
+    """An admin in Telegram learns that the email destination takes no commands."""
+    mail = '[[destinations]]\nname = "mail"\nkind = "email"\nto = "desk@example.org"\n'
+    bot = await ChatBot(tmp_path, telegram=TELEGRAM + mail).start()
+    try:
+        help_text = (await bot.command("/help", chat=bot.DESK, user=bot.ADMIN)).text
+        assert "/help platforms" in help_text
+        reply = await bot.command("/help platforms", chat=bot.DESK, user=bot.ADMIN)
+    finally:
+        await bot.stop()
+    lines = reply.text.splitlines()
+    assert lines[0] == "What each platform Dozor posts to cannot do:"
+    assert "Email takes no commands, has no buttons and cannot change a sent mail; " in (reply.text)
+    assert [line for line in lines if line.startswith("Email")] == [
+        "Email takes no commands, has no buttons and cannot change a sent mail; alerts and "
+        "digests arrive all the same (destinations: mail)."
+    ]
+    assert "Telegram can do everything Dozor offers (destinations: desk, osint; you are here)." in (
+        lines
+    )
+    assert any(line.startswith("Console has no") for line in lines)  # the console destination
+    assert not any(line.startswith(("Slack", "Discord", "Matrix")) for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ module knows the kind:
   ``channel_url``);
 - the short forms that name one of its sources: a name (``@rian_ru``, ``r/syria``:
   ``expand_name``) or an address (``t.me/rian_ru``: ``expand_link``);
-- what it needs from the environment (``needs``) and whether a chat-added source's
+- what it needs from the environment (``needs``), which variables hold its secrets
+  (``secret_variables``: the logs hide them), and whether a chat-added source's
   address is whatever the user typed (``open_address``: checked for private networks);
 - how to read it: ``fetcher`` for a polled kind (the scheduler calls it when a source
   is due), or ``stream`` for a push kind (it runs while the bot runs and hands what
@@ -90,6 +91,7 @@ class Watcher(ABC):
     open_address: bool = False  # a chat-added source's URL is what the user typed
     push: bool = False  # items arrive by themselves (``stream``), nothing is polled
     baseline: bool = True  # a source's first batch is only recorded (what was there)
+    secret_variables: tuple[str, ...] = ()  # environment variables holding its secrets
 
     # -- naming a source -------------------------------------------------------------
 

@@ -360,6 +360,7 @@ class VkWatcher(Watcher):
     section = Section("vk", VK_KEYS, parse_settings)
     default = VkSettings()
     channels = True
+    secret_variables = ("VK_TOKEN",)
 
     def channel_url(self, channel: str, own: VkSettings) -> str:
         return f"https://vk.com/{channel}"

@@ -7,7 +7,7 @@ Adapters (Telegram, Slack, the console) turn their events into an ``Invocation``
 ``Press`` and render what comes back; nothing here imports a chat library or writes
 markup.  ``dispatch`` runs a command (permissions first, see ``permissions``);
 ``alert_buttons`` / ``press`` are the mute buttons under an alert.  Commands change
-the bot through ``BotContext``: chat rules and sources live in the store, and the
+the bot through ``bot.runtime.Runtime``: chat rules and sources live in the store, and the
 pipeline gets the new rule set at once.
 """
 

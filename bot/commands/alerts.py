@@ -11,17 +11,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.commands.common import UsageError, shorten
-from bot.commands.context import BotContext
 from bot.commands.permissions import chat_destinations, may_see_alert
 from bot.commands.types import Invocation, Reply
 from bot.model import story_root
+from bot.runtime import Runtime
 from bot.store import StoredAlert
 
 SHOWN_TEXT = 3500
 NO_SUCH = "no such alert here"  # not one, suppressed, or another chat's: all the same
 
 
-def _alert(ctx: BotContext, inv: Invocation) -> StoredAlert | str:
+def _alert(ctx: Runtime, inv: Invocation) -> StoredAlert | str:
     arg = inv.args.strip().lstrip("#")
     if not (arg.isascii() and arg.isdigit()):
         raise UsageError('give the alert\'s number, as in "Dozor alert #12" (or reply to it)')
@@ -35,7 +35,7 @@ def _alert(ctx: BotContext, inv: Invocation) -> StoredAlert | str:
     return stored
 
 
-def _replied(ctx: BotContext, inv: Invocation) -> Invocation:
+def _replied(ctx: Runtime, inv: Invocation) -> Invocation:
     """``/show`` as a reply to an alert message means that alert."""
     if inv.args.strip() or inv.reply_to_message_id is None:
         return inv
@@ -45,7 +45,7 @@ def _replied(ctx: BotContext, inv: Invocation) -> Invocation:
     return replace(inv, args=str(stored.id))
 
 
-async def show(ctx: BotContext, inv: Invocation) -> Reply:
+async def show(ctx: Runtime, inv: Invocation) -> Reply:
     found = _alert(ctx, _replied(ctx, inv))
     if isinstance(found, str):
         return Reply(found)
@@ -68,7 +68,7 @@ async def show(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _evidence_lines(ctx: BotContext, found: StoredAlert) -> list[str]:
+def _evidence_lines(ctx: Runtime, found: StoredAlert) -> list[str]:
     """The pictures evidence keeping saved of the alert's item (bot/evidence.py)."""
     item = found.alert.item
     files = ctx.store.evidence.evidence_files(item.source, item.key)
@@ -87,7 +87,7 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(1, round(n / 1024))} KB"
 
 
-async def story(ctx: BotContext, inv: Invocation) -> Reply:
+async def story(ctx: Runtime, inv: Invocation) -> Reply:
     found = _alert(ctx, _replied(ctx, inv))
     if isinstance(found, str):
         return Reply(found)

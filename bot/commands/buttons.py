@@ -16,10 +16,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.commands.common import moment, parse_number
-from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
 from bot.commands.types import Button, Press, PressOutcome
 from bot.model import Alert
+from bot.runtime import Runtime
 from bot.store import retry_locked_async
 
 BUTTON_MUTE = timedelta(hours=6)
@@ -51,7 +51,7 @@ def notice_buttons(notice_id: int, kind: str, subject: str) -> tuple[Button, ...
 BUTTON_KINDS = ("ms", "mr", "un", "nm")
 
 
-async def press(ctx: BotContext, press: Press) -> PressOutcome:
+async def press(ctx: Runtime, press: Press) -> PressOutcome:
     """Apply the button's mute (or undo it) in the chat where it was pressed, waiting
     out another program's write lock on the database (bot/store/connection.py)."""
 
@@ -61,7 +61,7 @@ async def press(ctx: BotContext, press: Press) -> PressOutcome:
     return await retry_locked_async(ctx.store, run, lambda: BUSY)
 
 
-def _press(ctx: BotContext, press: Press) -> PressOutcome:
+def _press(ctx: Runtime, press: Press) -> PressOutcome:
     kind, _, rest = press.data.partition(":")
     parsed = [parse_number(f) for f in rest.split(":")]  # forged data: any text at all
     fields = [n for n in parsed if n is not None]
@@ -100,7 +100,7 @@ def _press(ctx: BotContext, press: Press) -> PressOutcome:
     )
 
 
-def _mute_noisy(ctx: BotContext, press: Press, fields: list[int]) -> PressOutcome:
+def _mute_noisy(ctx: Runtime, press: Press, fields: list[int]) -> PressOutcome:
     notice = ctx.store.notice(fields[0]) if len(fields) == 2 else None
     hours = fields[1] if len(fields) == 2 else 0
     if (
@@ -118,7 +118,7 @@ def _mute_noisy(ctx: BotContext, press: Press, fields: list[int]) -> PressOutcom
     )
 
 
-def _undo(ctx: BotContext, press: Press, mute_id: int, alert_id: int) -> PressOutcome:
+def _undo(ctx: Runtime, press: Press, mute_id: int, alert_id: int) -> PressOutcome:
     stored = ctx.store.alert(alert_id)
     if stored is None or not _in_chat(ctx, stored.alert.destination, press.chat):
         return STALE  # the new buttons would name another chat's rules
@@ -140,6 +140,6 @@ def _undo(ctx: BotContext, press: Press, mute_id: int, alert_id: int) -> PressOu
     )
 
 
-def _in_chat(ctx: BotContext, destination: str, chat: str) -> bool:
+def _in_chat(ctx: Runtime, destination: str, chat: str) -> bool:
     found = ctx.destination(destination)
     return found is not None and found.chat_key == chat

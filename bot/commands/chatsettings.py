@@ -13,18 +13,18 @@ from __future__ import annotations
 import re
 
 from bot.commands.common import UsageError, plural
-from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
 from bot.commands.types import Invocation, Reply
 from bot.matching.inflect import LANGUAGES
 from bot.model import Destination
+from bot.runtime import Runtime
 
 NAMES = {"ru": "Russian", "uk": "Ukrainian"}
 
 
-def destination_here(ctx: BotContext, inv: Invocation) -> Destination | None:
+def destination_here(ctx: Runtime, inv: Invocation) -> Destination | None:
     """The destination that posts into this chat (and topic), if there is one yet
-    (``BotContext.destination_for`` makes one on first use)."""
+    (``Runtime.destination_for`` makes one on first use)."""
     address = None if inv.chat_id is None else str(inv.chat_id)
     thread = None if inv.thread_id is None else str(inv.thread_id)
     return next(
@@ -38,7 +38,7 @@ def destination_here(ctx: BotContext, inv: Invocation) -> Destination | None:
     )
 
 
-def chat_languages(ctx: BotContext, inv: Invocation) -> tuple[str, ...]:
+def chat_languages(ctx: Runtime, inv: Invocation) -> tuple[str, ...]:
     """The languages the rules this chat adds inflect in (see the module docstring)."""
     destination = destination_here(ctx, inv)
     if destination is None:
@@ -62,7 +62,7 @@ def parse_languages(text: str) -> tuple[str, ...]:
     return tuple(lang for lang in LANGUAGES if lang in words)
 
 
-async def languages(ctx: BotContext, inv: Invocation) -> Reply:
+async def languages(ctx: Runtime, inv: Invocation) -> Reply:
     if not inv.args:
         return Reply(
             f"Rules added in this chat inflect Cyrillic words in {_named(chat_languages(ctx, inv))}"

@@ -15,11 +15,11 @@ import re
 from datetime import datetime, timedelta
 
 from bot.commands.common import UsageError, find_name, moment, no_such, span
-from bot.commands.context import BotContext
 from bot.commands.permissions import chat_destinations, rules_for
 from bot.commands.types import Invocation, Reply
 from bot.config import parse_duration
 from bot.model import Mute
+from bot.runtime import Runtime
 from bot.schedules import DurationTooLong
 
 DEFAULT_MUTE = timedelta(hours=6)
@@ -67,7 +67,7 @@ def _duration(word: str) -> timedelta:
     return value
 
 
-def resolve(ctx: BotContext, inv: Invocation, words: list[str]) -> tuple[str, str] | str:
+def resolve(ctx: Runtime, inv: Invocation, words: list[str]) -> tuple[str, str] | str:
     """(kind, name) of the source or rule the words name, or why there is none; rules
     of other chats are not named (``permissions.rules_for``)."""
     kind = None
@@ -93,7 +93,7 @@ def resolve(ctx: BotContext, inv: Invocation, words: list[str]) -> tuple[str, st
     return no_such("source or rule", text, [*sources, *rules])
 
 
-def replied_alert_source(ctx: BotContext, inv: Invocation) -> str | None:
+def replied_alert_source(ctx: Runtime, inv: Invocation) -> str | None:
     """The source of the alert ``inv`` replies to, if it is one of this chat's alerts."""
     if not inv.reply_to_message_id:
         return None
@@ -101,11 +101,11 @@ def replied_alert_source(ctx: BotContext, inv: Invocation) -> str | None:
     return stored.alert.item.source if stored else None
 
 
-def add_mute(ctx: BotContext, chat: str, kind: str, target: str, until: datetime, by: str) -> Mute:
+def add_mute(ctx: Runtime, chat: str, kind: str, target: str, until: datetime, by: str) -> Mute:
     return ctx.store.add_mute(chat, kind, target, until, by, ctx.clock())
 
 
-async def mute(ctx: BotContext, inv: Invocation) -> Reply:
+async def mute(ctx: Runtime, inv: Invocation) -> Reply:
     now = ctx.clock()
     words, until = parse_until(inv.args.split(), now)
     if words:
@@ -127,7 +127,7 @@ async def mute(ctx: BotContext, inv: Invocation) -> Reply:
     )
 
 
-async def unmute(ctx: BotContext, inv: Invocation) -> Reply:
+async def unmute(ctx: Runtime, inv: Invocation) -> Reply:
     now = ctx.clock()
     active = ctx.store.active_mutes(now, inv.chat)
     if inv.args:
@@ -152,7 +152,7 @@ async def unmute(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply(f"🔊 {target} is no longer muted in this chat")
 
 
-async def list_mutes(ctx: BotContext, inv: Invocation) -> Reply:
+async def list_mutes(ctx: Runtime, inv: Invocation) -> Reply:
     now = ctx.clock()
     active = ctx.store.active_mutes(now, inv.chat)
     if not active:

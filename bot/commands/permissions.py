@@ -37,12 +37,12 @@ import fnmatch
 from collections.abc import Sequence
 
 from bot import platforms
-from bot.commands.context import BotContext
 from bot.commands.types import Invocation
 from bot.matching import QueryError, parse_query
 from bot.matching.query import And, Meta
 from bot.model import Rule, Source
 from bot.routing import destinations_for
+from bot.runtime import Runtime
 
 
 class Access(enum.Enum):
@@ -52,14 +52,14 @@ class Access(enum.Enum):
     ADMIN = "admin"  # admins only: /addsource, /removesource
 
 
-def is_admin(ctx: BotContext, platform: str, user_id: int | str) -> bool:
+def is_admin(ctx: Runtime, platform: str, user_id: int | str) -> bool:
     """What the platform says (``[telegram] admins``, ``[slack] admins``; the console
     user always); nobody on a platform that is not registered."""
     found = platforms.find(platform)
     return found is not None and found.is_admin(ctx.settings, user_id)
 
 
-def is_served(ctx: BotContext, platform: str, chat_id: int | str | None) -> bool:
+def is_served(ctx: Runtime, platform: str, chat_id: int | str | None) -> bool:
     """The platform serves the chat (its section's chats; the console), or a
     destination posts into it."""
     found = platforms.find(platform)
@@ -73,7 +73,7 @@ def is_served(ctx: BotContext, platform: str, chat_id: int | str | None) -> bool
 
 
 def refusal(
-    ctx: BotContext,
+    ctx: Runtime,
     platform: str,
     chat_id: int | str | None,
     user_id: int | str,
@@ -107,40 +107,40 @@ def refusal(
     return f"only admins may {action}"
 
 
-def chat_destinations(ctx: BotContext, chat: str) -> list[str]:
+def chat_destinations(ctx: Runtime, chat: str) -> list[str]:
     """The names of the destinations that post into ``chat`` (a chat key), any topic."""
     return [d.name for d in ctx.destinations() if d.chat_key == chat]
 
 
 def may_see_alert(
-    ctx: BotContext, platform: str, user_id: int | str, chat: str, destination: str
+    ctx: Runtime, platform: str, user_id: int | str, chat: str, destination: str
 ) -> bool:
     """An admin, or anyone in the chat the alert went to (its ``destination``)."""
     return is_admin(ctx, platform, user_id) or destination in chat_destinations(ctx, chat)
 
 
-def rules_of_chat(ctx: BotContext, chat: str) -> list[Rule]:
+def rules_of_chat(ctx: Runtime, chat: str) -> list[Rule]:
     """The rules whose alerts go to ``chat``, routed as the pipeline routes them."""
     here = set(chat_destinations(ctx, chat))
     default, per_rule = ctx.pipeline.default_route, ctx.pipeline.rule_routes
     return [r for r in ctx.rules() if here.intersection(destinations_for(r, default, per_rule))]
 
 
-def rules_for(ctx: BotContext, inv: Invocation) -> Sequence[Rule]:
+def rules_for(ctx: Runtime, inv: Invocation) -> Sequence[Rule]:
     """The rules a command here may name: every rule for an admin, else this chat's."""
     if is_admin(ctx, inv.platform, inv.user_id):
         return ctx.rules()
     return rules_of_chat(ctx, inv.chat)
 
 
-def sees_every_chat(ctx: BotContext, inv: Invocation) -> bool:
+def sees_every_chat(ctx: Runtime, inv: Invocation) -> bool:
     """Listings cover every chat: for an admin in a private chat or at the console."""
     found = platforms.find(inv.platform)
     private = found is not None and found.is_private(inv.chat_type)
     return private and is_admin(ctx, inv.platform, inv.user_id)
 
 
-def sources_of_chat(ctx: BotContext, inv: Invocation) -> list[str] | None:
+def sources_of_chat(ctx: Runtime, inv: Invocation) -> list[str] | None:
     """The names of the sources whose items this chat may read (see the module
     docstring); None: every source, and items of sources since removed."""
     if sees_every_chat(ctx, inv):

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from bot import platforms
 from bot.commands import alerts, chatsettings, mutes, rules, search, sources, status
 from bot.commands.common import MAX_ARGS, UsageError, close_names
-from bot.commands.context import BotContext
 from bot.commands.permissions import Access, refusal
 from bot.commands.types import Invocation, Reply
+from bot.runtime import Runtime
 from bot.store import retry_locked_async
 
 log = logging.getLogger("dozor.commands")
 
-Handler = Callable[[BotContext, Invocation], Awaitable[Reply]]
+Handler = Callable[[Runtime, Invocation], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,9 @@ class Command:
     action: str = ""  # for refusals: "only admins may <action>"
 
 
-async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
+async def help_command(ctx: Runtime, inv: Invocation) -> Reply:
+    if inv.args.strip().casefold() == "platforms":
+        return Reply(platforms_help(ctx, inv.platform), ephemeral=True)
     if inv.args:
         command = BY_NAME.get(inv.args.lstrip("/").casefold())
         if command is None:
@@ -53,6 +55,7 @@ async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
         "admins may do anything, /addsource and /removesource included. Each chat sees "
         "only its own alerts, rules and mutes."
     )
+    lines.append("/help platforms says what each platform Dozor posts to cannot do.")
     platform = platforms.find(inv.platform)
     cannot = platform.cannot() if platform is not None else None
     if cannot:  # what this platform cannot do, as it says itself
@@ -60,8 +63,30 @@ async def help_command(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply("\n".join(lines), ephemeral=True)
 
 
+def platforms_help(ctx: Runtime, here: str) -> str:
+    """What each configured platform cannot do (``Platform.cannot``), with the
+    destinations on it: every platform a destination posts to, and the caller's own."""
+    destinations = ctx.destinations()
+    lines = ["What each platform Dozor posts to cannot do:"]
+    for platform in platforms.PLATFORMS:
+        names = [d.name for d in destinations if d.platform == platform.name]
+        if not names and platform.name != here:
+            continue
+        cannot = platform.cannot() or f"{platform.title} can do everything Dozor offers"
+        where = f"destinations: {', '.join(names)}" if names else "no destinations"
+        mark = "; you are here" if platform.name == here else ""
+        lines.append(f"{cannot} ({where}{mark}).")
+    return "\n".join(lines)
+
+
 COMMANDS: tuple[Command, ...] = (
-    Command("help", "/help [command]", "every command with its usage", help_command, Access.ANYONE),
+    Command(
+        "help",
+        "/help [command|platforms]",
+        "every command with its usage; platforms: what each platform cannot do",
+        help_command,
+        Access.ANYONE,
+    ),
     Command(
         "watch",
         "/watch <terms>",
@@ -216,7 +241,7 @@ def _unknown(name: str) -> str:
     return f"unknown command /{name}.{hint} /help lists every command."
 
 
-async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
+async def dispatch(ctx: Runtime, inv: Invocation) -> Reply:
     """Run one command for one user in one chat; always returns a Reply."""
     name = inv.command.lstrip("/").casefold()
     command = BY_NAME.get(name)
@@ -256,7 +281,7 @@ async def dispatch(ctx: BotContext, inv: Invocation) -> Reply:
         return Reply(f"/{name} failed: that is a bug in Dozor, and it is logged", ephemeral=True)
 
 
-async def _run_waiting_out_locks(ctx: BotContext, command: Command, inv: Invocation) -> Reply:
+async def _run_waiting_out_locks(ctx: Runtime, command: Command, inv: Invocation) -> Reply:
     """Run the command, waiting out another program's write lock (bot/store/connection.py)."""
     return await retry_locked_async(
         ctx.store,

@@ -46,7 +46,6 @@ from bot.commands.common import (
     shorten,
     unique_name,
 )
-from bot.commands.context import BotContext
 from bot.commands.permissions import is_admin, rules_for, rules_of_chat, sees_every_chat
 from bot.commands.types import Invocation, Reply
 from bot.matching import Matcher, check_term, normalize_term, rule_from_query
@@ -56,6 +55,7 @@ from bot.matching.explain import render as render_forms
 from bot.matching.inflect import LANGUAGES
 from bot.matching.query import LexToken, lex, without_comments
 from bot.model import Item, Match, Rule
+from bot.runtime import Runtime
 from bot.store import ChatRule
 
 LOOK_BACK = timedelta(days=7)
@@ -321,7 +321,7 @@ def _scan(rule: Rule, items: list[Item]) -> list[tuple[Item, Match]]:
     return found
 
 
-async def recent_matches(ctx: BotContext, rule: Rule) -> tuple[int, list[tuple[Item, Match]]]:
+async def recent_matches(ctx: Runtime, rule: Rule) -> tuple[int, list[tuple[Item, Match]]]:
     """(items looked at, those ``rule`` matches) over the last 7 days, newest first."""
     items = ctx.store.recent_items(ctx.clock() - LOOK_BACK)
     return len(items), await asyncio.to_thread(_scan, rule, items)
@@ -343,7 +343,7 @@ def _example(item: Item) -> str:
 # -- commands --------------------------------------------------------------------------
 
 
-def _query(ctx: BotContext, inv: Invocation) -> Query:
+def _query(ctx: Runtime, inv: Invocation) -> Query:
     """The query typed, in this chat's languages (``/languages``) unless it says
     ``--ru`` or ``--uk``."""
     if not inv.args:
@@ -363,7 +363,7 @@ BROAD_MINIMUM = 20  # ...when at least this many items were looked at
 ANYWAY = "--anyway"
 
 
-async def watch(ctx: BotContext, inv: Invocation) -> Reply:
+async def watch(ctx: Runtime, inv: Invocation) -> Reply:
     anyway = inv.args.rstrip().endswith(ANYWAY)
     if anyway:
         inv = replace(inv, args=inv.args.rstrip().removesuffix(ANYWAY).rstrip())
@@ -403,7 +403,7 @@ async def watch(ctx: BotContext, inv: Invocation) -> Reply:
 FORMS = "--forms"  # /test only: list every form each term matches (bot.matching.explain)
 
 
-async def test(ctx: BotContext, inv: Invocation) -> Reply:
+async def test(ctx: Runtime, inv: Invocation) -> Reply:
     words = inv.args.split(" ")
     forms = FORMS in words
     if forms:
@@ -427,7 +427,7 @@ async def test(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply("\n".join(lines))
 
 
-async def unwatch(ctx: BotContext, inv: Invocation) -> Reply:
+async def unwatch(ctx: Runtime, inv: Invocation) -> Reply:
     if not inv.args:
         raise UsageError()
     rules = rules_for(ctx, inv)  # another chat's rule is answered as one that is not
@@ -445,7 +445,7 @@ async def unwatch(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply(f"stopped watching {name} ({describe(chat_rule.rule)})")
 
 
-async def list_rules(ctx: BotContext, inv: Invocation) -> Reply:
+async def list_rules(ctx: Runtime, inv: Invocation) -> Reply:
     """The rules that alert this chat, with their terms; every rule only in an admin's
     private chat (``sees_every_chat``)."""
     now = ctx.clock()

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.commands.common import MAX_ARGS, UsageError, find_name, no_such, parse_number, plural
-from bot.commands.context import BotContext
 from bot.commands.permissions import sources_of_chat
 from bot.commands.rules import QueryError, describe, matched_words, rule_options, split_options
 from bot.commands.types import Invocation, Reply
@@ -34,6 +33,7 @@ from bot.config import parse_duration
 from bot.matching import TermError, rule_from_query
 from bot.model import Rule
 from bot.render import Segments, plain, snippet
+from bot.runtime import Runtime
 from bot.schedules import DurationTooLong
 from bot.search import SCAN_LIMIT, Page, TooManyForms, in_thread
 from bot.search import search as search_archive
@@ -173,7 +173,7 @@ def pick_source(wanted: str, names: Collection[str]) -> str:
     return found
 
 
-async def search(ctx: BotContext, inv: Invocation) -> Reply:
+async def search(ctx: Runtime, inv: Invocation) -> Reply:
     if not inv.args:
         raise UsageError()
     now = ctx.clock()

@@ -29,11 +29,11 @@ from bot.commands.common import (
     shorten,
     unique_name,
 )
-from bot.commands.context import BotContext
 from bot.commands.permissions import chat_destinations, sees_every_chat
 from bot.commands.types import Invocation, Reply
 from bot.config import format_duration
 from bot.model import Source
+from bot.runtime import Runtime
 from bot.store import SourceHealth
 from watchers.expand import expand_source
 from watchers.http import AddressGuard, canonical_host, ip_literal
@@ -71,7 +71,7 @@ def health_text(h: SourceHealth | None, source: Source, now: datetime) -> str:
     return "ok"
 
 
-async def list_sources(ctx: BotContext, inv: Invocation) -> Reply:
+async def list_sources(ctx: Runtime, inv: Invocation) -> Reply:
     now = ctx.clock()
     health = {h.name: h for h in ctx.store.source_health()}
     here = None if sees_every_chat(ctx, inv) else chat_destinations(ctx, inv.chat)
@@ -129,7 +129,7 @@ def feed_problem(url: str, allow: Sequence[str] = ()) -> str | None:
     return None
 
 
-async def add_source(ctx: BotContext, inv: Invocation) -> Reply:
+async def add_source(ctx: Runtime, inv: Invocation) -> Reply:
     """/addsource <what>: a feed URL, a public Telegram channel (@name, t.me/name,
     t.me/s/name), a Mastodon or Bluesky account, a subreddit, a YouTube channel,
     news:<query>, or a VK wall; see ``watchers.expand``."""
@@ -170,7 +170,7 @@ IMPORT_LIMIT = 1_000_000  # bytes of OPML taken from chat
 IMPORT_MAX_FEEDS = 500  # sources one /import adds
 
 
-async def import_sources(ctx: BotContext, inv: Invocation) -> Reply:
+async def import_sources(ctx: Runtime, inv: Invocation) -> Reply:
     """/import: the feeds of an OPML file sent with the command (as its caption) or
     answered by it, added as chat sources with their names and folders as tags; feeds
     already watched (by URL) are skipped, and the same checks as /addsource apply."""
@@ -236,7 +236,7 @@ async def import_sources(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply("\n".join(lines))
 
 
-async def export_sources(ctx: BotContext, inv: Invocation) -> Reply:
+async def export_sources(ctx: Runtime, inv: Invocation) -> Reply:
     """/export: every feed source (config and chat-added) as an OPML file."""
     feeds = [s for s in ctx.sources() if s.kind == watchers.FEED]
     others = len(ctx.sources()) - len(feeds)
@@ -249,7 +249,7 @@ async def export_sources(ctx: BotContext, inv: Invocation) -> Reply:
     )
 
 
-async def remove_source(ctx: BotContext, inv: Invocation) -> Reply:
+async def remove_source(ctx: Runtime, inv: Invocation) -> Reply:
     if not inv.args or len(inv.args.split()) != 1:
         raise UsageError()
     sources = ctx.sources()

@@ -13,14 +13,14 @@ from collections import Counter
 
 from bot import reach
 from bot.commands.common import UsageError, ago, plural, span
-from bot.commands.context import BotContext
 from bot.commands.permissions import chat_destinations, sees_every_chat
 from bot.commands.sources import condition
 from bot.commands.types import Invocation, Reply
+from bot.runtime import Runtime
 from bot.stats import chart, collect, table
 
 
-async def stats(ctx: BotContext, inv: Invocation) -> Reply:
+async def stats(ctx: Runtime, inv: Invocation) -> Reply:
     """/stats [7|30]: a chart of alerts per day by rule and by source, and a table; of
     this chat's alerts, or every chat's in an admin's private chat."""
     arg = inv.args.strip().removesuffix("d")
@@ -32,7 +32,7 @@ async def stats(ctx: BotContext, inv: Invocation) -> Reply:
     return Reply(table(collected), image=png, image_name="dozor-stats.png")
 
 
-async def status(ctx: BotContext, inv: Invocation) -> Reply:
+async def status(ctx: Runtime, inv: Invocation) -> Reply:
     now = ctx.clock()
     health = {h.name: h for h in ctx.store.source_health()}
     sources = ctx.sources()

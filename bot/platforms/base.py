@@ -12,6 +12,8 @@ that defines one ``Platform`` subclass and is named on one line of the registry,
   ``parse_destination`` into a neutral ``Address``);
 - who its admins are and which chats it serves besides its destinations' chats
   (``is_admin``, ``serves``, ``members_can_watch``, ``is_private``);
+- its secrets (``secret_variables``, and ``secret_keys``: destination keys that name
+  a variable), which the logs hide;
 - its limits and what it can do, as data (``Limits``, ``Capabilities``): /help and
   README say what a platform cannot do from ``Capabilities.missing``;
 - ``connect`` builds its runtime ``Adapter`` (start/stop, send/edit/send_text), or
@@ -31,11 +33,11 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
-    from bot.commands.context import BotContext
     from bot.commands.types import Button
     from bot.config import Settings
     from bot.configread import Reader
     from bot.model import Destination, OutgoingMessage, SendResult
+    from bot.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -118,27 +120,17 @@ class Wiring:
     """What ``connect`` may use: the commands' context (store, destinations, clock),
     the environment (tokens live there, never in config), the console's stream."""
 
-    context: BotContext
+    context: Runtime
     environ: Mapping[str, str]
     stream: TextIO | None = None
 
 
-class Adapter(Protocol):
-    """A connected platform, as the app and the outbox drive it.  ``send`` and ``edit``
-    and ``send_text`` never raise for a platform error: the ``SendResult`` says whether
-    to retry later (rate limit, network) or that the destination is broken."""
+class Sender(Protocol):
+    """What the outbox drives of a connected platform.  ``send`` and ``edit`` and
+    ``send_text`` never raise for a platform error: the ``SendResult`` says whether to
+    retry later (rate limit, network) or that the destination is broken."""
 
     kind: str  # the platform's name
-    started: bool  # connected (start returned)
-    listening: bool  # taking commands
-
-    async def start(self, *, listen: bool = True) -> None:
-        """Connect; with ``listen``, also take commands (where the platform has them)."""
-        ...
-
-    async def stop(self) -> None:
-        """Disconnect, also after a ``start`` cut short; the app bounds it in time."""
-        ...
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         """Post one alert (``message.alert``, ``message.note`` under it) to
@@ -162,6 +154,21 @@ class Adapter(Protocol):
         ...
 
 
+class Adapter(Sender, Protocol):
+    """A connected platform, as the app drives it: a ``Sender`` it starts and stops."""
+
+    started: bool  # connected (start returned)
+    listening: bool  # taking commands
+
+    async def start(self, *, listen: bool = True) -> None:
+        """Connect; with ``listen``, also take commands (where the platform has them)."""
+        ...
+
+    async def stop(self) -> None:
+        """Disconnect, also after a ``start`` cut short; the app bounds it in time."""
+        ...
+
+
 class Platform(ABC):
     """One chat platform, described as data plus a few small methods.  Subclass it,
     set the class attributes, implement ``parse_destination`` and ``connect``."""
@@ -179,6 +186,10 @@ class Platform(ABC):
     # ids, the key listing chats served besides destinations' (None: none).
     admins_key: str | None = None
     served_key: str | None = None
+    # Its secrets, for the logs to hide (bot/logs.py): the environment variables that
+    # hold one, and the destination keys whose value names such a variable.
+    secret_variables: tuple[str, ...] = ()
+    secret_keys: tuple[str, ...] = ()
 
     # -- settings ----------------------------------------------------------------------
 
@@ -197,6 +208,18 @@ class Platform(ABC):
         store made for a chat, an address that moved): e.g. options derived from the
         address.  By default, as it is."""
         return destination
+
+    def secrets(self, settings: Settings | None) -> tuple[str, ...]:
+        """The environment variables that hold this platform's secrets: its own, and
+        those its destinations' ``secret_keys`` name (with the loaded ``settings``)."""
+        named = [
+            str(d.option(key))
+            for d in (settings.destinations if settings is not None else ())
+            if d.platform == self.name
+            for key in self.secret_keys
+            if d.option(key)
+        ]
+        return tuple(dict.fromkeys((*self.secret_variables, *named)))
 
     # -- who may do what ----------------------------------------------------------------
 

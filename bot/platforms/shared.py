@@ -15,13 +15,13 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import partial
 
-from bot.commands.context import BotContext
 from bot.commands.types import Button
 from bot.model import Alert, Destination, OutgoingMessage, SendResult, SendStatus
 from bot.outbox import compose_note
 from bot.pacing import Pacer
 from bot.platforms.base import Limits
 from bot.render import split_plain
+from bot.runtime import Runtime
 from bot.store import retry_locked
 
 
@@ -79,7 +79,7 @@ class Redraw:
 
 
 async def pressed_alert(
-    ctx: BotContext, platform: str, chat_id: int | str, message_id: str, note: str
+    ctx: Runtime, platform: str, chat_id: int | str, message_id: str, note: str
 ) -> Redraw | None:
     """After a press on an alert's button did something (``note``: who muted what
     until when): the alert this chat message is, with ``note`` stored under it; None
@@ -110,7 +110,7 @@ class ChatAdapter:
     markup: str = "markup"  # as the plain-text fallback's log line names it: "HTML"
     limits: Limits
     errors: tuple[type[BaseException], ...] = ()
-    context: BotContext
+    context: Runtime
     pacer: Pacer
 
     # -- what a platform fills in ---------------------------------------------------------

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.commands import Invocation, dispatch
-from bot.commands.context import BotContext
 from bot.platforms.shared import parse_command
+from bot.runtime import Runtime
 
 PROMPT = "dozor> "
 
@@ -37,9 +37,7 @@ def invocation(line: str) -> Invocation | None:
     )
 
 
-async def run_chat(
-    ctx: BotContext, input: TextIO, output: TextIO, files: Path | None = None
-) -> None:
+async def run_chat(ctx: Runtime, input: TextIO, output: TextIO, files: Path | None = None) -> None:
     """Read commands from ``input`` until EOF; print each reply to ``output``; a file a
     reply carries (/stats, /export) is saved in ``files`` (default: the current
     directory), where the user finds it, not in a temporary directory."""

@@ -13,14 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bot.platforms.base import Address, Capabilities, Platform, Section, Unavailable, Wiring
+from bot.platforms.base import Capabilities, Platform, Section, Unavailable, Wiring
 from bot.platforms.discord import settings as own_settings
 from bot.platforms.discord.api import Target, parse_webhook_url
 from bot.platforms.discord.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.configread import Reader
     from bot.model import Destination
     from bot.platforms.discord.adapter import DiscordAdapter
 
@@ -35,9 +34,9 @@ class DiscordPlatform(Platform):
     section = Section("discord", own_settings.KEYS, own_settings.parse)
     default, destination_keys = own_settings.DiscordSettings(), own_settings.DESTINATION_KEYS
     admins_key, chats_key, served_key = "admins", "channels", "channels"
+    secret_variables, secret_keys = (TOKEN_ENV,), ("webhook_env",)
 
-    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
-        return own_settings.parse_destination(r, table, where)
+    parse_destination = staticmethod(own_settings.parse_destination)
 
     def complete(self, destination: Destination) -> Destination:
         """A destination /watch made in a channel has only its address: the channel."""

@@ -38,9 +38,9 @@ from bot.platforms.shared import ChatAdapter, TextPart
 from bot.render import split_plain
 
 if TYPE_CHECKING:
-    from bot.commands.context import BotContext
     from bot.model import Destination, OutgoingMessage
     from bot.platforms.discord.interactions import Interactions
+    from bot.runtime import Runtime
 
 log = logging.getLogger("dozor.discord")
 
@@ -64,7 +64,7 @@ class DiscordAdapter(ChatAdapter):
     def __init__(
         self,
         api: DiscordApi,
-        context: BotContext,
+        context: Runtime,
         target_of: Callable[[Destination], Target | str],
         interactions: Interactions | None = None,
     ):

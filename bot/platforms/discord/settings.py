@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot.configread import Reader, base_url, boolean, duration, host_port
+from bot.configread import Reader, base_url, boolean, duration, env_name, host_port, list_of
 from bot.platforms.base import Address
 from bot.platforms.discord.api import DISCORD_API
 
@@ -28,7 +28,6 @@ KEYS = (
 DESTINATION_KEYS = ("channel_id", "webhook_env", "thread")
 WEBHOOK_PREFIX = "webhook:"  # a webhook destination's address: "webhook:<variable>"
 _SNOWFLAKE = re.compile(r"^\d{15,22}$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _PUBLIC_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 SNOWFLAKE = 'a Discord id like "1200000000000000001"'
 BOTH = (
@@ -60,22 +59,13 @@ def snowflake(value: Any) -> str:
     return value.strip()
 
 
-def _snowflakes(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ValueError
-    return tuple(snowflake(v) for v in value)
+_snowflakes = list_of(snowflake)
 
 
 def _public_key(value: Any) -> str:
     if not isinstance(value, str) or not _PUBLIC_KEY.match(value.strip()):
         raise ValueError
     return value.strip().lower()
-
-
-def _env_name(value: Any) -> str:
-    if not isinstance(value, str) or not _ENV_NAME.match(value):
-        raise ValueError
-    return value
 
 
 def parse(r: Reader, raw: Any) -> DiscordSettings:
@@ -105,7 +95,7 @@ def parse_destination(r: Reader, t: Mapping[str, Any], where: str) -> Address:
     table = dict(t)
     channel = r.get(table, where, "channel_id", snowflake, None, SNOWFLAKE)
     env = 'an environment variable name like "DISCORD_WEBHOOK_DESK"'
-    hook = r.get(table, where, "webhook_env", _env_name, None, env)
+    hook = r.get(table, where, "webhook_env", env_name, None, env)
     thread = r.get(table, where, "thread", snowflake, None, SNOWFLAKE)
     if ("channel_id" in table) == ("webhook_env" in table):
         r.error(where, BOTH)

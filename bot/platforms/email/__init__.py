@@ -29,6 +29,7 @@ class EmailPlatform(Platform):
     destination_keys = conf.DESTINATION_KEYS
     chats_key = "to"
     chat_noun = "mailbox"
+    secret_variables = (conf.PASSWORD_VARIABLE,)
 
     parse_destination = staticmethod(conf.parse_destination)
 

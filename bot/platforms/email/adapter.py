@@ -27,12 +27,12 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from bot.commands.context import BotContext
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.pacing import Pacer
 from bot.platforms.email.render import LIMITS, alert_email, message_id, text_email
 from bot.platforms.email.settings import EmailSettings
 from bot.platforms.shared import ChatAdapter, TextPart
+from bot.runtime import Runtime
 
 log = logging.getLogger("dozor.email")
 
@@ -82,7 +82,7 @@ class EmailAdapter(ChatAdapter):
     limits = LIMITS
     errors = (aiosmtplib.SMTPException, OSError)  # ssl.SSLError is an OSError
 
-    def __init__(self, settings: EmailSettings, password: str | None, context: BotContext) -> None:
+    def __init__(self, settings: EmailSettings, password: str | None, context: Runtime) -> None:
         self.settings = settings
         self._password = password
         self.context = context

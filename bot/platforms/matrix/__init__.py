@@ -31,6 +31,7 @@ class MatrixPlatform(Platform):
     chats_key = served_key = "rooms"
     admins_key = "admins"
     chat_noun = "room"
+    secret_variables = (conf.TOKEN_VARIABLE,)
 
     parse_destination = staticmethod(conf.parse_destination)
 

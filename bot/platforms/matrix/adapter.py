@@ -32,7 +32,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.commands.context import BotContext
 from bot.commands.types import Invocation, Reply
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.pacing import Pacer
@@ -47,6 +46,7 @@ from bot.platforms.matrix.render import (
 from bot.platforms.matrix.settings import MatrixSettings
 from bot.platforms.shared import ChatAdapter, TextPart
 from bot.render import plain_alert, split_plain
+from bot.runtime import Runtime
 
 log = logging.getLogger("dozor.matrix")
 
@@ -108,7 +108,7 @@ class MatrixAdapter(ChatAdapter):
         self,
         token: str,
         settings: MatrixSettings,
-        context: BotContext,
+        context: Runtime,
         *,
         handle: CommandHandler | None = None,
         clock: Callable[[], float] = time.monotonic,

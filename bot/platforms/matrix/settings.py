@@ -6,20 +6,20 @@ The access token comes from ``MATRIX_ACCESS_TOKEN``, never from the config.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot.configread import Reader, base_url, boolean, duration
+from bot.configread import Reader, base_url, boolean, duration, list_of, matching
 from bot.platforms.base import Address
 
 TOKEN_VARIABLE = "MATRIX_ACCESS_TOKEN"
 MATRIX_ORG = "https://matrix.org"
-_ROOM = re.compile(r"^![^:\s]+:\S+$")
-_USER = re.compile(r"^@[^:\s]+:\S+$")
-_EVENT = re.compile(r"^\$\S+$")
+_room = matching(r"![^:\s]+:\S+")
+_rooms = list_of(_room)
+_users = list_of(matching(r"@[^:\s]+:\S+"))
+_event = matching(r"\$\S+")
 KEYS = ("homeserver", "admins", "rooms", "members_can_watch", "per_room_interval")
 DESTINATION_KEYS = ("room", "thread_root")
 ROOM_ID = 'a room id like "!AbCdEf:example.org" (not an #alias: see the room\'s settings)'
@@ -32,32 +32,6 @@ class MatrixSettings:
     rooms: tuple[str, ...] = ()  # room ids served besides the destinations' rooms
     members_can_watch: bool = True
     per_room_interval: timedelta = timedelta(seconds=1)
-
-
-def _room(value: Any) -> str:
-    if not isinstance(value, str) or not _ROOM.match(value.strip()):
-        raise ValueError
-    return value.strip()
-
-
-def _rooms(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ValueError
-    return tuple(_room(v) for v in value)
-
-
-def _users(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(v, str) and _USER.match(v.strip()) for v in value
-    ):
-        raise ValueError
-    return tuple(v.strip() for v in value)
-
-
-def _event(value: Any) -> str:
-    if not isinstance(value, str) or not _EVENT.match(value.strip()):
-        raise ValueError
-    return value.strip()
 
 
 def parse(r: Reader, raw: Any) -> MatrixSettings:

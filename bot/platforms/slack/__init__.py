@@ -6,24 +6,15 @@ and mentions as commands (slack-bolt; ``adapter.py``), the ``[slack]`` section a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.platforms.base import (
-    Adapter,
-    Address,
-    Capabilities,
-    Platform,
-    Section,
-    Unavailable,
-    Wiring,
-)
+from bot.platforms.base import Capabilities, Platform, Section, Unavailable, Wiring
 from bot.platforms.slack import settings as own_settings
 from bot.platforms.slack.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.configread import Reader
+    from bot.platforms.base import Adapter
 
 log = logging.getLogger("dozor")
 
@@ -32,12 +23,10 @@ class SlackPlatform(Platform):
     name, title, chat_noun = "slack", "Slack", "channel"
     limits, can = LIMITS, Capabilities.everything()
     section = Section("slack", own_settings.KEYS, own_settings.parse)
-
-    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
-        return own_settings.parse_destination(r, table, where)
-
+    parse_destination = staticmethod(own_settings.parse_destination)
     default, destination_keys = own_settings.SlackSettings(), own_settings.DESTINATION_KEYS
     admins_key, chats_key, served_key = "admins", "channels", "channels"
+    secret_variables = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
 
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         own = self.own(settings)

@@ -54,7 +54,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import pictures
 from bot.commands import alert_buttons, dispatch, press
 from bot.commands.buttons import BUTTON_KINDS
-from bot.commands.context import BotContext
 from bot.commands.types import Invocation, Press, Reply
 from bot.model import Destination, OutgoingMessage, SendResult, SendStatus
 from bot.pacing import Pacer
@@ -68,6 +67,7 @@ from bot.platforms.slack.render import (
     with_buttons,
 )
 from bot.platforms.slack.settings import SlackSettings
+from bot.runtime import Runtime
 
 log = logging.getLogger("dozor.slack")
 
@@ -134,7 +134,7 @@ class SlackAdapter(ChatAdapter):
         app_token: str | None,
         signing_secret: str | None,
         settings: SlackSettings,
-        context: BotContext,
+        context: Runtime,
         *,
         clock: Callable[[], float] = time.monotonic,
     ):

@@ -3,19 +3,28 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot.configread import Reader, base_url, boolean, choice, duration, host_port
+from bot.configread import (
+    Reader,
+    base_url,
+    boolean,
+    choice,
+    duration,
+    host_port,
+    list_of,
+    matching,
+)
 from bot.platforms.base import Address
 
 SLACK_API = "https://slack.com/api/"
-_SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_SLACK_TS = re.compile(r"^\d+\.\d+$")
+_channel = matching(r"[CGD][A-Z0-9]{2,}")
+_channels = list_of(_channel)
+_users = list_of(matching(r"[UW][A-Z0-9]{2,}"))
+_ts = matching(r"\d+\.\d+")
 KEYS = (
     "api_base_url",
     "mode",
@@ -44,32 +53,6 @@ class SlackSettings:
 
 def _slack_api(value: Any) -> str:
     return base_url(value) + "/"
-
-
-def _channel(value: Any) -> str:
-    if not isinstance(value, str) or not _SLACK_CHANNEL.match(value.strip()):
-        raise ValueError
-    return value.strip()
-
-
-def _channels(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ValueError
-    return tuple(_channel(v) for v in value)
-
-
-def _users(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(v, str) and _SLACK_USER.match(v.strip()) for v in value
-    ):
-        raise ValueError
-    return tuple(v.strip() for v in value)
-
-
-def _ts(value: Any) -> str:
-    if not isinstance(value, str) or not _SLACK_TS.match(value.strip()):
-        raise ValueError
-    return value.strip()
 
 
 def parse(r: Reader, raw: Any) -> SlackSettings:

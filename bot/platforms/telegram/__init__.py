@@ -6,26 +6,17 @@ markup (``render.py``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.platforms.base import (
-    Adapter,
-    Address,
-    Capabilities,
-    Platform,
-    Section,
-    Unavailable,
-    Wiring,
-)
+from bot.platforms.base import Capabilities, Platform, Section, Unavailable, Wiring
 from bot.platforms.telegram import settings as own_settings
 from bot.platforms.telegram.render import LIMITS
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.configread import Reader
     from bot.model import Destination
+    from bot.platforms.base import Adapter
 
 log = logging.getLogger("dozor")
 
@@ -41,12 +32,10 @@ class TelegramPlatform(Platform):
     name, title, chat_noun = "telegram", "Telegram", "chat"
     limits, can = LIMITS, Capabilities.everything()
     section = Section("telegram", own_settings.KEYS, own_settings.parse)
-
-    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
-        return own_settings.parse_destination(r, table, where)
-
+    parse_destination = staticmethod(own_settings.parse_destination)
     default, destination_keys = own_settings.TelegramSettings(), own_settings.DESTINATION_KEYS
     admins_key, chats_key, served_key = "admins", "chats", "chats"
+    secret_variables = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
 
     def complete(self, destination: Destination) -> Destination:
         """``chat_id`` and ``thread_id`` as numbers, from the address and the thread."""

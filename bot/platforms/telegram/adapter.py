@@ -61,7 +61,6 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from bot import pacing, pictures
 from bot.commands import COMMANDS, alert_buttons, dispatch, press
-from bot.commands.context import BotContext
 from bot.commands.types import Button, Invocation, Press
 from bot.model import Destination, Media, OutgoingMessage, SendResult, SendStatus
 from bot.platforms.shared import ChatAdapter, TextPart, parse_command, pressed_alert
@@ -74,6 +73,7 @@ from bot.platforms.telegram.render import (
 )
 from bot.platforms.telegram.settings import TelegramSettings
 from bot.render import plain_alert
+from bot.runtime import Runtime
 from watchers.http import FetchError, HttpClient, redact_url
 from watchers.media import fetch_image
 
@@ -136,7 +136,7 @@ class TelegramAdapter(ChatAdapter):
         self,
         token: str,
         settings: TelegramSettings,
-        context: BotContext,
+        context: Runtime,
         *,
         webhook_secret: str | None = None,
         allow_private: Sequence[str] = (),

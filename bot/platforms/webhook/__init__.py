@@ -7,16 +7,14 @@ logged.  A receiver cannot talk back: no commands, no buttons, no threads, no fi
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.platforms.base import Adapter, Address, Capabilities, Limits, Platform, Section, Wiring
+from bot.platforms.base import Adapter, Capabilities, Limits, Platform, Section, Wiring
 from bot.platforms.webhook import settings as own_settings
 from bot.platforms.webhook.payload import TEXT_LIMIT
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.configread import Reader
     from bot.model import Destination
     from bot.platforms.webhook.adapter import Target
 
@@ -29,9 +27,9 @@ class WebhookPlatform(Platform):
     can = Capabilities(commands=False, buttons=False, threads=False, files=False, edits=True)
     section = Section("webhook", own_settings.KEYS, own_settings.parse)
     default, destination_keys = own_settings.WebhookSettings(), own_settings.DESTINATION_KEYS
+    secret_keys = ("secret_env",)
 
-    def parse_destination(self, r: Reader, table: Mapping[str, Any], where: str) -> Address:
-        return own_settings.parse_destination(r, table, where)
+    parse_destination = staticmethod(own_settings.parse_destination)
 
     def connect(self, settings: Settings, wiring: Wiring) -> Adapter:
         from bot.platforms.webhook.adapter import Target, WebhookAdapter

@@ -45,8 +45,8 @@ from bot.platforms.webhook.settings import shown
 from watchers.http import parse_retry_after
 
 if TYPE_CHECKING:
-    from bot.commands.context import BotContext
     from bot.model import Destination, OutgoingMessage
+    from bot.runtime import Runtime
 
 USER_AGENT = "Dozor-Webhook/1"
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
@@ -78,7 +78,7 @@ class WebhookAdapter(ChatAdapter):
 
     def __init__(
         self,
-        context: BotContext,
+        context: Runtime,
         target_of: Callable[[Destination], Target | str],  # or why there is none
         *,
         timeout: timedelta = timedelta(seconds=10),

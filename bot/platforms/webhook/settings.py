@@ -4,19 +4,17 @@ The secret itself is not here: it is in the environment variable ``secret_env`` 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.configread import Reader, duration, string
+from bot.configread import Reader, duration, env_name, string
 from bot.platforms.base import Address
 
 KEYS = ("timeout",)
 DESTINATION_KEYS = ("url", "secret_env")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 SECRET_ENV = 'the name of an environment variable holding the secret, like "DOZOR_WEBHOOK_SECRET"'
 
 
@@ -41,12 +39,6 @@ def _url(value: Any) -> str:
     return text
 
 
-def _env_name(value: Any) -> str:
-    if not isinstance(value, str) or not _ENV_NAME.match(value):
-        raise ValueError
-    return value
-
-
 def shown(url: str) -> str:
     """A URL without its query, fragment or credentials: safe for logs and /status."""
     parts = urlsplit(url)
@@ -58,5 +50,5 @@ def parse_destination(r: Reader, t: Mapping[str, Any], where: str) -> Address:
     """The receiver's URL and the variable holding its secret, both required."""
     table = dict(t)
     url = r.get(table, where, "url", _url, None, "an http(s) URL", required=True)
-    secret = r.get(table, where, "secret_env", _env_name, None, SECRET_ENV, required=True)
+    secret = r.get(table, where, "secret_env", env_name, None, SECRET_ENV, required=True)
     return Address(shown(url) if url else None, None, {"url": url, "secret_env": secret})
