@@ -50,4 +50,4 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check bot watchers tests
 
 clean:
-	rm -rf $(VENV) dozor.db dozor.db-wal dozor.db-shm dozor.matcher .pytest_cache bench-results.json
+	rm -rf $(VENV) dozor.db dozor.db-wal dozor.db-shm dozor.matcher dozor.forms.matcher .pytest_cache bench-results.json

@@ -177,3 +177,23 @@ def test_a_fuzzy_word_in_a_long_phrase_is_checked_beside_the_key() -> None:
     assert found('"Вагнер~ частная военная компания"', "Вагенра частной военной компании") == [
         "Вагенра частной военной компании"
     ]
+
+
+def test_a_fuzzy_word_alone_is_found_where_it_stands_and_in_a_phrase_by_a_window() -> None:
+    """A word near a class whose placeholders are keys of their own only is that key's
+    hit where it stands (no window scanned again); a class inside a phrase is found in a
+    window: the same matches as ever, in the title and the text, every occurrence."""
+    rules = [rule_from_query("a", "Вагнер~"), rule_from_query("b", '"Евгений Пригожин~"')]
+    matcher = Matcher(rules)
+    alone = set(matcher._index.direct.values())
+    assert alone and all(matcher._index.plain[g] == (0,) for g in alone)  # Вагнер~ only
+    text = f"{VAGENRA} Вагенр ушли, сказал Евгений Пригожен."
+    found = {
+        m.rule: [(s.field, s.start, s.end) for s in m.spans]
+        for m in matcher.match(Item("ria", "k", "k", "Вагенр", text))
+    }
+    at, second, name = text.index("Вагенра"), text.index("Вагенр "), text.index("Евгений")
+    assert found == {
+        "a": [("title", 0, 6), ("text", at, at + 7), ("text", second, second + 6)],
+        "b": [("text", name, len(text) - 1)],
+    }

@@ -127,3 +127,25 @@ def test_an_unwritable_place_still_gives_a_matcher(
     path = tmp_path / "no-such-dir" / "dozor.matcher"
     assert _matches(cached_matcher(rules, path)) == _matches(Matcher(rules))
     assert any("cannot write" in r for r in _records(caplog))
+
+
+def test_an_edited_rule_makes_only_its_new_words_forms(tmp_path: Path) -> None:
+    """The word forms of the last compile are kept beside the compiled rules: after one
+    rule is edited, the compile makes only the forms of the words it has not seen, and
+    matches exactly as a fresh compile does."""
+    from bot.matching import inflect
+
+    path = tmp_path / "dozor.matcher"
+    rules = _rules()
+    cached_matcher(rules, path)
+    assert (tmp_path / "dozor.forms.matcher").exists()
+    edited = [*rules[:-1], Rule("edited", any=("переговоры", "Пригожин"))]
+    inflect.language_forms.cache_clear()
+    from bot.matching import forms
+
+    forms._union.cache_clear()
+    forms.grouped_forms.cache_clear()
+    matcher = cached_matcher(edited, path)
+    made = inflect.language_forms.cache_info().misses
+    assert 0 < made <= 4  # two new words, each in Russian and Ukrainian
+    assert _matches(matcher) == _matches(Matcher(edited))

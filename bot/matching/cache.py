@@ -12,6 +12,11 @@ holds is kept, field by field nothing is chosen), under a key: a hash of
 - Python's version and the versions of the dictionaries and libraries that make forms,
   the automaton and regexes (``DEPENDENCIES``).
 
+Beside it, a second file holds the word forms the last compile used, under
+``forms_version()``: when the rules change (one rule of 10,000 edited), the compile takes
+the forms of the words it knows from there and makes only the new words' forms; a file
+for another version, or one that cannot be read, is ignored.
+
 It is never trusted: a file whose header, key or checksum does not match (stale: the
 rules, the code or a dictionary changed; corrupt: cut short, damaged) is ignored with a
 log line, the rules are compiled and the file written again.  A write is atomic (a
@@ -33,6 +38,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bot.matching.forms import forms_version, stored_forms
 from bot.matching.matcher import Matcher
 from bot.model import Rule
 
@@ -40,6 +46,7 @@ __all__ = ["DEPENDENCIES", "cache_key", "cache_path", "cached_matcher"]
 
 log = logging.getLogger("dozor.matching")
 
+FORMS_FORMAT = "dozor word forms 1"  # the forms file's first field
 FORMAT = b"dozor compiled rules 1\n"  # the file's first line; bump when the layout changes
 DEPENDENCIES = (  # distributions whose version changes what a compile makes
     "pymorphy3",
@@ -93,9 +100,41 @@ def cached_matcher(rules: Sequence[Rule], path: Path | None, **options: Any) -> 
     found = _read(path, key)
     if found is not None:
         return found
-    matcher = Matcher(rules, **options)
+    forms_file = path.with_name(f"{path.stem}.forms.matcher")  # dozor.forms.matcher
+    version = forms_version()
+    with stored_forms(_read_forms(forms_file, version)) as used:
+        matcher = Matcher(rules, **options)
     _write(path, key, matcher)
+    _write_forms(forms_file, version, used)
     return matcher
+
+
+def _read_forms(path: Path, version: str) -> dict[Any, frozenset[str]]:
+    """The word forms stored at ``path`` under ``version``, or {}."""
+    try:
+        found = pickle.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except Exception as exc:  # damaged or unreadable: the forms are made again
+        log.warning("word forms: cannot read %s (%r); making them again", path, exc)
+        return {}
+    if not (isinstance(found, tuple) and len(found) == 3 and found[:2] == (FORMS_FORMAT, version)):
+        return {}
+    forms = found[2]
+    return forms if isinstance(forms, dict) else {}
+
+
+def _write_forms(path: Path, version: str, forms: dict[Any, frozenset[str]]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(
+            pickle.dumps((FORMS_FORMAT, version, forms), protocol=pickle.HIGHEST_PROTOCOL)
+        )
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("word forms: cannot write %s (%s)", path, exc)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def _read(path: Path, key: str) -> Matcher | None:

@@ -25,7 +25,9 @@ and its dictionaries' versions): a cache of compiled forms keys on it and on the
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Protocol
 
@@ -84,9 +86,16 @@ def forms_version() -> str:
     return " ".join(parts)
 
 
+# A word's forms by ``_union``'s arguments: read from a file of forms made before
+# (``stored_forms``), and the ones asked for while it is in use.
+_FormsKey = tuple[str, bool, bool, bool, bool, bool, tuple[str, ...]]
+_stored: dict[_FormsKey, frozenset[str]] = {}
+_used: dict[_FormsKey, frozenset[str]] | None = None
+
+
 def word_forms(raw: str, prefix: bool, options: Options) -> frozenset[str]:
     """Every spelling of the word ``raw`` (as written, without ``*``) under ``options``."""
-    return _union(
+    key = (
         raw,
         prefix,
         options.inflect,
@@ -95,6 +104,28 @@ def word_forms(raw: str, prefix: bool, options: Options) -> frozenset[str]:
         options.english,
         options.languages,
     )
+    found = _stored.get(key)
+    if found is None:
+        found = _union(*key)
+    if _used is not None:
+        _used[key] = found
+    return found
+
+
+@contextlib.contextmanager
+def stored_forms(
+    stored: dict[_FormsKey, frozenset[str]],
+) -> Iterator[dict[_FormsKey, frozenset[str]]]:
+    """While in use, ``word_forms`` takes a word's forms from ``stored`` (forms made
+    before, under the same ``forms_version()``) instead of making them; yields the forms
+    asked for meanwhile, to be stored for the next time (``cache``: a file beside the
+    store, so that editing one rule of 10,000 makes only its new words' forms)."""
+    global _stored, _used
+    _stored, _used = stored, {}
+    try:
+        yield _used
+    finally:
+        _stored, _used = {}, None
 
 
 @lru_cache(maxsize=100_000)

@@ -16,9 +16,11 @@ How the matcher uses it, with no change to its automaton scan:
    sorted CRC-32 hashes;
 2. per item: each distinct word not seen before is looked up (its own deletions among
    the hashes, each candidate class confirmed by the real distance) and remembered, in
-   a bounded cache; when a word of the item is within reach of a class, the words
-   around it are scanned again with it replaced by the class's placeholder of the same
-   length (so every offset, span and phrase check stays as it is).
+   a bounded cache; when a word of the item is within reach of a class whose
+   placeholders are keys of their own only (a word term), the word is that key's hit
+   where it stands; for a class inside a phrase key or check, the words around it are
+   scanned again with it replaced by the class's placeholder of the same length (so
+   every offset, span and phrase check stays as it is).
 
 Measured against the other way, every variant as an automaton key (``make bench``,
 README "Speed"): a 6-letter form has ~125,000 variants at distance 2, so the keys of
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -188,10 +190,10 @@ class FuzzyIndex:
                 found.append(class_id)
         return tuple(found)
 
-    def swaps(self, words: Sequence[str]) -> list[dict[str, str]]:
-        """Per round, each word of ``words`` near a class -> that class's placeholder of
-        its length (a word near several classes: one round per class, in order); []
-        when no word is near one.  Words are remembered (``SEEN_LIMIT`` at most)."""
+    def near(self, words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Each distinct word of ``words`` near a class -> the placeholders of its length
+        of the classes it is near (class order); {} when none is.  Words are remembered
+        (``SEEN_LIMIT`` at most): most items bring few words not seen before."""
         distinct = set(words)
         seen = self._seen
         new = distinct - seen
@@ -205,10 +207,15 @@ class FuzzyIndex:
                     self._near[word] = tuple(placeholder(c, len(word)) for c in classes)
             seen |= new
         near = self._near
-        if distinct.isdisjoint(near):
-            return []
-        hit = {w: near[w] for w in distinct if w in near}
-        if all(len(p) == 1 for p in hit.values()):  # the usual case: one round
-            return [{w: p[0] for w, p in hit.items()}]
-        rounds = max(len(p) for p in hit.values())
-        return [{w: p[r] for w, p in hit.items() if len(p) > r} for r in range(rounds)]
+        return {w: near[w] for w in near.keys() & distinct}
+
+
+def rounds(near: dict[str, tuple[str, ...]]) -> list[dict[str, str]]:
+    """Per round, each word -> one of its placeholders (a word near several classes:
+    one round per class, in order); [] for no word."""
+    if not near:
+        return []
+    if all(len(p) == 1 for p in near.values()):  # the usual case: one round
+        return [{w: p[0] for w, p in near.items()}]
+    count = max(len(p) for p in near.values())
+    return [{w: p[r] for w, p in near.items() if len(p) > r} for r in range(count)]

@@ -12,9 +12,10 @@ Part of the "Item -> Match" stage; pure, imports only ``bot.model``.  Evaluation
    tuples of ints, no Python object per form;
 2. per item: fold title and text (``normalize``), collapse runs of spaces, scan once; the
    groups hit give the atoms found (a phrase's check is a slice and a set lookup).  With
-   "~" terms (``fuzzy``), the words within reach of one are scanned again around it as
-   their class's placeholder: the placeholders are keys of the same automaton, and the
-   fuzzy index is part of the compiled state;
+   "~" terms (``fuzzy``), a word within reach of one is its class's placeholder: the
+   placeholder's key's hit where the word stands (a word term), or the words around it
+   scanned again with it swapped in (a phrase); the placeholders are keys of the same
+   automaton, and the fuzzy index is part of the compiled state;
 3. only the rules one of whose trigger terms occurred (plus the few that have none:
    regex-only or metadata-only queries) are evaluated: source and tag filters first
    (``Rule.sources``, ``Rule.tags``), then the tree; the usual "any of these terms"
@@ -45,7 +46,7 @@ from typing import Any, TypeAlias
 
 from bot.matching.automaton import Automaton
 from bot.matching.forms import word_forms
-from bot.matching.fuzzy import AUTO, FuzzyIndex, distance_for
+from bot.matching.fuzzy import _PUA, AUTO, FuzzyIndex, distance_for, rounds
 from bot.matching.inflect import is_name
 from bot.matching.normalize import (
     Folded,
@@ -79,6 +80,8 @@ _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 _FOLDED = re.compile(r"[а-я0-9]+|[a-z0-9]+")  # what folding leaves as it is
 _CYRILLIC_WORD = re.compile(r"[а-яєіїґў]")
 
+_PLACEHOLDERS = chr(_PUA)  # a fuzzy placeholder's characters are this or above
+WINDOWS = 2  # a round scans at most this many windows again, else the whole text once
 COMBOS = 24  # a phrase's keys are all its form combinations when there are at most this many
 _SECOND = operator.itemgetter(1)
 _NO_TAGS: frozenset[str] = frozenset()
@@ -210,6 +213,10 @@ class _Index:
     anchored: dict[int, tuple[_Anchored, ...]]  # group -> atoms still to check around a hit
     words: list[int]  # group -> how many words its keys have
     atom_groups: list[tuple[int, ...]]  # plain atom -> its groups (anchored atom: ())
+    # fuzzy placeholder -> its group, for a placeholder that is a whole key of its own and
+    # in no other key or check: a word near its class is that group's hit where it stands,
+    # no window scanned again
+    direct: dict[str, int]
 
 
 def _index(atoms: Sequence[_Atom]) -> _Index:
@@ -217,8 +224,11 @@ def _index(atoms: Sequence[_Atom]) -> _Index:
     keys: dict[str, tuple[int, Any]] = {}
     checks: dict[_Check, _Check] = {}  # interned: rules share words
 
+    indirect: set[str] = set()  # placeholders in a phrase key, a prefix key or a check
+
     def check(slot: frozenset[tuple[str, bool]]) -> _Check:
         exact = sorted(t for t, prefix in slot if not prefix)
+        indirect.update(t for t in exact if t >= _PLACEHOLDERS)
         made = (f" {' '.join(exact)} " if exact else "", tuple(sorted(t for t, p in slot if p)))
         return checks.setdefault(made, made)
 
@@ -253,6 +263,7 @@ def _index(atoms: Sequence[_Atom]) -> _Index:
     anchored: dict[int, tuple[_Anchored, ...]] = {}
     words: list[int] = []
     single: dict[int, tuple[int, ...]] = {}  # atom -> (atom,): one tuple per atom
+    direct: dict[str, int] = {}
     for key, (count, entry) in keys.items():
         signature = (entry, count) if isinstance(entry, int) else None
         group = groups.get(signature) if signature else None
@@ -273,12 +284,24 @@ def _index(atoms: Sequence[_Atom]) -> _Index:
                 if checked:
                     anchored[group] = checked
         automaton.add(key, group)
+        if max(key) >= _PLACEHOLDERS:
+            if count == 1 and key[-1] == " " and group not in anchored:
+                direct[key[1:-1]] = group
+            else:
+                indirect.update(w for w in key.split() if w >= _PLACEHOLDERS)
+                if key[-1] != " ":  # a prefix of placeholders: any of them may be its hit
+                    indirect.update(direct)
+                    direct.clear()
+                    indirect.add("")
     automaton.build()
+    if "" in indirect:
+        direct.clear()
     atom_groups: list[list[int]] = [[] for _ in atoms]
     for group, atoms_here in enumerate(plain):
         for atom_id in atoms_here:
             atom_groups[atom_id].append(group)
-    return _Index(automaton, plain, anchored, words, [tuple(g) for g in atom_groups])
+    direct = {p: g for p, g in direct.items() if p not in indirect}
+    return _Index(automaton, plain, anchored, words, [tuple(g) for g in atom_groups], direct)
 
 
 def _key_range(slots: tuple[frozenset[tuple[str, bool]], ...]) -> tuple[int, int]:
@@ -482,12 +505,14 @@ class _Scan:
         self.text = text = f" {' '.join(collapsed)} "
         self.text_start = text.index("\x00") + 2
         self.hits = hits = matcher._index.automaton.scan(text)
-        windows = self._fuzzy_windows(collapsed) if matcher._fuzzy else None
-        if windows:  # words near a fuzzy term: scanned again as their placeholders
-            known = set(hits)
-            more = {hit for _, _, found in windows for hit in found} - known
-            if more:
-                self.hits = hits = sorted([*hits, *more])
+        windows = None
+        if matcher._fuzzy:  # words near a fuzzy term: their placeholders' hits
+            near = matcher._fuzzy.near(collapsed)
+            if near:
+                found, windows = self._fuzzy_hits(collapsed, near)
+                more = set(found) - set(hits)
+                if more:
+                    self.hits = hits = sorted([*hits, *more])
         self.hit_groups = groups = set(map(_SECOND, hits))
         anchored = groups & matcher._anchored_groups
         if anchored:
@@ -495,32 +520,58 @@ class _Scan:
             for window, offset, found in windows or ():
                 self._check(anchored, window, found, offset)
 
-    def _fuzzy_windows(self, words: list[str]) -> list[tuple[str, int, list[tuple[int, int]]]]:
+    def _fuzzy_hits(
+        self, words: list[str], near: dict[str, tuple[str, ...]]
+    ) -> tuple[list[tuple[int, int]], list[tuple[str, int, list[tuple[int, int]]]]]:
+        """The hits of the words near a fuzzy class (``near``: word -> placeholders) as
+        their placeholders: a placeholder that is a key of its own and in no other key
+        or check (``_Index.direct``) hits where the word stands; the others are found by
+        scanning windows again (``_fuzzy_windows``)."""
+        direct = self.matcher._index.direct
+        text = self.text
+        hits: list[tuple[int, int]] = []
+        for word, holders in near.items():
+            groups = [direct[p] for p in holders if p in direct]
+            if groups:
+                key = f" {word} "
+                at = text.find(key)
+                while at >= 0:
+                    end = at + len(word) + 1  # its space after, where a key's hit ends
+                    hits.extend((end, g) for g in groups)
+                    at = text.find(key, end)
+        windows = self._fuzzy_windows(words, rounds(near), direct)
+        for _, _, found in windows:
+            hits.extend(found)
+        return hits, windows
+
+    def _fuzzy_windows(
+        self, words: list[str], swaps: list[dict[str, str]], direct: dict[str, int]
+    ) -> list[tuple[str, int, list[tuple[int, int]]]]:
         """(text, offset in ``self.text``, hits) of each run of words around a word near a
-        fuzzy term, with it replaced by its class's placeholder (same length): as far on
-        either side as the longest term reaches, so its keys and checks see it; the
-        whole text when such words are many."""
-        rounds = self.matcher._fuzzy.swaps(words)
-        if not rounds:
-            return []
-        first = rounds[0]
-        where = [j for j, word in enumerate(words) if word in first]
+        fuzzy term, with it replaced by its class's placeholder (same length), per round
+        of ``swaps``: as far on either side as the longest term reaches, so its keys and
+        checks see it; the whole text when such words are many.  Only around words whose
+        placeholder is not ``direct`` (a direct one's hits are all its own key's)."""
         reach = self.matcher._longest
         scan = self.matcher._index.automaton.scan
-        lengths = list(itertools.accumulate(map(len, words), initial=0))
+        lengths: list[int] | None = None
         out = []
-        for swap in rounds:
-            if len(where) * 2 * reach > len(words):  # many: the whole text once
+        for swap in swaps:
+            needed = {w for w, p in swap.items() if p not in direct}
+            if not needed:
+                continue
+            if lengths is None:
+                lengths = list(itertools.accumulate(map(len, words), initial=0))
+            where = [j for j, word in enumerate(words) if word in needed]
+            runs: list[list[int]] = []
+            for j in where:
+                a, b = max(0, j - reach + 1), min(len(words), j + reach)
+                if runs and a <= runs[-1][1]:
+                    runs[-1][1] = b
+                else:
+                    runs.append([a, b])
+            if len(runs) > WINDOWS:  # many: the whole text once
                 runs = [[0, len(words)]]
-            else:
-                runs = []
-                for j in where:
-                    if words[j] in swap:
-                        a, b = max(0, j - reach + 1), min(len(words), j + reach)
-                        if runs and a <= runs[-1][1]:
-                            runs[-1][1] = b
-                        else:
-                            runs.append([a, b])
             for a, b in runs:
                 window = " " + " ".join([swap.get(w, w) for w in words[a:b]]) + " "
                 offset = lengths[a] + a  # where words[a] starts, less its space
