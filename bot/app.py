@@ -7,19 +7,26 @@ per chat platform the config wants, made by looping over the registry
 ``bot.platforms``: no platform is named here) and offers the two ways to run:
 ``run_once`` (poll everything, deliver, keep evidence, return) and ``run_forever``
 (APScheduler polls due sources, push sources stream, the outbox delivers, until
-``stop`` is set).  Source kinds come from the registry ``watchers``.
+``stop`` is set).  Source kinds come from the registry ``watchers``.  In
+``run_forever`` a platform whose adapter could not connect (a rejected token, no
+network) is tried again in a task of its own, with backoff (``RECONNECT_FIRST``
+doubling to ``RECONNECT_MOST``, with jitter); once it connects its alerts go out.
 
 Stopping is bounded (a few seconds, whatever the network does): polls in flight are
 cancelled (a poll commits all or nothing, so one cut short is polled again at the next
 start), each outbox lane finishes the send in hand (``outbox.STOP_GRACE``), each
-adapter gets ``ADAPTER_GRACE`` to disconnect, a running parse ``PARSE_GRACE``.
+adapter gets ``ADAPTER_GRACE`` to disconnect, a running parse ``PARSE_GRACE``; a
+reconnection waiting or in progress is cancelled at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -52,6 +59,9 @@ log = logging.getLogger("dozor")
 
 ADAPTER_GRACE = 1.5  # seconds a chat adapter may take to disconnect
 PARSE_GRACE = 1.0  # seconds a parse in progress may take, before its worker is killed
+RECONNECT_FIRST = 5.0  # seconds before a platform that could not connect is tried again
+RECONNECT_MOST = 300.0  # the longest wait between two tries (the wait doubles)
+RECONNECT_LOG = 300.0  # at most one line per this many seconds about failed tries
 
 
 def utcnow() -> datetime:
@@ -79,9 +89,13 @@ class App:
         pool: Executor | None = None,
         environ: Mapping[str, str] | None = None,
         rule_files: RuleFiles | None = None,
+        reconnect_after: float = RECONNECT_FIRST,
     ):
         """``rule_files``: the files ``rules`` were just read from (so they are not read
-        again); by default the config's rule files are read to remember them as they are."""
+        again); by default the config's rule files are read to remember them as they are.
+        ``reconnect_after``: seconds before the first new try of a platform that could
+        not connect (then doubling, up to ``RECONNECT_MOST``)."""
+        self.reconnect_after = reconnect_after
         self._rule_files = rule_files
         self.environ = os.environ if environ is None else environ
         self.settings = settings
@@ -108,6 +122,7 @@ class App:
         self.adapters: dict[str, Adapter] = {}  # the connected ones, by platform name
         self._made: dict[str, Adapter] = {}  # every adapter made, connected or not
         self._unavailable: dict[str, str] = {}  # platform -> why it has no adapter
+        self._failed: set[str] = set()  # made, but connecting failed: tried again
         # Each part gets what it uses, in its constructor: the directory's lookups
         # (cached lists), never the app.
         self.directory = directory = Directory(s, self.store, self.rules)
@@ -253,23 +268,53 @@ class App:
         for name, adapter in self._made.items():
             if adapter.started:
                 continue
-            try:
-                await adapter.start(listen=listen)
-            except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
-                platform = platforms.find(name)
-                title = platform.title if platform else name
-                why = cannot_connect(
-                    self.store, name, exc, self.clock(), self.environ, self.settings
-                )
+            why = await self._start(name, adapter, listen=listen)
+            if why is not None:
                 log.error(
                     "%s: %s; alerts for it wait in the outbox (dozor status shows it)",
-                    title,
+                    _title(name),
                     why,
                 )
-                self.adapters.pop(name, None)
-                self._unavailable[name] = f"as {title} {why}"
-            else:
-                connected(self.store, name, self.clock())
+
+    async def _start(self, name: str, adapter: Adapter, *, listen: bool) -> str | None:
+        """Start one adapter and record the outcome: None when connected (back in
+        ``adapters``), else why not (redacted; it is left out of ``adapters``)."""
+        try:
+            await adapter.start(listen=listen)
+        except Exception as exc:  # a bad token or no network: alerts wait, bot runs on
+            why = cannot_connect(self.store, name, exc, self.clock(), self.environ, self.settings)
+            self.adapters.pop(name, None)
+            self._unavailable[name] = f"as {_title(name)} {why}"
+            self._failed.add(name)
+            return why
+        self._failed.discard(name)
+        self._unavailable.pop(name, None)
+        self.adapters[name] = adapter
+        connected(self.store, name, self.clock())
+        return None
+
+    async def _reconnect(self, name: str, stop: asyncio.Event) -> None:
+        """Try a platform that could not connect again, with backoff and jitter, until
+        it connects (its waiting alerts are then sent) or ``stop``; a line in the log
+        at most every ``RECONNECT_LOG`` seconds while it fails."""
+        adapter = self._made[name]
+        delay = self.reconnect_after
+        logged = time.monotonic()  # ``connect`` just said why
+        while name in self._failed:
+            await _wait(stop, random.uniform(0.8, 1.0) * delay)
+            if stop.is_set():
+                return
+            if adapter.started:  # cut short after connecting: start again from scratch
+                await _stop(adapter)
+            why = await self._start(name, adapter, listen=True)
+            if why is None:
+                log.info("%s: connected again; the alerts waiting for it go out", _title(name))
+                self.outbox.wake()
+                return
+            delay = min(delay * 2, RECONNECT_MOST)
+            if time.monotonic() - logged >= RECONNECT_LOG:
+                logged = time.monotonic()
+                log.error("%s: still %s; trying again in %.0f s", _title(name), why, delay)
 
     async def run_once(self) -> RunSummary:
         await self.connect(listen=False)
@@ -316,9 +361,16 @@ class App:
             if self.evidence is not None
             else None
         )
+        retries = [
+            asyncio.create_task(self._reconnect(name, stop), name=f"reconnect:{name}")
+            for name in sorted(self._failed)
+        ]
         try:
             await stop.wait()
         finally:
+            for retry in retries:
+                retry.cancel()  # a wait or a connection attempt in progress ends at once
+            await asyncio.gather(*retries, return_exceptions=True)
             scheduler.shutdown(wait=False)
             await self.streams.stop()
             await self.poller.cancel()
@@ -336,6 +388,18 @@ def _adapter_for(
     connected ones, as they come and go)."""
     found = directory.destination(destination)
     return adapters.get(found.platform) if found else None
+
+
+def _title(name: str) -> str:
+    platform = platforms.find(name)
+    return platform.title if platform else name
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Until ``stop`` is set or ``seconds`` pass."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 async def _unless(stop: asyncio.Event, work: Awaitable[None]) -> bool:
