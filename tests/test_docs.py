@@ -192,6 +192,8 @@ def test_every_readme_command_runs_as_written_in_a_fresh_clone(tmp_path: Path) -
             assert out.count("── Dozor alert #") == 3, out  # "prints alerts at once (three)"
             assert "polled 4 sources" in err and "stopped (SIGINT)" in err, err
             continue
+        if command.startswith("sqlite3 ") and shutil.which("sqlite3") is None:
+            continue  # README names the package it needs; .ci/run installs it
         done = run(command, "/help\n" if command.startswith("dozor chat") else "")
         assert done.returncode == 0, f"{command}: exit {done.returncode}\n{done.stderr}"
         assert "Traceback" not in done.stderr, f"{command}\n{done.stderr}"

@@ -13,7 +13,7 @@ Test-facing API:
 
 - ``LocalSmtp(*, tls=None | "starttls" | "ssl", login=None | (user, password),
   dedup=False)``: STARTTLS offered and required, or implicit TLS, with a self-signed
-  certificate for 127.0.0.1 made by ``openssl`` (``ca_file`` is its path: the client
+  certificate for 127.0.0.1 made with ``cryptography`` (``ca_file`` is its path: the client
   trusts it); with ``login`` AUTH is required; with ``dedup`` a message whose
   Message-ID was taken before is acknowledged and not kept again (``duplicates``
   counts them), as Gmail and Exchange do.
@@ -29,11 +29,11 @@ Test-facing API:
 from __future__ import annotations
 
 import asyncio
-import shutil
+import ipaddress
 import ssl
-import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -42,6 +42,10 @@ from types import TracebackType
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.fakes.local_server import Waiters
 
@@ -57,21 +61,38 @@ class Received:
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate and key for 127.0.0.1 and localhost, valid two days."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise RuntimeError("the TLS tests need the openssl command (apt-get install openssl)")
-    cert, key = folder / "smtp.pem", folder / "smtp.key"
-    subprocess.run(
-        [
-            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
-            *("-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
-        ],
-        check=True,
-        capture_output=True,
+    """A self-signed certificate and key for 127.0.0.1 and localhost, valid two days
+    (made with ``cryptography``, a dependency already: no ``openssl`` command needed)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
     )
-    return cert, key
+    cert_path, key_path = folder / "smtp.pem", folder / "smtp.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 class _Handler:
