@@ -32,7 +32,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TextIO
+from typing import TextIO
 
 import watchers
 from bot import platforms
@@ -222,12 +222,6 @@ class App:
                 no_token(self.store, platform.name, why.missing, self.clock())
                 continue
             self._made[platform.name] = self.adapters[platform.name] = adapter
-
-    def __getattr__(self, name: str) -> Any:
-        """``app.telegram``: the adapter made for a registered platform, None if none."""
-        if name.startswith("_") or platforms.find(name) is None:
-            raise AttributeError(name)
-        return self.__dict__.get("_made", {}).get(name)
 
     async def reload_rules(self) -> bool:
         """Pick up edited rule files without a restart; a broken file keeps its previous

@@ -164,12 +164,6 @@ class Settings:
         """What the kinds' short forms need (``watchers.expand.expand_source``)."""
         return _expand_options(self.source_settings)
 
-    def __getattr__(self, name: str) -> Any:
-        """``settings.telegram``: a registered platform's section, by its name."""
-        if name.startswith("_") or platforms.find(name) is None:
-            raise AttributeError(name)
-        return self.section(name)
-
 
 def format_duration(value: timedelta) -> str:
     if value < timedelta(seconds=1) and value.microseconds:

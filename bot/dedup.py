@@ -42,7 +42,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -501,16 +501,6 @@ class StoryIndex:
             if old.story_id not in found or rank > found[old.story_id][:2]:
                 found[old.story_id] = (*rank, match)
         return [m for *_, m in sorted(found.values(), key=lambda f: f[:2], reverse=True)]
-
-    def same_story(
-        self, new: Fingerprint, old: Fingerprint, story_id: str = ""
-    ) -> StoryMatch | None:
-        """Would ``new`` be found as part of ``old``'s story (times aside)?  Uses the
-        statistics of the index's current window."""
-        self._check(new)
-        self._check(old)
-        at = datetime.now(UTC)
-        return self._judge(_entry("", new, at), _entry(story_id, old, at))
 
     def expire(self, now: datetime) -> int:
         """Drop the entries older than the window; returns how many."""

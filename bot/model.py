@@ -184,10 +184,8 @@ class Match:
 class Destination:
     """Where alerts go: one chat (channel, room, ...) of one platform, optionally one
     topic or thread of it; ``options`` are the platform's own destination settings
-    (``[[destinations]]`` keys only that platform takes), as its package read them.
-
-    ``d.chat_id``, ``d.unfurl`` ...: an option by name (None when this destination's
-    platform has no such option), so a platform's code reads its options as attributes."""
+    (``[[destinations]]`` keys only that platform takes), as its package read them;
+    ``d.option(key)`` reads one (None when this destination's platform has no such option)."""
 
     name: str
     platform: str  # a registered platform's name: "console" | "telegram" | "slack" | ...
@@ -210,11 +208,6 @@ class Destination:
 
     def option(self, key: str, default: Any = None) -> Any:
         return next((value for k, value in self.options if k == key), default)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self.option(name)
 
     @property
     def chat_key(self) -> str:

@@ -228,7 +228,7 @@ async def test_watch_in_a_forum_topic_alerts_that_topic(testbot: ChatBot) -> Non
     await testbot.command("/watch Сири*", chat=testbot.DESK, thread=7)
     [rule] = testbot.store.chat_rules()
     assert rule.destination == f"telegram:{testbot.DESK}:7"
-    assert testbot.ctx.destination(rule.destination).thread_id == 7  # type: ignore[union-attr]
+    assert testbot.ctx.destination(rule.destination).option("thread_id") == 7  # type: ignore[union-attr]
 
 
 async def test_test_shows_matches_with_the_matched_words_and_creates_nothing(

@@ -175,15 +175,16 @@ silent = true
         )
     )
     (desk,) = settings.destinations
-    assert (desk.chat_id, desk.thread_id, desk.silent, desk.link_preview) == (
+    assert (desk.option("chat_id"), desk.option("thread_id"), desk.silent, desk.link_preview) == (
         -1001234567890,
         7,
         True,
         False,
     )
     assert desk.chat_key == "telegram:-1001234567890"
-    assert settings.telegram.api_base_url == "http://127.0.0.1:8081"
-    assert settings.telegram.admins == (42,) and settings.telegram.members_can_watch
+    telegram = settings.section("telegram")
+    assert telegram.api_base_url == "http://127.0.0.1:8081"
+    assert telegram.admins == (42,) and telegram.members_can_watch
 
 
 def test_telegram_problems(tmp_path: Path) -> None:
@@ -235,15 +236,15 @@ channel = "G0PRIVATE"
         )
     )
     desk, plain = settings.destinations
-    assert (desk.channel, desk.thread_ts, desk.unfurl, desk.chat_id) == (
+    assert tuple(map(desk.option, ("channel", "thread_ts", "unfurl", "chat_id"))) == (
         "C0123ABC",
         "1700000000.000100",
         True,
         None,
     )
     assert desk.chat_key == "slack:C0123ABC" and desk.address == "C0123ABC"
-    assert (plain.thread_ts, plain.unfurl) == (None, False)
-    slack = settings.slack
+    assert (plain.option("thread_ts"), plain.option("unfurl")) == (None, False)
+    slack = settings.section("slack")
     assert slack.api_base_url == "http://127.0.0.1:8082/api/"  # slack_sdk appends the method
     assert (slack.admins, slack.channels, slack.mode) == (("U0123ABC",), ("C0EXTRA1",), "http")
     assert slack.per_channel_interval == timedelta(seconds=2) and slack.members_can_watch
@@ -251,7 +252,7 @@ channel = "G0PRIVATE"
 
 
 def test_slack_defaults(tmp_path: Path) -> None:
-    slack = load_config(write(tmp_path, "")).slack
+    slack = load_config(write(tmp_path, "")).section("slack")
     assert (slack.api_base_url, slack.mode) == ("https://slack.com/api/", "socket")
     assert slack.per_channel_interval == timedelta(seconds=1)
 

@@ -505,7 +505,8 @@ async def test_a_listener_that_cannot_start_still_lets_alerts_out(
         env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SECRET}
         async with app_for(path, **env) as app:
             await app.connect(listen=True)  # the port is taken: no commands, but alerts
-            assert app.slack is not None and not app.slack.listening
+            slack = app.adapters.get("slack")
+            assert slack is not None and not slack.listening
             await first_poll_then(app, feeds, post(271457))
             assert await app.outbox.deliver_due() == 2
 
@@ -515,7 +516,7 @@ async def test_without_tokens_slack_alerts_wait_in_the_outbox(
 ) -> None:
     slack, feeds = servers
     async with app_for(write_config(tmp_path, slack, feeds), SLACK_BOT_TOKEN=BOT_TOKEN) as app:
-        assert app.slack is None and "slack" not in app.adapters
+        assert app._made.get("slack") is None and "slack" not in app.adapters
         assert "SLACK_APP_TOKEN is not set" in caplog.text
         await first_poll_then(app, feeds, post(271457))
         assert await app.outbox.deliver_due() == 0

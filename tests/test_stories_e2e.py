@@ -152,7 +152,7 @@ async def test_a_retelling_that_arrives_while_its_alert_is_being_sent_still_show
         await app.run_once()  # baselines
         feeds.set("/ria.rss", body=rss([ria]))
         await app.poller.poll_all()
-        console, started, go = app.console, asyncio.Event(), asyncio.Event()
+        console, started, go = app.adapters["console"], asyncio.Event(), asyncio.Event()
         send = console.send
 
         async def slow_send(message):  # type: ignore[no-untyped-def]

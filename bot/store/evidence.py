@@ -142,14 +142,6 @@ class Evidence(Concern):
             )
         return files
 
-    def shared_names(self, sha256: str) -> int:
-        """How many kept files (over all items) hold this picture."""
-        return int(
-            self.db.execute(
-                "select count(*) from evidence_files where sha256 = ?", [sha256]
-            ).fetchone()[0]
-        )
-
 
 def _file(r: dict) -> EvidenceFile:  # type: ignore[type-arg]
     return EvidenceFile(

@@ -169,11 +169,6 @@ class DiscordApi:
         bot's name)."""
         return await self._call("GET", "/users/@me", "users:@me", None, bot=True)
 
-    async def check_webhook(self, target: Target) -> SendResult:
-        """``GET /webhooks/{id}/{token}``: the webhook exists and the token is right."""
-        path = f"/webhooks/{target.webhook_id}/{target.webhook_token}"
-        return await self._call("GET", path, target.route, None, bot=False)
-
     async def create(self, target: Target, body: dict[str, Any]) -> SendResult:
         return await self._call(
             "POST", target.create_path(), target.route, body, bot=target.webhook_id is None

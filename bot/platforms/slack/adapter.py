@@ -165,7 +165,6 @@ class SlackAdapter(ChatAdapter):
         self.team_id: str | None = None  # the installed workspace, from auth.test
         self.started = False
         self.listening = False
-        self.http_port: int | None = None  # the HTTP-mode server's port, once listening
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._names: dict[str, str] = {}
@@ -213,7 +212,6 @@ class SlackAdapter(ChatAdapter):
         await self._runner.setup()
         host, _, port = self.settings.http_listen.rpartition(":")
         await web.TCPSite(self._runner, host, int(port)).start()
-        self.http_port = self._runner.addresses[0][1]
 
     async def _on_http(self, request: web.Request) -> web.Response:
         """Events, slash commands and interactivity; bolt verifies the signature and
@@ -278,8 +276,8 @@ class SlackAdapter(ChatAdapter):
             text=text,
             blocks=blocks,
             thread_ts=d.thread or thread_ts,  # a thread has no threads of its own
-            unfurl_links=bool(d.unfurl),
-            unfurl_media=bool(d.unfurl),
+            unfurl_links=bool(d.option("unfurl")),
+            unfurl_media=bool(d.option("unfurl")),
         )
 
     async def update_alert(self, d: Destination, message: OutgoingMessage) -> SendResult | None:
