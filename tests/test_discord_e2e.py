@@ -9,26 +9,24 @@ import asyncio
 import io
 import socket
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.app import App
-from bot.cli import load_rules, status_command
+from bot.cli import status_command
 from bot.config import ConfigError, load_config
+from tests import e2e
 from tests.clock import Clock
+from tests.e2e import first_poll_then
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.feed_server import FeedServer
 from tests.feeds import post, real_posts, rss
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5.discord-e2e-token-never-logged"
 HOOK_ID, HOOK_TOKEN = "1100000000000000001", "webhook-e2e-token-never-logged"
 DESK, WIRE = "1200000000000000001", "1200000000000000002"
-POOL = ThreadPoolExecutor(2)
 
 
 @pytest.fixture
@@ -42,16 +40,7 @@ def write_config(
 ) -> Path:
     """Two Discord destinations, one as the bot and one through a webhook, and the ria
     feed; ``extra`` goes into ``[discord]``, ``tail`` after the source."""
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[storage]
-path = "dozor.db"
-[polling]
-jitter = 0
-timeout = "5s"
-[rules]
-paths = ["{ROOT}/rules/*.toml"]
+    platform = f"""
 [discord]
 api_base_url = "{discord.api_url}"
 timeout = "5s"
@@ -64,33 +53,14 @@ channel_id = "{DESK}"
 name = "wire"
 kind = "discord"
 webhook_env = "DISCORD_WEBHOOK_WIRE"
-[[sources]]
-name = "ria"
-url = "{feeds.url("/ria.rss")}"
-tags = ["ru"]
-{tail}
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return e2e.write_config(tmp_path, feeds, platform, tail)
 
 
 def app_for(path: Path, discord: FakeDiscord, clock: Clock | None = None, **environ: str) -> App:
-    settings = load_config(path)
-    rules, problems = load_rules(settings)
-    assert problems == []
-    kwargs: dict[str, Any] = {"clock": clock} if clock else {}
     hook = discord.add_webhook(HOOK_ID, HOOK_TOKEN, channel=WIRE)
     env = environ or {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_WEBHOOK_WIRE": hook}
-    return App(settings, rules, stream=io.StringIO(), pool=POOL, environ=env, **kwargs)
-
-
-async def first_poll_then(app: App, feeds: FeedServer, *extra: dict) -> None:
-    older = [p for p in real_posts() if p["message_id"] not in {e["message_id"] for e in extra}]
-    feeds.set("/ria.rss", body=rss(older))
-    await app.poller.poll_all()
-    feeds.set("/ria.rss", body=rss([*older, *extra]))
-    await app.poller.poll_all()
+    return e2e.app_for(path, env, clock)
 
 
 async def test_feed_item_arrives_as_an_embed_as_the_bot_and_through_the_webhook(

@@ -6,25 +6,23 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.app import App
-from bot.cli import load_rules, status_command
+from bot.cli import status_command
 from bot.config import load_config
 from bot.model import story_root
+from tests import e2e
 from tests.clock import Clock
+from tests.e2e import first_poll_then
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.smtp import LocalSmtp, Received
 from tests.feeds import post, real_posts, rss
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "smtp-password-never-logged"
-POOL = ThreadPoolExecutor(2)
 
 
 @pytest.fixture
@@ -36,16 +34,8 @@ async def servers() -> AsyncIterator[tuple[LocalSmtp, FeedServer]]:
 def write_config(
     tmp_path: Path, smtp: LocalSmtp, feeds: FeedServer, *, desk: str = "", tail: str = ""
 ) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[storage]
-path = "dozor.db"
-[polling]
-jitter = 0
-timeout = "5s"
-[rules]
-paths = ["{ROOT}/rules/*.toml"]
+    """One email destination over STARTTLS; ``desk`` goes into it, ``tail`` after the source."""
+    platform = f"""
 [email]
 host = "127.0.0.1"
 port = {smtp.port}
@@ -59,32 +49,12 @@ name = "desk"
 kind = "email"
 to = ["desk@example.org", "editor@example.org"]
 {desk}
-[[sources]]
-name = "ria"
-url = "{feeds.url("/ria.rss")}"
-tags = ["ru"]
-{tail}
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return e2e.write_config(tmp_path, feeds, platform, tail)
 
 
 def app_for(path: Path, clock: Clock | None = None, **environ: str) -> App:
-    settings = load_config(path)
-    rules, problems = load_rules(settings)
-    assert problems == []
-    kwargs: dict[str, Any] = {"clock": clock} if clock else {}
-    env = environ or {"SMTP_PASSWORD": PASSWORD}
-    return App(settings, rules, stream=io.StringIO(), pool=POOL, environ=env, **kwargs)
-
-
-async def first_poll_then(app: App, feeds: FeedServer, *extra: dict) -> None:
-    older = [p for p in real_posts() if p["message_id"] not in {e["message_id"] for e in extra}]
-    feeds.set("/ria.rss", body=rss(older))
-    await app.poller.poll_all()
-    feeds.set("/ria.rss", body=rss([*older, *extra]))
-    await app.poller.poll_all()
+    return e2e.app_for(path, environ or {"SMTP_PASSWORD": PASSWORD}, clock)
 
 
 def link_of(mail: Received) -> str:

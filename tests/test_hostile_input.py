@@ -30,6 +30,7 @@ from bot.matching import Matcher, load_rule_files, rule_from_query
 from bot.matching.query import MAX_DEPTH, NestingError, parse_query
 from bot.model import Item
 from bot.render import digest_text
+from tests import e2e
 from tests import test_slack_e2e as slack_e2e
 from tests import test_telegram_e2e as telegram_e2e
 from tests.chatbot import TELEGRAM, ChatBot
@@ -384,7 +385,7 @@ async def test_console_alerts_and_digests_carry_no_bidi_controls(
     settings = load_config(tmp_path / "config.toml")
     rules, _ = load_rules(settings)
     out = io.StringIO()
-    async with App(settings, rules, stream=out, pool=telegram_e2e.POOL, environ={}) as app:
+    async with App(settings, rules, stream=out, pool=e2e.POOL, environ={}) as app:
         await telegram_e2e.first_poll_then(app, feed_server, bidi_post())
         await app.outbox.deliver_due()
         (alert,) = [a for _, a in app.store.sent_alerts("console")]

@@ -6,28 +6,26 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.app import App
-from bot.cli import load_rules, status_command
+from bot.cli import status_command
 from bot.commands.permissions import is_admin
 from bot.config import load_config
+from tests import e2e
 from tests.clock import Clock
+from tests.e2e import first_poll_then
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.matrix import FakeMatrix, SentEvent
 from tests.feeds import post, real_posts, rss
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "syt_ZG96b3I_e2e_never_logged"
 DESK = "!desk:example.org"
 LOBBY = "!lobby:example.org"
 BOSS = "@boss:example.org"  # in [matrix] admins
 ANNA = "@anna:example.org"  # a member of the desk room
-POOL = ThreadPoolExecutor(2)
 
 
 @pytest.fixture
@@ -39,16 +37,8 @@ async def servers() -> AsyncIterator[tuple[FakeMatrix, FeedServer]]:
 
 
 def write_config(tmp_path: Path, matrix: FakeMatrix, feeds: FeedServer, tail: str = "") -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[storage]
-path = "dozor.db"
-[polling]
-jitter = 0
-timeout = "5s"
-[rules]
-paths = ["{ROOT}/rules/*.toml"]
+    """The desk room as the one destination; ``tail`` goes after the source."""
+    platform = f"""
 [matrix]
 homeserver = "{matrix.url}"
 admins = ["{BOSS}"]
@@ -57,42 +47,18 @@ per_room_interval = "20ms"
 name = "desk"
 kind = "matrix"
 room = "{DESK}"
-[[sources]]
-name = "ria"
-url = "{feeds.url("/ria.rss")}"
-tags = ["ru"]
-{tail}
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return e2e.write_config(tmp_path, feeds, platform, tail)
 
 
 def app_for(path: Path, clock: Clock | None = None, **environ: str) -> App:
-    settings = load_config(path)
-    rules, problems = load_rules(settings)
-    assert problems == []
-    kwargs: dict[str, Any] = {"clock": clock} if clock else {}
-    env = environ or {"MATRIX_ACCESS_TOKEN": TOKEN}
-    return App(settings, rules, stream=io.StringIO(), pool=POOL, environ=env, **kwargs)
-
-
-async def first_poll_then(app: App, feeds: FeedServer, *extra: dict) -> None:
-    older = [p for p in real_posts() if p["message_id"] not in {e["message_id"] for e in extra}]
-    feeds.set("/ria.rss", body=rss(older))
-    await app.poller.poll_all()
-    feeds.set("/ria.rss", body=rss([*older, *extra]))
-    await app.poller.poll_all()
+    return e2e.app_for(path, environ or {"MATRIX_ACCESS_TOKEN": TOKEN}, clock)
 
 
 async def wait_messages(
     matrix: FakeMatrix, room: str, count: int, seconds: float = 10
 ) -> list[SentEvent]:
-    for _ in range(int(seconds / 0.02)):
-        if len(matrix.messages(room)) >= count:
-            return matrix.messages(room)
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{room}: {len(matrix.messages(room))} messages, wanted {count}")
+    return await e2e.at_least(lambda: matrix.messages(room), count, seconds, room)
 
 
 def link_of(event: SentEvent) -> str:

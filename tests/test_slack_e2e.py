@@ -11,7 +11,6 @@ import re
 import socket
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,16 +20,16 @@ import aiohttp
 import pytest
 
 from bot.app import App
-from bot.cli import load_rules, status_command
+from bot.cli import status_command
 from bot.commands import Invocation, dispatch
-from bot.config import load_config
+from tests import e2e
 from tests.clock import Clock
+from tests.e2e import first_poll_then
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import EphemeralMessage, FakeSlack, SentMessage, sign
 from tests.fakes.telegram_api import FakeTelegram
 from tests.feeds import post, real_posts, rss
 
-ROOT = Path(__file__).resolve().parents[1]
 BOT_TOKEN = "xoxb-1111-2222-dozor-never-logged"
 APP_TOKEN = "xapp-1-A0DOZOR-3333-never-logged"
 SECRET = "dozor-signing-secret-never-logged"
@@ -39,7 +38,6 @@ DESK, OTHER = "CDESK01", "COTHER01"
 THREAD = "1700000000.000042"
 TG_DESK = -1001000000001
 BOSS = "UBOSS01"  # in [slack] admins
-POOL = ThreadPoolExecutor(2)
 LINK = re.compile(r"<(https?://[^|>]+)\|Open the post>")
 
 
@@ -54,16 +52,7 @@ def write_config(
 ) -> Path:
     """Two Slack desks (one posting into a thread) and the ria feed; ``extra`` goes into
     ``[slack]``, ``tail`` after the source (``backfill = 50``, more tables)."""
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[storage]
-path = "dozor.db"
-[polling]
-jitter = 0
-timeout = "5s"
-[rules]
-paths = ["{ROOT}/rules/*.toml"]
+    platform = f"""
 [slack]
 api_base_url = "{slack.api_url}"
 admins = ["{BOSS}"]
@@ -79,43 +68,19 @@ kind = "slack"
 channel = "{OTHER}"
 thread_ts = "{THREAD}"
 unfurl = true
-[[sources]]
-name = "ria"
-url = "{feeds.url("/ria.rss")}"
-tags = ["ru"]
-{tail}
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return e2e.write_config(tmp_path, feeds, platform, tail)
 
 
 def app_for(path: Path, clock: Clock | None = None, **environ: str) -> App:
-    settings = load_config(path)
-    rules, problems = load_rules(settings)
-    assert problems == []
-    kwargs: dict[str, Any] = {"clock": clock} if clock else {}
     env = environ or {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}
-    return App(settings, rules, stream=io.StringIO(), pool=POOL, environ=env, **kwargs)
-
-
-async def first_poll_then(app: App, feeds: FeedServer, *extra: dict) -> None:
-    """A baseline poll of the older posts, then a poll that brings ``extra`` posts."""
-    older = [p for p in real_posts() if p["message_id"] not in {e["message_id"] for e in extra}]
-    feeds.set("/ria.rss", body=rss(older))
-    await app.poller.poll_all()
-    feeds.set("/ria.rss", body=rss([*older, *extra]))
-    await app.poller.poll_all()
+    return e2e.app_for(path, env, clock)
 
 
 async def wait_messages(
     slack: FakeSlack, channel: str, count: int, seconds: float = 5
 ) -> list[SentMessage]:
-    for _ in range(int(seconds / 0.02)):
-        if len(slack.messages(channel)) >= count:
-            return slack.messages(channel)
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{channel}: {len(slack.messages(channel))} messages, wanted {count}")
+    return await e2e.at_least(lambda: slack.messages(channel), count, seconds, channel)
 
 
 def texts(message: SentMessage | EphemeralMessage) -> str:

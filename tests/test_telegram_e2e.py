@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,15 +15,15 @@ import pytest
 from bot.app import App
 from bot.cli import load_rules
 from bot.config import load_config
+from tests import e2e
 from tests.clock import Clock
+from tests.e2e import first_poll_then
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.feeds import post, real_posts, rss
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:TEST-token-never-logged"
 DESK, OTHER = -1001000000001, -1001000000002
-POOL = ThreadPoolExecutor(2)
 
 
 @pytest.fixture
@@ -34,16 +33,8 @@ async def servers() -> AsyncIterator[tuple[FakeTelegram, FeedServer]]:
 
 
 def write_config(tmp_path: Path, tg: FakeTelegram, feeds: FeedServer, extra: str = "") -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[storage]
-path = "dozor.db"
-[polling]
-jitter = 0
-timeout = "5s"
-[rules]
-paths = ["{ROOT}/rules/*.toml"]
+    """Two Telegram desks (one a silent forum topic); ``extra`` goes after the source."""
+    platform = f"""
 [telegram]
 api_base_url = "{tg.api_root}"
 admins = [1]
@@ -58,39 +49,12 @@ kind = "telegram"
 chat_id = {OTHER}
 thread_id = 5
 silent = true
-[[sources]]
-name = "ria"
-url = "{feeds.url("/ria.rss")}"
-tags = ["ru"]
-{extra}
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return e2e.write_config(tmp_path, feeds, platform, extra)
 
 
 def app_for(path: Path, clock: Clock | None = None) -> App:
-    settings = load_config(path)
-    rules, problems = load_rules(settings)
-    assert problems == []
-    kwargs = {"clock": clock} if clock else {}
-    return App(
-        settings,
-        rules,
-        stream=io.StringIO(),
-        pool=POOL,
-        environ={"TELEGRAM_BOT_TOKEN": TOKEN},
-        **kwargs,
-    )
-
-
-async def first_poll_then(app: App, feeds: FeedServer, *extra: dict) -> None:
-    """A baseline poll of the older posts, then a poll that brings ``extra`` posts."""
-    older = [p for p in real_posts() if p["message_id"] not in {e["message_id"] for e in extra}]
-    feeds.set("/ria.rss", body=rss(older))
-    await app.poller.poll_all()
-    feeds.set("/ria.rss", body=rss([*older, *extra]))
-    await app.poller.poll_all()
+    return e2e.app_for(path, {"TELEGRAM_BOT_TOKEN": TOKEN}, clock)
 
 
 async def test_feed_item_becomes_an_html_alert_with_mute_buttons(
@@ -171,11 +135,7 @@ async def test_the_alert_quotes_the_posts_words_not_the_rules_transliteration(
 
 
 async def wait_messages(tg: FakeTelegram, chat: int, count: int, seconds: float = 5) -> list:
-    for _ in range(int(seconds / 0.02)):
-        if len(tg.messages(chat)) >= count:
-            return tg.messages(chat)
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"chat {chat}: {len(tg.messages(chat))} messages, wanted {count}")
+    return await e2e.at_least(lambda: tg.messages(chat), count, seconds, f"chat {chat}")
 
 
 async def test_mute_button_silences_that_source_in_that_chat_until_it_expires(
@@ -311,7 +271,7 @@ async def test_webhook_mode_takes_updates_posted_by_telegram(
     settings = load_config(tmp_path / "config.toml")
     rules, _ = load_rules(settings)
     env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "s3cret-webhook-token"}
-    async with App(settings, rules, stream=io.StringIO(), pool=POOL, environ=env) as app:
+    async with App(settings, rules, stream=io.StringIO(), pool=e2e.POOL, environ=env) as app:
         await app.connect(listen=True)
         (hook,) = tg.calls("setWebhook")
         assert hook.params["url"] == "https://dozor.example.org/tg/hook"

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.app import App
-from bot.cli import load_rules, status_command
+from bot.cli import status_command
 from bot.config import ConfigError, load_config
+from tests import e2e
 from tests.clock import Clock
+from tests.e2e import first_poll_then
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.webhook import FakeReceiver
 from tests.feeds import post, real_posts, rss
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec-e2e-never-logged-0123456789"
-POOL = ThreadPoolExecutor(2)
 
 
 @pytest.fixture
@@ -34,16 +33,8 @@ async def servers() -> AsyncIterator[tuple[FakeReceiver, FeedServer]]:
 
 
 def write_config(tmp_path: Path, receiver: FakeReceiver, feeds: FeedServer, tail: str = "") -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[storage]
-path = "dozor.db"
-[polling]
-jitter = 0
-timeout = "5s"
-[rules]
-paths = ["{ROOT}/rules/*.toml"]
+    """One signed webhook destination, ``siem``; ``tail`` goes after the source."""
+    platform = f"""
 [webhook]
 timeout = "2s"
 [[destinations]]
@@ -51,31 +42,13 @@ name = "siem"
 kind = "webhook"
 url = "{receiver.url}"
 secret_env = "DOZOR_TEST_WEBHOOK_SECRET"
-[[sources]]
-name = "ria"
-url = "{feeds.url("/ria.rss")}"
-tags = ["ru"]
-{tail}
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return e2e.write_config(tmp_path, feeds, platform, tail)
 
 
 def app_for(path: Path, clock: Clock, secret: str | None = SECRET) -> App:
-    settings = load_config(path)
-    rules, problems = load_rules(settings)
-    assert problems == []
     env = {"DOZOR_TEST_WEBHOOK_SECRET": secret} if secret else {}
-    return App(settings, rules, stream=io.StringIO(), pool=POOL, environ=env, clock=clock)
-
-
-async def first_poll_then(app: App, feeds: FeedServer, *extra: dict) -> None:
-    older = [p for p in real_posts() if p["message_id"] not in {e["message_id"] for e in extra}]
-    feeds.set("/ria.rss", body=rss(older))
-    await app.poller.poll_all()
-    feeds.set("/ria.rss", body=rss([*older, *extra]))
-    await app.poller.poll_all()
+    return e2e.app_for(path, env, clock)
 
 
 def status(app: App) -> str:
